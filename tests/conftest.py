@@ -31,6 +31,13 @@ def make_racer(username: str, racer_name: str | None = None, *role_names: str, p
     return user
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Real hashing costs ~0.5 s per password on a busy 2-core machine; tests check behaviour, not hashes.
+    # (Users that a live server must sign in through its form should sign up through the browser.)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _client_for(user) -> Client:
     client = Client()
     client.force_login(user)
