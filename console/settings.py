@@ -185,15 +185,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-# Production: with DEBUG off, HTTPS everywhere (TLS ends at a reverse proxy that sets X-Forwarded-Proto).
+# Production: with DEBUG off, HTTPS everywhere (TLS ends at a reverse proxy that sets X-Forwarded-Proto
+# when TRUST_X_FORWARDED_PROTO is on). HTTPS_ONLY=false is for a trial on plain http, never for real use.
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    HTTPS_ONLY = env_bool("HTTPS_ONLY", True)
+    SECURE_SSL_REDIRECT = HTTPS_ONLY
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load balancers probe over plain http
+    SESSION_COOKIE_SECURE = HTTPS_ONLY
+    CSRF_COOKIE_SECURE = HTTPS_ONLY
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0) if HTTPS_ONLY else 0
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if env_bool("TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REFERRER_POLICY = "same-origin"
-    SESSION_COOKIE_HTTPONLY = True

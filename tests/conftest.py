@@ -11,11 +11,7 @@ consuming both queues).
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from console import roles
-from console.models import RacerProfile
 from tests.processes import celery_worker, database_url, subprocess_env
 
 PASSWORD = "correct-horse-battery-9"
@@ -23,22 +19,31 @@ PASSWORD = "correct-horse-battery-9"
 
 def make_racer(username: str, racer_name: str | None = None, *role_names: str, password: str = PASSWORD):
     """A user with a racer profile (racer name optional) and the racer role plus `role_names`."""
+    # Imported here: plain-Python test folders (simulator, learners) share this conftest without Django.
+    from django.contrib.auth import get_user_model
+
+    from console import roles
+    from console.models import RacerProfile
+
     user = get_user_model().objects.create_user(username=username, email=f"{username}@example.com",
                                                 password=password)
     RacerProfile.objects.create(user=user, racer_name=racer_name)
-    for role in (roles.RACER, *role_names):
+    for role in ("racer", *role_names):
         roles.grant_role(user, role)
     return user
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def _fast_password_hashing(request):
     # Real hashing costs ~0.5 s per password on a busy 2-core machine; tests check behaviour, not hashes.
     # (Users that a live server must sign in through its form should sign up through the browser.)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if request.config.pluginmanager.hasplugin("django"):
+        request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _client_for(user) -> Client:
+def _client_for(user):
+    from django.test import Client
+
     client = Client()
     client.force_login(user)
     return client
@@ -56,12 +61,12 @@ def stranger(db):
 
 @pytest.fixture
 def site_admin(db):
-    return make_racer("site_admin", "Site_Admin", roles.ADMIN)
+    return make_racer("site_admin", "Site_Admin", "admin")
 
 
 @pytest.fixture
 def facilitator(db):
-    return make_racer("facilitator", "Race_Facilitator", roles.RACE_FACILITATOR)
+    return make_racer("facilitator", "Race_Facilitator", "race facilitator")
 
 
 @pytest.fixture
