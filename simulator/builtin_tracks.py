@@ -30,9 +30,10 @@ class TrackDesign:
     control_points: tuple[tuple[float, float], ...]  # the sketch, first point on the start line
     length: float  # m, the centre line is scaled to this
     width: float  # m, border to border
+    spacing: float = WAYPOINT_SPACING  # m between waypoints
 
     def build(self) -> Track:
-        centre, left = centre_line(self.control_points, self.length)
+        centre, left = centre_line(self.control_points, self.length, self.spacing)
         half = self.width / 2
         left_border, right_border = centre + half * left, centre - half * left
         return Track(self.slug, self.title, centre, left_border, right_border, description=self.description)
@@ -124,6 +125,107 @@ DESIGNS: dict[str, TrackDesign] = {
             ),
             length=20.0,
             width=0.76,
+        ),
+        TrackDesign(
+            slug="quick_loop",
+            title="Quick Loop",
+            description="A short technical loop: a long straight, a hairpin and an S-bend chicane. "
+            "Our quick-training track.",
+            # Hairpin drawn as a half circle (centre (3.78, 1.9), radius 0.8 m) so that the tightest
+            # turn stays above 0.6 m: the car turns no tighter than about 0.28 m at full lock.
+            control_points=(
+                (0.0, 0.0),
+                (1.2, 0.0),
+                (2.4, 0.0),
+                (3.4, 0.05),
+                (4.15, 0.4),
+                (4.52, 1.1),
+                (4.58, 1.9),
+                (4.47, 2.3),
+                (4.18, 2.59),
+                (3.78, 2.7),
+                (3.38, 2.59),
+                (3.09, 2.3),
+                (2.98, 1.9),
+                (2.88, 1.42),
+                (2.55, 1.06),
+                (2.05, 0.97),
+                (1.55, 1.2),
+                (1.05, 1.7),
+                (0.5, 2.4),
+                (-0.1, 2.9),
+                (-0.75, 2.95),
+                (-1.2, 2.55),
+                (-1.35, 1.8),
+                (-1.3, 1.0),
+                (-1.05, 0.35),
+                (-0.55, 0.02),
+            ),
+            length=17.6,
+            width=0.76,
+        ),
+        TrackDesign(
+            slug="flow_cup",
+            title="Flow Cup",
+            description="A flowing, wide loop of long sweeping bends with one inward dip: speed through rhythm.",
+            control_points=(
+                (0.0, 0.0),
+                (1.5, -0.1),
+                (3.0, 0.2),
+                (4.2, 0.9),
+                (4.8, 2.0),
+                (4.6, 3.2),
+                (3.8, 3.9),
+                (2.8, 3.8),
+                (2.1, 3.1),
+                (1.3, 2.75),
+                (0.4, 3.1),
+                (-0.5, 3.6),
+                (-1.5, 3.45),
+                (-2.1, 2.5),
+                (-2.0, 1.4),
+                (-1.4, 0.45),
+            ),
+            length=23.0,
+            width=1.07,
+        ),
+        TrackDesign(
+            slug="grand_prix",
+            title="Grand Prix",
+            description="A long circuit: a main straight, fast esses, a deep dive into the infield and a "
+            "twisting back section.",
+            control_points=(
+                (0.0, 0.0),
+                (2.5, 0.0),
+                (5.0, 0.0),
+                (7.5, 0.0),
+                (9.3, 0.35),
+                (10.3, 1.4),
+                (10.2, 2.8),
+                (10.9, 4.0),
+                (10.6, 5.3),
+                (9.5, 6.1),
+                (8.1, 5.9),
+                (7.1, 5.0),
+                (6.4, 3.8),
+                (5.6, 3.2),
+                (4.75, 3.7),
+                (4.6, 4.9),
+                (4.1, 6.1),
+                (3.0, 6.8),
+                (1.5, 6.6),
+                (0.0, 6.9),
+                (-1.5, 6.8),
+                (-2.7, 6.0),
+                (-3.0, 4.6),
+                (-2.4, 3.5),
+                (-2.8, 2.3),
+                (-2.7, 1.0),
+                (-1.7, 0.1),
+            ),
+            length=52.0,
+            width=1.0,
+            spacing=0.25,  # ~210 waypoints, like the longest real tracks: projection cost grows with N
         ),
     )
 }
