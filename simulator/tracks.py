@@ -65,8 +65,8 @@ class _Scalars:
     lengths: list[float]
     centre: list[tuple[float, float]]
     tangents: list[tuple[float, float]]
-    inner: list[tuple[float, float]]
-    outer: list[tuple[float, float]]
+    near_inner: list[tuple[float, float]]  # the inner border's point nearest each waypoint
+    near_outer: list[tuple[float, float]]
 
 
 class Track:
@@ -104,7 +104,12 @@ class Track:
         self._tangents = _unit_tangents(segments, lengths)
         self._cumulative = np.concatenate(([0.0], np.cumsum(lengths)))
         self.length = float(self._cumulative[-1])
-        self.widths = np.hypot(*(self.inner - self.outer).T)
+        # The local width is measured like DeepRacer's simulator does: between the points of the two
+        # borders nearest to the centre point (not between the file's paired rows, which need not face
+        # each other). Precomputed per waypoint; a projection interpolates between two waypoints.
+        self._near_inner = _nearest_points_on(self.inner, centre)
+        self._near_outer = _nearest_points_on(self.outer, centre)
+        self.widths = np.hypot(*(self._near_inner - self._near_outer).T)
         self.width = float(np.median(self.widths[:-1]))
         self._road = _road_polygon(self.inner, self.outer)
         shapely.prepare(self._road)
@@ -113,8 +118,8 @@ class Track:
             lengths=lengths.tolist(),
             centre=[tuple(p) for p in centre.tolist()],
             tangents=[tuple(p) for p in self._tangents.tolist()],
-            inner=[tuple(p) for p in self.inner.tolist()],
-            outer=[tuple(p) for p in self.outer.tolist()],
+            near_inner=[tuple(p) for p in self._near_inner.tolist()],
+            near_outer=[tuple(p) for p in self._near_outer.tolist()],
         )
 
     # -- what the console shows ---------------------------------------------------------------------
@@ -190,8 +195,8 @@ class Track:
         (cx, cy), (cx1, cy1) = scalars.centre[k], scalars.centre[k + 1]
         px, py = cx + t * (cx1 - cx), cy + t * (cy1 - cy)
         tx, ty = scalars.tangents[k]
-        (ix, iy), (ix1, iy1) = scalars.inner[k], scalars.inner[k + 1]
-        (ox, oy), (ox1, oy1) = scalars.outer[k], scalars.outer[k + 1]
+        (ix, iy), (ix1, iy1) = scalars.near_inner[k], scalars.near_inner[k + 1]
+        (ox, oy), (ox1, oy1) = scalars.near_outer[k], scalars.near_outer[k + 1]
         width = math.hypot(ix + t * (ix1 - ix) - ox - t * (ox1 - ox), iy + t * (iy1 - iy) - oy - t * (oy1 - oy))
         return Projection(
             distance=distance,
@@ -349,6 +354,12 @@ def _first_self_crossing(line: np.ndarray) -> int | None:
 
 def _nearest_row(points: np.ndarray, point: Point) -> int:
     return int(np.hypot(*(points - (point.x, point.y)).T).argmin())
+
+
+def _nearest_points_on(border: np.ndarray, points: np.ndarray) -> np.ndarray:
+    line = LineString(border)
+    located = shapely.line_locate_point(line, shapely.points(points))
+    return shapely.get_coordinates(shapely.line_interpolate_point(line, located))
 
 
 def _unit_tangents(segments, lengths):
