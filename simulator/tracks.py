@@ -84,6 +84,8 @@ class Track:
         self.description = description
         self.is_reversed = is_reversed
         self.centre, self.inner, self.outer = _validated_borders(centre, inner, outer)
+        for array in (self.centre, self.inner, self.outer):
+            array.flags.writeable = False  # the cached geometry below is derived from them
         self._build_geometry()
 
     def __repr__(self):
@@ -126,10 +128,14 @@ class Track:
 
     # -- what the console shows ---------------------------------------------------------------------
 
-    @cached_property
+    @property
     def waypoints(self) -> list[tuple[float, float]]:
-        """The centre points as a list of tuples, first repeated at the end (params ``waypoints``)."""
-        return [(float(x), float(y)) for x, y in self.centre]
+        """The centre points as a (fresh) list of tuples, first repeated at the end (params ``waypoints``)."""
+        return list(self._waypoints)
+
+    @cached_property
+    def _waypoints(self) -> tuple[tuple[float, float], ...]:
+        return tuple((float(x), float(y)) for x, y in self.centre)
 
     @property
     def inner_lane(self) -> np.ndarray:

@@ -18,8 +18,9 @@ REAL_TRACKS = next(
     Path(__file__).resolve().parents[2] / ".." / "shared" / "tracks",
 )
 
-# Centre-line lengths in metres. The first two are SPEC 5.5's; the others were measured from the
-# files and match the lengths the DeepRacer console lists for them.
+# Centre-line lengths in metres. The first two are SPEC 5.5's; SPEC gives none for the others, so
+# these are measured from the files (to 0.01 m) and sanity-checked: each is a closed loop of plausible
+# size for its footprint, and the Oval and Bowtie are the small practice tracks they should be.
 REAL_LENGTHS = {
     "reinvent_base": 17.7,  # re:Invent 2018
     "reInvent2019_track": 23.1,  # 2019 Championship Cup
@@ -308,6 +309,13 @@ def test_it_draws_a_png_preview():
     assert image.format == "PNG" and image.width == 200
     colours = {colour for _, colour in image.getcolors(maxcolors=200 * 200)}
     assert (255, 255, 255) in colours  # the borders and the start line
+
+
+def test_it_protects_its_geometry_from_changes(reinvent):
+    with pytest.raises(ValueError, match="read-only"):
+        reinvent.centre[0, 0] = 5.0
+    reinvent.waypoints.append((9.0, 9.0))
+    assert len(reinvent.waypoints) == 119
 
 
 def test_it_is_a_track_object_with_the_interface_fields(reinvent):
