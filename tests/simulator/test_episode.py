@@ -11,7 +11,8 @@ from simulator.episode import (
     Status,
     wrap_progress,
 )
-from simulator.params import place_car, pose_on_centre_line
+from simulator.params import WHEELBASE, place_car, pose_on_centre_line
+from simulator.tracks import BUILTIN_TRACKS, get_track
 from tests.simulator.square import square_track
 
 LAP = 16.0  # the square's centre line
@@ -193,3 +194,42 @@ def test_it_does_not_call_a_paused_car_immobilized(square):
     pause = drive(episode, square, [1.5] * 30)
     assert {outcome.status for outcome in pause} == {Status.PAUSE}
     assert episode.step(car_at(square, 1.7)).status == Status.IN_PROGRESS
+
+
+# -- every built-in track can be driven by the car, both ways ----------------------------------------
+
+MAX_STEER = math.radians(30.0)
+LOOKAHEAD = 0.45  # m, pure pursuit
+
+
+def pure_pursuit_lap(track, speed=1.2, max_steps=2000):
+    """A kinematic bicycle (wheelbase 0.164 m, steering clamped to +-30 degrees) following the centre
+    line by pure pursuit, from the start line until the episode ends."""
+    episode = Episode(track)
+    x, y, yaw = episode.start_pose
+    wheels_always_on = True
+    for _ in range(max_steps):
+        car = place_car(track, x, y, yaw)
+        wheels_always_on &= car.all_wheels_on_track
+        outcome = episode.step(car)
+        if outcome.done:
+            return outcome.status, wheels_always_on, episode.steps
+        target_x, target_y, _ = track.pose_at(car.projection.distance + LOOKAHEAD)
+        bearing = math.atan2(target_y - y, target_x - x) - yaw
+        distance = math.hypot(target_x - x, target_y - y)
+        steer = math.atan2(2 * WHEELBASE * math.sin(bearing), distance)
+        steer = max(-MAX_STEER, min(MAX_STEER, steer))
+        x += speed * math.cos(yaw) * STEP_SECONDS
+        y += speed * math.sin(yaw) * STEP_SECONDS
+        yaw += speed / WHEELBASE * math.tan(steer) * STEP_SECONDS
+    return episode.status, wheels_always_on, episode.steps
+
+
+@pytest.mark.parametrize("slug", sorted(BUILTIN_TRACKS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_it_lets_a_car_steering_at_most_30_degrees_lap_every_builtin(slug, reverse):
+    track = get_track(slug, reverse=reverse)
+    status, wheels_always_on, steps = pure_pursuit_lap(track)
+    assert status == Status.LAP_COMPLETE
+    assert wheels_always_on
+    assert steps == pytest.approx(track.length / 1.2 * 15, rel=0.05)
