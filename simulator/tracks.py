@@ -24,6 +24,10 @@ import shapely.ops
 from shapely.geometry import LinearRing, LineString, Point, Polygon
 
 MIN_WAYPOINTS = 10
+# Real tracks have 70-230 waypoints; projection cost grows with the count (it runs every env step).
+MAX_WAYPOINTS = 3000
+# DeepRacer roads are 0.6-1.2 m wide: a much wider one means coordinates in another unit (mm, cm).
+MAX_MEDIAN_WIDTH = 5.0  # m
 # First and last rows closer than this are the same point: the file is a loop as it stands.
 LOOP_TOLERANCE = 1e-6  # m
 # A loop whose closing row was left out ends about one waypoint spacing before its start. Gaps up to
@@ -310,10 +314,18 @@ def _validated_borders(centre, inner, outer):
         raise TrackError("centre line and borders must be (N, 2) arrays of the same length")
     if len(centre) < MIN_WAYPOINTS:
         raise TrackError(f"a track needs at least {MIN_WAYPOINTS} waypoints, this one has {len(centre)}")
+    if len(centre) > MAX_WAYPOINTS:
+        raise TrackError(f"a track may have at most {MAX_WAYPOINTS} waypoints, this one has {len(centre)}")
     for name, line in (("centre line", centre), ("inner border", inner), ("outer border", outer)):
         if not np.array_equal(line[0], line[-1]):
             raise TrackError(f"the {name} is not a closed loop: its last point must equal its first")
-    narrow = np.flatnonzero(np.hypot(*(inner - outer).T) < MIN_ROAD_WIDTH)
+    widths = np.hypot(*(inner - outer).T)
+    if np.median(widths) > MAX_MEDIAN_WIDTH:
+        raise TrackError(
+            f"the road is {np.median(widths):.1f} m wide (DeepRacer roads are about 1 m): "
+            "are the coordinates in metres?"
+        )
+    narrow = np.flatnonzero(widths < MIN_ROAD_WIDTH)
     if narrow.size:
         row = int(narrow[0])
         raise TrackError(
@@ -397,8 +409,10 @@ def load_npy(source, slug: str, title: str | None = None, description: str = "")
             f"expected an N x 6 array of rows [centre_x, centre_y, inner_x, inner_y, outer_x, outer_y], "
             f"got shape {array.shape}"
         )
-    if len(array) < MIN_WAYPOINTS:
-        raise TrackError(f"a track needs at least {MIN_WAYPOINTS} waypoints (rows), this one has {len(array)}")
+    if not MIN_WAYPOINTS <= len(array) <= MAX_WAYPOINTS:
+        raise TrackError(
+            f"a track needs {MIN_WAYPOINTS} to {MAX_WAYPOINTS} waypoints (rows), this one has {len(array)}"
+        )
     bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
     if bad.size:
         raise TrackError(f"row {int(bad[0])} holds a NaN or infinite value")

@@ -109,8 +109,13 @@ def test_it_rejects_a_wrong_shape():
     bad(np.zeros(60), r"got shape \(60,\)")
 
 
-def test_it_rejects_too_few_rows(reinvent):
-    bad(reinvent.to_npy()[::20], "at least 10 waypoints")
+def test_it_rejects_too_few_or_too_many_rows(reinvent):
+    bad(reinvent.to_npy()[::20], "10 to 3000 waypoints .* has 6")
+    bad(np.zeros((5000, 6)), "10 to 3000 waypoints .* has 5000")
+
+
+def test_it_rejects_coordinates_that_are_not_in_metres(reinvent):
+    bad(reinvent.to_npy() * 1000, "7[56][0-9].[0-9] m wide .* in metres")
 
 
 def test_it_rejects_nan_and_infinity_naming_the_row(reinvent):
