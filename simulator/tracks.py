@@ -87,6 +87,7 @@ class Track:
         self.title = title
         self.description = description
         self.is_reversed = is_reversed
+        self._reversed: Track | None = None
         self.centre, self.inner, self.outer = _validated_borders(centre, inner, outer)
         for array in (self.centre, self.inner, self.outer):
             array.flags.writeable = False  # the cached geometry below is derived from them
@@ -166,16 +167,20 @@ class Track:
         return tuple(float(v) for v in self._road.bounds)
 
     def reversed(self) -> Track:
-        """The same road driven the other way: waypoints in reverse order, start line where it was."""
-        return Track(
-            self.slug,
-            self.title,
-            self.centre[::-1],
-            self.inner[::-1],
-            self.outer[::-1],
-            description=self.description,
-            is_reversed=not self.is_reversed,
-        )
+        """The same road driven the other way: waypoints in reverse order, start line where it was.
+        Built once and kept (validation takes milliseconds); reversing it again gives this track."""
+        if self._reversed is None:
+            backwards = Track(
+                self.slug,
+                self.title,
+                self.centre[::-1],
+                self.inner[::-1],
+                self.outer[::-1],
+                description=self.description,
+                is_reversed=not self.is_reversed,
+            )
+            backwards._reversed, self._reversed = self, backwards
+        return self._reversed
 
     def to_npy(self) -> np.ndarray:
         """The N x 6 float64 array of SPEC 5.5, as ``load_npy`` reads it."""
@@ -312,6 +317,10 @@ def _validated_borders(centre, inner, outer):
     centre, inner, outer = (np.array(a, dtype=np.float64, copy=True) for a in (centre, inner, outer))
     if not (centre.shape == inner.shape == outer.shape) or centre.ndim != 2 or centre.shape[1] != 2:
         raise TrackError("centre line and borders must be (N, 2) arrays of the same length")
+    for name, line in (("centre line", centre), ("inner border", inner), ("outer border", outer)):
+        bad = np.flatnonzero(~np.isfinite(line).all(axis=1))
+        if bad.size:
+            raise TrackError(f"row {int(bad[0])} of the {name} holds a NaN or infinite value")
     if len(centre) < MIN_WAYPOINTS:
         raise TrackError(f"a track needs at least {MIN_WAYPOINTS} waypoints, this one has {len(centre)}")
     if len(centre) > MAX_WAYPOINTS:

@@ -126,6 +126,15 @@ def test_it_rejects_nan_and_infinity_naming_the_row(reinvent):
     bad(array, "row 17")
 
 
+def test_it_checks_arrays_given_to_the_constructor_too(reinvent):
+    centre = reinvent.centre.copy()
+    centre[3, 1] = np.nan
+    with pytest.raises(TrackError, match="row 3 of the centre line holds a NaN"):
+        Track("direct", "Direct", centre, reinvent.inner, reinvent.outer)
+    with pytest.raises(TrackError, match="same length"):
+        Track("direct", "Direct", reinvent.centre[:-1], reinvent.inner, reinvent.outer)
+
+
 def test_it_rejects_values_that_are_not_numbers(reinvent):
     bad(reinvent.to_npy().astype(str).astype(object), "not numbers")
     bad(reinvent.to_npy().astype(complex), "complex")
@@ -256,7 +265,7 @@ def test_it_swaps_sides_and_distances_when_reversed(reinvent):
     assert not projection.is_left_of_center
     assert projection.distance == pytest.approx(reinvent.length - 4.0, abs=1e-6)
     assert backwards.waypoints == reinvent.waypoints[::-1]
-    assert backwards.reversed().waypoints == reinvent.waypoints
+    assert backwards.reversed() is reinvent
     assert backwards.direction != reinvent.direction
 
 
