@@ -279,7 +279,14 @@ class Track:
         )
 
     def to_png(self, size: int = 480) -> bytes:
-        """The same picture as ``to_svg`` as PNG bytes (Pillow), for previews and the env's inset."""
+        """The same picture as ``to_svg`` as PNG bytes, for previews."""
+        buffer = io.BytesIO()
+        self.to_image(size).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def to_image(self, size: int = 480):
+        """The top-down picture as a Pillow RGB image ``size`` pixels wide (the env's inset uses it:
+        ``np.asarray(track.to_image(160))``)."""
         from PIL import Image, ImageDraw  # only the pictures need Pillow
 
         big = _Frame(self.bounds, size * PNG_SUPERSAMPLING)
@@ -294,10 +301,12 @@ class Track:
             draw.line([big.pixel(p) for p in dash], fill=SVG_CENTRE, width=max(1, round(line * 0.6)))
         draw.line([big.pixel(self.inner[0]), big.pixel(self.outer[0])], fill="white", width=round(line * 2.5))
         draw.polygon(self._arrow(big), fill="white")
-        image = image.resize((big.width // PNG_SUPERSAMPLING, big.height // PNG_SUPERSAMPLING), Image.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+        return image.resize((big.width // PNG_SUPERSAMPLING, big.height // PNG_SUPERSAMPLING), Image.LANCZOS)
+
+    def pixel_frame(self, size: int = 480):
+        """The world-to-pixel mapping of ``to_image(size)``: ``frame.pixel((x, y)) -> (column, row)``,
+        to draw the car on the picture."""
+        return _Frame(self.bounds, size)
 
     def _arrow(self, frame) -> list[tuple[float, float]]:
         """A triangle on the road a little after the start line, pointing the driving direction."""

@@ -332,6 +332,17 @@ def test_it_protects_its_geometry_from_changes(reinvent):
     assert len(reinvent.waypoints) == 119
 
 
+def test_it_maps_world_points_onto_the_picture():
+    track = get_track("oval")
+    image = track.to_image(size=200)
+    frame = track.pixel_frame(size=200)
+    assert (image.width, image.height) == (frame.width, frame.height)
+    column, row = frame.pixel(track.pose_at(track.length / 2, lateral=0.2)[:2])
+    assert image.getpixel((round(column), round(row))) == (0x3A, 0x3A, 0x3A)  # the road
+    column, row = frame.pixel(np.mean(track.inner[:-1], axis=0))
+    assert image.getpixel((round(column), round(row))) == (0x7F, 0xA8, 0x6A)  # the infield
+
+
 def test_it_is_a_track_object_with_the_interface_fields(reinvent):
     assert isinstance(reinvent, Track)
     assert reinvent.centre.shape == reinvent.inner.shape == reinvent.outer.shape
