@@ -161,6 +161,16 @@ def test_it_rejects_a_border_that_crosses_itself(reinvent):
     bad(array, "the outer border crosses itself near row (29|30)")
 
 
+def test_it_rejects_a_figure_of_eight():
+    angle = np.linspace(0, 2 * np.pi, 121)
+    centre = np.column_stack((4 * np.sin(angle), 2 * np.sin(2 * angle)))  # crosses itself at the origin
+    normal = np.gradient(centre, axis=0)[:, ::-1] * (1, -1)
+    normal /= np.hypot(*normal.T)[:, None]
+    array = np.hstack((centre, centre + 0.4 * normal, centre - 0.4 * normal))
+    array[-1] = array[0]
+    bad(array, r"the centre line crosses itself near row (29|30|31|59|60|61|89|90|91)")
+
+
 def test_it_rejects_a_centre_line_outside_the_road(reinvent):
     array = reinvent.to_npy()
     array[25, 0:2] += 3 * (array[25, 4:6] - array[25, 0:2])  # well past the outer border
