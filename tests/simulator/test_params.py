@@ -5,8 +5,10 @@ import pytest
 
 from simulator.params import (
     BOT_CAR_SIZE,
+    CAMERA_RANGE,
     RewardParams,
     TrackObject,
+    in_camera_view,
     place_car,
     pose_on_centre_line,
     wheel_positions,
@@ -180,9 +182,16 @@ def test_it_wraps_closest_objects_round_the_loop(square):
 def test_it_sees_the_next_object_only_inside_the_field_of_view(square):
     facing_away = params_at(square, 1.0, 0.0, heading=math.pi / 2, objects=BOXES)
     assert facing_away["object_in_camera"] is False  # the box ahead is 74 degrees to the right
-    far_box = (TrackObject(4.25, 3.0),)
-    assert params_at(square, 1.0, 0.0, objects=far_box)["object_in_camera"] is False  # beyond range / view
-    assert params_at(square, 3.8, 0.4, heading=math.pi / 2, objects=far_box)["object_in_camera"] is True
+    side_box = (TrackObject(4.25, 3.0),)
+    assert params_at(square, 1.0, 0.0, objects=side_box)["object_in_camera"] is False  # 43 degrees off
+    assert params_at(square, 3.8, 0.4, heading=math.pi / 2, objects=side_box)["object_in_camera"] is True
+
+
+def test_it_sees_objects_only_within_the_camera_range(square):
+    car = place_car(square, 0.0, 0.0, 0.0)  # the camera is at (0.09, 0)
+    assert in_camera_view(car, TrackObject(0.09 + CAMERA_RANGE - 0.3, 0.0))  # the box's near end is in range
+    assert not in_camera_view(car, TrackObject(0.09 + CAMERA_RANGE + 0.3, 0.0))
+    assert not in_camera_view(car, TrackObject(-1.0, 0.0))  # behind the car
 
 
 def test_it_reports_bot_cars_heading_and_speed(square):
