@@ -255,9 +255,9 @@ def format_trace_value(value) -> str:
     return str(value)
 
 
-def trace_row(episode: int, trace: dict, wall_clock: float) -> list[str]:
-    """One sim-trace row from the env's info["trace"] (which has no episode or wall_clock)."""
-    values = {**trace, "episode": episode, "wall_clock": wall_clock}
+def trace_row(episode: int, trace: dict, wall_clock: float | None = None) -> list[str]:
+    """One sim-trace row from the env's info["trace"] (the engine adds the step's wall_clock to it)."""
+    values = {"wall_clock": wall_clock if wall_clock is not None else time.time(), **trace, "episode": episode}
     try:
         return [format_trace_value(values[name]) for name in SIMTRACE_COLUMNS]
     except KeyError as error:
@@ -347,7 +347,7 @@ def load_policy(model_dir: Path, which: str = "best"):
         raise ArtifactError("the model has no checkpoint yet (model/deepracer_checkpoints.json is missing)")
     name = index[f"{which}_checkpoint"]["name"]
     agent = build_agent(metadata, observation_space(metadata["sensor"]), action_space(metadata))
-    agent.load_state_dict(load_checkpoint(model_dir, name)["agent"])
+    agent.load_state_dict(load_checkpoint(model_dir, name)["learner"]["agent"])
     return agent.eval(), metadata
 
 

@@ -127,6 +127,10 @@ class PPOConfig(Hyperparameters):
         return {k: v for k, v in asdict(self).items() if k not in {f.name for f in fields(Hyperparameters)}}
 
 
+def _summary(stats: dict) -> dict[str, float]:
+    return {name: float(np.mean(values)) if values else 0.0 for name, values in stats.items()}
+
+
 def episode_advantages(rewards, values, bootstrap: float, discount: float, lam: float):
     """GAE advantages and value targets of one episode (``bootstrap`` = V(last obs) when truncated, else 0)."""
     rewards = np.asarray(rewards, dtype=np.float64)
@@ -136,6 +140,29 @@ def episode_advantages(rewards, values, bootstrap: float, discount: float, lam: 
     # A reversed first-order IIR filter is the discounted cumulative sum, without a Python loop.
     advantages = lfilter([1.0], [1.0, -discount * lam], deltas[::-1])[::-1]
     return advantages.astype(np.float32), (advantages + values).astype(np.float32)
+
+
+@dataclass
+class Episode:
+    """One finished episode as the learners take it (numpy, actions in the network's space)."""
+
+    obs: dict
+    """observations before each step, stacked: {sensor: (T, ...)}"""
+    final_obs: dict
+    """the observation after the last step: {sensor: (1, ...)}"""
+    actions: np.ndarray
+    """(T,) action indices or (T, A) normalized continuous actions"""
+    rewards: np.ndarray
+    """(T,) rewards"""
+    log_probs: np.ndarray
+    """(T,) log-probabilities of the actions under the acting policy (PPO)"""
+    values: np.ndarray
+    """(T,) state values when acting (PPO)"""
+    terminated: bool
+    """ended by the env's rules (no bootstrap); False when cut by the step cap"""
+
+    def __len__(self):
+        return len(self.rewards)
 
 
 @dataclass
@@ -178,8 +205,37 @@ class PPOLearner:
     def value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.agent(obs)[1]
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        """num_epochs passes of shuffled minibatches of batch_size; returns CleanRL-named statistics."""
+    def learn(self, episodes: list[Episode], keep_going=None) -> dict[str, float]:
+        """Advantages per episode, then the clipped-PPO update on all of them."""
+        return self.update(self.batch(episodes), keep_going)
+
+    def batch(self, episodes: list[Episode]) -> Batch:
+        config, device = self.config, self.device
+        truncated = [episode for episode in episodes if not episode.terminated]
+        bootstrap = {}
+        if truncated:
+            final = {name: np.concatenate([e.final_obs[name] for e in truncated]) for name in truncated[0].final_obs}
+            values = self.value({name: torch.as_tensor(v, device=device) for name, v in final.items()})
+            bootstrap = {id(e): float(v) for e, v in zip(truncated, values.cpu(), strict=True)}
+        advantages, returns = zip(*(
+            episode_advantages(e.rewards, e.values, bootstrap.get(id(e), 0.0), config.discount_factor,
+                               config.gae_lambda)
+            for e in episodes), strict=True)
+        names = episodes[0].obs.keys()
+        return Batch(
+            obs={name: torch.as_tensor(np.concatenate([e.obs[name] for e in episodes]), device=device)
+                 for name in names},
+            actions=torch.as_tensor(np.concatenate([e.actions for e in episodes]), device=device),
+            log_probs=torch.as_tensor(np.concatenate([e.log_probs for e in episodes]), device=device),
+            advantages=torch.as_tensor(np.concatenate(advantages), device=device),
+            returns=torch.as_tensor(np.concatenate(returns), device=device),
+        )
+
+    def update(self, batch: Batch, keep_going=None) -> dict[str, float]:
+        """num_epochs passes of shuffled minibatches of batch_size; returns CleanRL-named statistics.
+
+        keep_going() is asked between minibatches: a stop request ends the update early (the weights
+        then are a valid policy a little less far along)."""
         config, agent = self.config, self.agent
         agent.train()
         stats = {"losses/policy_loss": [], "losses/value_loss": [], "losses/entropy": [],
@@ -191,9 +247,12 @@ class PPOLearner:
                 index = order[start:start + config.batch_size]
                 if len(index) < 2:
                     continue  # a single sample cannot normalise its advantage
+                if keep_going is not None and not keep_going():
+                    agent.eval()
+                    return _summary(stats)
                 self._step(batch, index, stats)
         agent.eval()
-        return {name: float(np.mean(values)) if values else 0.0 for name, values in stats.items()}
+        return _summary(stats)
 
     def _step(self, batch: Batch, index: torch.Tensor, stats: dict):
         config = self.config
