@@ -1,0 +1,387 @@
+"""The model folder in DeepRacer's formats (SPEC 5), so racers' tools read it unchanged (no Django).
+
+Layout (deepracer-for-cloud)::
+
+    model/model_metadata.json  model/deepracer_checkpoints.json  model/<iteration>_Step-<steps>.ckpt.pt
+    model/model.onnx (best checkpoint)  ip/hyperparameters.json  reward_function.py  training_params.yaml
+    metrics/TrainingMetrics.json  metrics/EvaluationMetrics-<ts>.json  training-simtrace/<i>-iteration.csv
+    evaluation-<ts>/evaluation-simtrace/0-iteration.csv  evaluation-<ts>/video.mp4  logs/*.log
+
+Every JSON file is written to a temporary name and renamed, so a killed run never leaves half a file.
+"""
+
+import csv
+import io
+import json
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import orjson
+import torch
+import yaml
+
+from training.networks import CAMERA_SENSORS, PolicyExport, build_agent, camera_sensor, lidar_sensor
+
+SIMTRACE_COLUMNS = (
+    "episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
+    "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp", "episode_status",
+    "pause_duration", "obstacle_crash_counter", "wall_clock",
+)
+SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
+METADATA_VERSION = "5"
+METRICS_VERSION = 2.0
+# SPEC 5.3 spells the statuses for humans in the metrics JSON.
+METRICS_STATUS = {
+    "lap_complete": "Lap complete", "off_track": "Off track", "crashed": "Crashed",
+    "reversed": "Reversed", "immobilized": "Immobilized", "in_progress": "In progress",
+    "time_up": "Time up",
+}
+CAMERA_SHAPE = {"FRONT_FACING_CAMERA": (1, 120, 160), "STEREO_CAMERAS": (2, 120, 160)}
+LIDAR_SPACES = {
+    "LIDAR": gym.spaces.Box(0.15, 12.0, (64,), np.float32),
+    "SECTOR_LIDAR": gym.spaces.Box(0.0, 1.0, (8,), np.float32),
+}
+KEPT_CHECKPOINTS = 4  # the newest few plus the best; DeepRacer keeps a handful too
+CHECKPOINT_SUFFIX = ".ckpt.pt"
+DISCRETE_ACTION_LIMITS = {"count": (2, 30), "steering_angle": (-30.0, 30.0), "speed": (0.1, 4.0)}
+
+
+class ArtifactError(ValueError):
+    """A model-folder file is missing or malformed; the message names the file and the problem."""
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def write_json(path: Path, data, indent: bool = True) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    option = orjson.OPT_INDENT_2 if indent else 0
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(data, option=option | orjson.OPT_SERIALIZE_NUMPY))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path):
+    path = Path(path)
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.name} is missing ({path})") from None
+    except orjson.JSONDecodeError as error:
+        raise ArtifactError(f"{path.name} is not valid JSON: {error}") from None
+
+
+# ----------------------------------------------------------------------------- model_metadata.json
+
+
+def normalize_metadata(raw: dict) -> dict:
+    """A model_metadata.json dict as we use it: SPEC 5.1's lenient reading, then strict checks."""
+    if not isinstance(raw, dict) or "action_space" not in raw:
+        raise ArtifactError("model_metadata.json needs an action_space")
+    kind = raw.get("action_space_type", "discrete")
+    if kind == "discrete":
+        actions = raw["action_space"]
+        if not isinstance(actions, list) or not actions:
+            raise ArtifactError("a discrete action_space must be a non-empty list of actions")
+        action_space = []
+        for index, action in enumerate(actions):
+            try:
+                steering, speed = float(action["steering_angle"]), float(action["speed"])
+            except (KeyError, TypeError, ValueError):
+                raise ArtifactError(f"action {index} needs numeric steering_angle and speed") from None
+            action_space.append({"steering_angle": steering, "speed": speed, "index": index})
+    elif kind == "continuous":
+        space = raw["action_space"]
+        try:
+            action_space = {
+                key: {"low": float(space[key]["low"]), "high": float(space[key]["high"])}
+                for key in ("speed", "steering_angle")
+            }
+        except (KeyError, TypeError, ValueError):
+            raise ArtifactError("a continuous action_space needs speed and steering_angle low/high") from None
+        for key, bounds in action_space.items():
+            if not bounds["low"] < bounds["high"]:
+                raise ArtifactError(f"continuous {key}: low must be below high")
+    else:
+        raise ArtifactError(f"action_space_type must be 'discrete' or 'continuous', got {kind!r}")
+    sensors = raw.get("sensor", ["FRONT_FACING_CAMERA"])
+    try:
+        camera_sensor(sensors)
+        lidar_sensor(sensors)
+    except ValueError as error:
+        raise ArtifactError(str(error)) from None
+    return {
+        "action_space": action_space,
+        "action_space_type": kind,
+        "sensor": list(sensors),
+        "neural_network": raw.get("neural_network", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
+        "training_algorithm": raw.get("training_algorithm", "clipped_ppo"),
+        "version": str(raw.get("version", METADATA_VERSION)),
+    }
+
+
+def write_model_metadata(model_dir: Path, metadata: dict) -> dict:
+    metadata = normalize_metadata(metadata)
+    write_json(Path(model_dir) / "model" / "model_metadata.json", metadata)
+    return metadata
+
+
+def read_model_metadata(path: Path) -> dict:
+    """From a model folder (model/model_metadata.json) or the file itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model" / "model_metadata.json"
+    return normalize_metadata(read_json(path))
+
+
+def action_space(metadata: dict) -> gym.Space:
+    """The env's action space for a metadata dict (INTERFACES: Discrete(n) or Box[steer, speed])."""
+    if metadata["action_space_type"] == "discrete":
+        return gym.spaces.Discrete(len(metadata["action_space"]))
+    space = metadata["action_space"]
+    low = [space["steering_angle"]["low"], space["speed"]["low"]]
+    high = [space["steering_angle"]["high"], space["speed"]["high"]]
+    return gym.spaces.Box(np.array(low, np.float32), np.array(high, np.float32))
+
+
+def observation_space(sensors) -> gym.spaces.Dict:
+    """The env's observation space for a sensor list (INTERFACES shapes), for loading without an env."""
+    spaces = {}
+    for name in sensors:
+        if name in CAMERA_SENSORS:
+            spaces[name] = gym.spaces.Box(0, 255, CAMERA_SHAPE[name], np.uint8)
+        elif name in LIDAR_SPACES:
+            spaces[name] = LIDAR_SPACES[name]
+        else:
+            raise ArtifactError(f"unknown sensor {name!r}")
+    return gym.spaces.Dict(spaces)
+
+
+# --------------------------------------------------------------- hyperparameters, params, reward
+
+
+def write_hyperparameters(model_dir: Path, hyperparameters: dict) -> None:
+    write_json(Path(model_dir) / "ip" / "hyperparameters.json", hyperparameters)
+
+
+def read_hyperparameters(model_dir: Path) -> dict:
+    return read_json(Path(model_dir) / "ip" / "hyperparameters.json")
+
+
+def write_training_params(model_dir: Path, params: dict) -> None:
+    """training_params.yaml: deepracer-for-cloud's upper-case keys (WORLD_NAME, RACE_TYPE, ...)."""
+    path = Path(model_dir) / "training_params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def read_training_params(model_dir: Path) -> dict:
+    try:
+        return yaml.safe_load((Path(model_dir) / "training_params.yaml").read_text()) or {}
+    except FileNotFoundError:
+        raise ArtifactError("training_params.yaml is missing") from None
+
+
+def write_reward_function(model_dir: Path, code: str) -> None:
+    (Path(model_dir) / "reward_function.py").write_text(code)
+
+
+# ----------------------------------------------------------------------------------------- metrics
+
+
+class MetricsFile:
+    """metrics/TrainingMetrics.json or EvaluationMetrics-<ts>.json: records appended, rewritten whole."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.records: list[dict] = []
+        if self.path.exists():
+            self.records = list(read_json(self.path).get("metrics", []))
+
+    def append(self, records) -> None:
+        self.records.extend(records)
+        self.save()
+
+    def truncate(self, keep) -> None:
+        """Keep only the records keep(record) accepts (resume drops what came after the checkpoint)."""
+        self.records = [record for record in self.records if keep(record)]
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.path, {"metrics": self.records, "version": METRICS_VERSION,
+                               "best_model_metric": "progress"}, indent=False)
+
+
+def metrics_record(*, episode: int, trial: int, phase: str, reward: float, progress: float,
+                   status: str, start_time: float, end_time: float, **counts) -> dict:
+    """One SPEC 5.3 record (times are unix seconds in, milliseconds out)."""
+    record = {
+        "reward_score": int(round(reward)),
+        "metric_time": int(end_time * 1000),
+        "start_time": int(start_time * 1000),
+        "elapsed_time_in_milliseconds": int((end_time - start_time) * 1000),
+        "episode": int(episode),
+        "trial": int(trial),
+        "phase": phase,
+        "completion_percentage": int(progress),
+        "episode_status": METRICS_STATUS.get(status, status),
+    }
+    record.update({name: int(value) for name, value in counts.items()})
+    return record
+
+
+def read_metrics(path: Path) -> list[dict]:
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), list):
+        raise ArtifactError(f"{Path(path).name} has no metrics list")
+    return data["metrics"]
+
+
+# -------------------------------------------------------------------------------------- sim traces
+
+
+def format_trace_value(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, (float, np.floating)):
+        return repr(round(float(value), 4))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        # A continuous action is written "[steer speed]", as DeepRacer's simapp writes it.
+        return "[" + " ".join(format_trace_value(v) for v in value) + "]"
+    return str(value)
+
+
+def trace_row(episode: int, trace: dict, wall_clock: float | None = None) -> list[str]:
+    """One sim-trace row from the env's info["trace"] (the engine adds the step's wall_clock to it)."""
+    values = {"wall_clock": wall_clock if wall_clock is not None else time.time(), **trace, "episode": episode}
+    try:
+        return [format_trace_value(values[name]) for name in SIMTRACE_COLUMNS]
+    except KeyError as error:
+        raise ArtifactError(f"the env's trace lacks the sim-trace column {error}") from None
+
+
+def write_simtrace(path: Path, rows) -> None:
+    """A whole sim-trace CSV (header exactly as SPEC 5.2) from rows of already-formatted values."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(SIMTRACE_COLUMNS)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def simtrace_log_line(row) -> str:
+    return SIM_TRACE_PREFIX + ",".join(row)
+
+
+def read_simtrace(path: Path) -> list[dict]:
+    with Path(path).open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != SIMTRACE_COLUMNS:
+            raise ArtifactError(f"{Path(path).name}: unexpected sim-trace header {reader.fieldnames}")
+        return list(reader)
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_name(iteration: int, steps: int) -> str:
+    return f"{iteration}_Step-{steps}{CHECKPOINT_SUFFIX}"
+
+
+def save_checkpoint(model_dir: Path, name: str, state: dict) -> Path:
+    path = Path(model_dir) / "model" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(model_dir: Path, name: str, map_location="cpu") -> dict:
+    path = Path(model_dir) / "model" / name
+    if not path.exists():
+        raise ArtifactError(f"checkpoint {name} is missing from {path.parent}")
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def write_checkpoints_index(model_dir: Path, best: dict | None, last: dict) -> None:
+    """deepracer_checkpoints.json: {best_checkpoint, last_checkpoint}, each {name, time_stamp, avg_eval_metric}."""
+    write_json(Path(model_dir) / "model" / "deepracer_checkpoints.json",
+               {"best_checkpoint": best or last, "last_checkpoint": last})
+
+
+def read_checkpoints_index(model_dir: Path) -> dict | None:
+    path = Path(model_dir) / "model" / "deepracer_checkpoints.json"
+    return read_json(path) if path.exists() else None
+
+
+def checkpoint_entry(name: str, avg_eval_metric: float) -> dict:
+    return {"name": name, "time_stamp": round(time.time(), 3), "avg_eval_metric": float(avg_eval_metric)}
+
+
+def prune_checkpoints(model_dir: Path, keep_names) -> None:
+    """Delete all but the newest KEPT_CHECKPOINTS and the names in keep_names."""
+    folder = Path(model_dir) / "model"
+    found = sorted(folder.glob(f"*{CHECKPOINT_SUFFIX}"), key=lambda p: int(p.name.split("_", 1)[0]))
+    keep = set(keep_names) | {p.name for p in found[-KEPT_CHECKPOINTS:]}
+    for path in found:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+# -------------------------------------------------------------------------------- ONNX, car bundle
+
+
+def load_policy(model_dir: Path, which: str = "best"):
+    """The agent of a model folder's best (or last) checkpoint, in eval mode, on the CPU."""
+    metadata = read_model_metadata(model_dir)
+    index = read_checkpoints_index(model_dir)
+    if index is None:
+        raise ArtifactError("the model has no checkpoint yet (model/deepracer_checkpoints.json is missing)")
+    name = index[f"{which}_checkpoint"]["name"]
+    agent = build_agent(metadata, observation_space(metadata["sensor"]), action_space(metadata))
+    agent.load_state_dict(load_checkpoint(model_dir, name)["learner"]["agent"])
+    return agent.eval(), metadata
+
+
+def export_onnx(agent, sensors, path: Path) -> Path:
+    """ONNX of the deterministic policy: one input per sensor (camera uint8 NCHW, LIDAR float32) and
+    one output, ``action_probabilities`` (discrete) or ``action`` ([steering deg, speed m/s])."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(sensors)
+    space = observation_space(names)
+    example = tuple(torch.as_tensor(space[name].sample()[None]) for name in names)
+    output = "action_probabilities" if getattr(agent, "discrete", False) else "action"
+    wrapper = PolicyExport(agent.cpu().eval(), names).eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper, example, str(path), input_names=names, output_names=[output],
+            dynamic_axes={name: {0: "batch"} for name in [*names, output]},
+            opset_version=17, dynamo=False,
+        )
+    return path
+
+
+def write_car_bundle(model_dir: Path, destination: Path | None = None) -> Path:
+    """model_metadata.json + agent/model.onnx of the best checkpoint, as a .tar.gz (SPEC 5.4)."""
+    model_dir = Path(model_dir)
+    agent, metadata = load_policy(model_dir, "best")
+    onnx_path = export_onnx(agent, metadata["sensor"], model_dir / "model" / "model.onnx")
+    destination = Path(destination or model_dir / "car_bundle.tar.gz")
+    tmp = destination.with_name(destination.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as bundle:
+        metadata_bytes = json.dumps(metadata, indent=2).encode()
+        info = tarfile.TarInfo("model_metadata.json")
+        info.size, info.mtime = len(metadata_bytes), int(time.time())
+        bundle.addfile(info, io.BytesIO(metadata_bytes))
+        bundle.add(onnx_path, arcname="agent/model.onnx")
+    os.replace(tmp, destination)
+    return destination

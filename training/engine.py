@@ -1,0 +1,659 @@
+"""The training and evaluation engine: plain Python, ids and paths in, ``report(progress) -> bool`` out.
+
+An iteration runs as DeepRacer runs it: collect ``num_episodes_between_training`` whole episodes across
+the env worker processes (the policy acts for all of them in one batch), update, then evaluate the new
+policy on ``eval_episodes`` episodes with the deterministic policy; the best checkpoint is the one with the
+highest mean evaluation progress. Every iteration leaves a consistent model folder (SPEC 5), so a killed
+run resumes from its last checkpoint, and ``report`` returning False ends the run cleanly with a final
+checkpoint. A Celery task wraps ``train``/``evaluate``; nothing here imports Django, Celery or Channels.
+"""
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+import torch
+
+from training import artifacts
+from training.networks import build_agent
+from training.ppo import Episode, PPOConfig, PPOLearner
+from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
+from training.sac import SACConfig, SACLearner
+
+DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
+FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
+STATUS_INTERVAL = 1.0  # s between heartbeats while updating (each one is also a chance to stop)
+TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on (env or reward-function failure, incompatible resume or clone)."""
+
+
+@dataclass
+class Progress:
+    """What the engine tells the console: kind is "metrics", "episode", "log", "frame" or "status"."""
+
+    kind: str
+    data: dict
+
+
+@dataclass
+class TrainingRun:
+    """One training job (a new model, a clone, or a resumed run of the same model folder)."""
+
+    model_dir: Path
+    """the model folder (SPEC 5.4); resumed from its last checkpoint when it has one"""
+    metadata: dict
+    """model_metadata.json content: action space, sensors, network, training_algorithm"""
+    hyperparameters: dict = field(default_factory=dict)
+    """hyperparameters.json content (DeepRacer names); missing keys take the console defaults"""
+    env_kwargs: dict = field(default_factory=dict)
+    """env settings besides sensors and actions: track, reverse, race_type"""
+    reward_code: str | None = None
+    """the racer's reward function source, saved as reward_function.py"""
+    reward_factory: object = None
+    """picklable zero-argument callable giving the reward callable in each worker (a sandbox); None = env default"""
+    max_minutes: float = 60.0
+    """stop condition: training time in minutes, counted across resumes"""
+    max_iterations: int | None = None
+    """optional stop after this many iterations in total"""
+    eval_episodes: int = 5
+    """evaluation episodes after each update"""
+    num_workers: int = 2
+    """env worker processes"""
+    parent_model_dir: Path | None = None
+    """clone: start from this model's best checkpoint (same action count)"""
+    env_factory: str = DEFAULT_ENV_FACTORY
+    """"module:callable" that builds the env"""
+    stream_frames: bool = True
+    """send JPEG frames of worker 0 (chase view and car camera) through report"""
+    seed: int = 0
+    """seed of torch and of the envs"""
+    device: str | None = None
+    """torch device; None = CUDA when present, else CPU"""
+    update_threads: int | None = None
+    """torch threads for the update (the envs are idle then); None = all cores"""
+    training_params: dict = field(default_factory=dict)
+    """extra training_params.yaml keys (deepracer-for-cloud names)"""
+
+
+@dataclass
+class TrainingResult:
+    iterations: int
+    steps: int
+    episodes: int
+    best_checkpoint: str
+    last_checkpoint: str
+    best_eval_progress: float
+    stop_reason: str
+    """"stopped" (report said so), "max_time" or "max_iterations\""""
+    elapsed_seconds: float
+
+
+@dataclass
+class EvaluationRun:
+    """One evaluation job: a model folder's checkpoint on any track, direction and race type."""
+
+    model_dir: Path
+    env_kwargs: dict = field(default_factory=dict)
+    """track, reverse, race_type of the evaluation (may differ from training)"""
+    trials: int = 3
+    """laps (episodes) to run"""
+    continuous: bool = False
+    """continuous mode: off track / crash reset the car with a time penalty instead of ending the trial"""
+    off_track_penalty: float = 5.0
+    collision_penalty: float = 5.0
+    checkpoint: str = "best"
+    """"best" or "last\""""
+    video: bool = True
+    """record an MP4 of the run"""
+    reward_factory: object = None
+    env_factory: str = DEFAULT_ENV_FACTORY
+    stream_frames: bool = True
+    seed: int = 0
+    device: str | None = None
+
+
+@dataclass
+class TrialResult:
+    trial: int
+    time: str
+    """MM:SS.mmm, simulated time plus penalties"""
+    time_seconds: float
+    completion: float
+    """% of the lap completed"""
+    status: str
+    off_track_count: int
+    off_track_penalty: float
+    crash_count: int
+    crash_penalty: float
+    reset_count: int
+    steps: int
+
+
+@dataclass
+class EvaluationResult:
+    timestamp: str
+    trials: list[TrialResult]
+    metrics_path: Path
+    simtrace_path: Path
+    video_path: Path | None
+    stopped: bool
+
+
+@dataclass
+class _Running:
+    """An episode in progress in one worker."""
+
+    obs: dict
+    start_time: float
+    observations: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    log_probs: list = field(default_factory=list)
+    values: list = field(default_factory=list)
+    rewards: list = field(default_factory=list)
+    traces: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Finished:
+    """A finished episode: what the learner needs and what the artifacts and console need."""
+
+    episode: Episode
+    traces: list
+    """sim-trace rows (already formatted, without the episode column)"""
+    info: dict
+    """the last step's info (status, progress, continuous-mode counts)"""
+    start_time: float
+    end_time: float
+
+    @property
+    def status(self) -> str:
+        return self.info.get("episode_status", "in_progress")
+
+    @property
+    def progress(self) -> float:
+        return float(self.info.get("progress", 0.0))
+
+    @property
+    def total_reward(self) -> float:
+        return float(self.episode.rewards.sum())
+
+    @property
+    def sim_time(self) -> float:
+        return float(self.info.get("trace", {}).get("tstamp", 0.0))
+
+
+def _device(requested: str | None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _stack(observations: list[dict]) -> dict:
+    return {name: np.stack([obs[name] for obs in observations]) for name in observations[0]}
+
+
+class _Session:
+    """Shared by training and evaluation: the report channel, stop requests and episode collection."""
+
+    def __init__(self, report: Callable[[Progress], bool], deadline: float | None):
+        self._report_fn = report
+        self.deadline = deadline
+        self.stop_reason: str | None = None
+        self.last_frame = 0.0
+        self.last_status = 0.0
+        self.log_handle = None
+
+    def report(self, kind: str, **data) -> None:
+        if self._report_fn(Progress(kind, data)) is False and self.stop_reason is None:
+            self.stop_reason = "stopped"
+
+    @property
+    def stopping(self) -> bool:
+        if self.stop_reason is None and self.deadline is not None and time.monotonic() > self.deadline:
+            self.stop_reason = "max_time"
+        return self.stop_reason is not None
+
+    def heartbeat(self, **data) -> bool:
+        """A throttled status report; returns whether to keep going (the learners ask between minibatches)."""
+        now = time.monotonic()
+        if now - self.last_status >= STATUS_INTERVAL:
+            self.last_status = now
+            self.report("status", **data)
+        return not self.stopping
+
+    def log(self, *lines: str, to_console: bool = True) -> None:
+        if self.log_handle is not None:
+            self.log_handle.write("".join(line + "\n" for line in lines))
+        if to_console and lines:
+            self.report("log", lines=list(lines))
+
+    def collect(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None) -> list[Finished]:
+        """Run ``count`` whole episodes across the workers; the policy acts for all of them in one batch.
+
+        Workers with no episode left to start sit idle, so exactly ``count`` episodes are collected.
+        """
+        deterministic = phase == "evaluation"
+        agent, device = learner.agent, learner.device
+        finished: list[Finished] = []
+        running: dict[int, _Running] = {}
+        started = 0
+        for worker in range(min(len(pool), count)):
+            pool.send(worker, "reset", phase)
+        for worker in range(min(len(pool), count)):
+            obs, info = pool.receive(worker)
+            running[worker] = self._start(obs, info)
+            started += 1
+        while running and not self.stopping:
+            workers = sorted(running)
+            obs = _stack([running[w].obs for w in workers])
+            action, log_prob, value = learner.act({k: torch.as_tensor(v, device=device) for k, v in obs.items()},
+                                                  deterministic=deterministic)
+            env_actions = agent.env_action(action)
+            actions = action.cpu().numpy()
+            now = time.monotonic()
+            want_frames = self.stream_frames and now - self.last_frame >= FRAME_INTERVAL
+            for row, worker in enumerate(workers):
+                pool.send(worker, "step", env_actions[row], want_frames and worker == 0)
+            for row, worker in enumerate(workers):
+                next_obs, reward, terminated, truncated, info, frames, prints = pool.receive(worker)
+                episode = running[worker]
+                episode.observations.append({k: v[row] for k, v in obs.items()})
+                episode.actions.append(actions[row])
+                episode.log_probs.append(0.0 if log_prob is None else float(log_prob[row]))
+                episode.values.append(0.0 if value is None else float(value[row]))
+                episode.rewards.append(reward)
+                episode.info = info
+                if "trace" in info:
+                    episode.traces.append({**info["trace"], "wall_clock": time.time()})
+                episode.obs = next_obs
+                if frames:
+                    self.last_frame = now
+                    for view, jpeg in frames.items():
+                        self.report("frame", view=view, phase=phase, jpeg=jpeg)
+                if prints:
+                    self.log(*prints)
+                if terminated or truncated:
+                    done = self._finish(running.pop(worker), terminated)
+                    finished.append(done)
+                    if on_finish is not None:
+                        on_finish(done, len(finished))
+                    if started < count and not self.stopping:
+                        pool.send(worker, "reset", phase)
+                        obs_reset, info_reset = pool.receive(worker)
+                        running[worker] = self._start(obs_reset, info_reset)
+                        started += 1
+        return finished
+
+    @staticmethod
+    def _start(obs: dict, info: dict) -> _Running:
+        episode = _Running(obs=obs, start_time=time.time())
+        if "trace" in info:  # the env's "prepare" row, when it writes one
+            episode.traces.append({**info["trace"], "wall_clock": time.time()})
+        return episode
+
+    @staticmethod
+    def _finish(running: _Running, terminated: bool) -> Finished:
+        episode = Episode(
+            obs=_stack(running.observations),
+            final_obs={k: v[None] for k, v in running.obs.items()},
+            actions=np.stack(running.actions),
+            rewards=np.asarray(running.rewards, np.float32),
+            log_probs=np.asarray(running.log_probs, np.float32),
+            values=np.asarray(running.values, np.float32),
+            terminated=terminated,
+        )
+        return Finished(episode, running.traces, running.info, running.start_time, time.time())
+
+
+class _Trainer(_Session):
+    def __init__(self, run: TrainingRun, report):
+        self.run = run
+        self.model_dir = Path(run.model_dir)
+        self.metadata = artifacts.normalize_metadata(run.metadata)
+        algorithm = self.metadata["training_algorithm"]
+        if algorithm == "sac" and self.metadata["action_space_type"] != "continuous":
+            raise TrainingError("SAC needs a continuous action space")
+        config_class = SACConfig if algorithm == "sac" else PPOConfig
+        try:
+            self.config = config_class.from_dict(run.hyperparameters)
+        except ValueError as error:
+            raise TrainingError(f"hyperparameters: {error}") from None
+        if run.eval_episodes < 1 or run.num_workers < 1:
+            raise TrainingError("eval_episodes and num_workers must be at least 1")
+        self.device = _device(run.device)
+        self.stream_frames = run.stream_frames
+        self.counters = {"iteration": 0, "steps": 0, "episodes": 0, "elapsed": 0.0}
+        self.best = None  # deepracer_checkpoints.json entry of the best checkpoint
+        self.last = None
+        self.saved_iteration = -1  # the iteration whose weights the newest checkpoint holds
+        super().__init__(report, deadline=None)
+
+    # ----------------------------------------------------------------------------------- the loop
+
+    def train(self) -> TrainingResult:
+        run, config = self.run, self.config
+        torch.manual_seed(run.seed)
+        agent = build_agent(self.metadata, artifacts.observation_space(self.metadata["sensor"]),
+                            artifacts.action_space(self.metadata))
+        learner_class = SACLearner if self.metadata["training_algorithm"] == "sac" else PPOLearner
+        self.learner = learner = learner_class(agent, config, self.device)
+        self._write_model_files()
+        (self.model_dir / TRAINING_LOG).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.model_dir / TRAINING_LOG, "a", buffering=1) as self.log_handle:
+            self.metrics = artifacts.MetricsFile(self.model_dir / "metrics" / "TrainingMetrics.json")
+            self._restore()
+            started = time.monotonic()
+            self.deadline = started + run.max_minutes * 60.0 - self.counters["elapsed"]
+            self.elapsed_before = self.counters["elapsed"]
+            self.started = started
+            try:
+                with WorkerPool(self._worker_specs()) as pool:
+                    self._loop(pool, learner)
+            except WorkerError as error:
+                self.log(f"ERROR: {error}")
+                raise TrainingError(f"{error.kind}: {error.message}") from error
+            if self.saved_iteration != self.counters["iteration"] or self.last is None:
+                self._checkpoint(eval_progress=None)  # the final checkpoint of a stop mid-iteration
+            self._export_best()
+            self.log(f"Training ended: {self.stop_reason}")
+        return TrainingResult(
+            iterations=self.counters["iteration"], steps=self.counters["steps"],
+            episodes=self.counters["episodes"], best_checkpoint=self.best["name"], last_checkpoint=self.last["name"],
+            best_eval_progress=self.best["avg_eval_metric"], stop_reason=self.stop_reason,
+            elapsed_seconds=self._elapsed())
+
+    def _loop(self, pool: WorkerPool, learner) -> None:
+        run, config = self.run, self.config
+        while not self.stopping:
+            if run.max_iterations is not None and self.counters["iteration"] >= run.max_iterations:
+                self.stop_reason = "max_iterations"
+                break
+            iteration = self.counters["iteration"]
+            torch.set_num_threads(1)  # collecting: the env workers need the cores
+            episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
+                                    on_finish=self._on_training_episode)
+            if self.stopping:
+                break
+            self._write_simtrace(iteration, episodes)
+            torch.set_num_threads(run.update_threads or os.cpu_count() or 1)
+            stats = learner.learn([f.episode for f in episodes],
+                                  keep_going=self._keep_updating)
+            self.counters["iteration"] += 1
+            self.counters["steps"] += sum(len(f.episode) for f in episodes)
+            self.counters["episodes"] += len(episodes)
+            self._append_training_metrics(episodes)
+            if self.stopping:
+                break
+            torch.set_num_threads(1)
+            evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
+                                      on_finish=self._on_evaluation_episode)
+            if self.stopping:
+                break
+            eval_progress = float(np.mean([f.progress for f in evaluation]))
+            self._append_evaluation_metrics(evaluation)
+            is_best = self._checkpoint(eval_progress)
+            self.report("metrics", iteration=iteration + 1,
+                        average_reward=float(np.mean([f.total_reward for f in episodes])),
+                        average_training_completion=float(np.mean([f.progress for f in episodes])),
+                        average_evaluation_completion=eval_progress,
+                        evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluation),
+                        evaluation_episodes=len(evaluation),
+                        best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
+                        episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats)
+
+    # ------------------------------------------------------------------------- reporting episodes
+
+    def _keep_updating(self) -> bool:
+        return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1)
+
+    def _on_training_episode(self, done: Finished, number: int) -> None:
+        self.report("episode", phase="training", iteration=self.counters["iteration"] + 1,
+                    episode=self.counters["episodes"] + number, reward=done.total_reward,
+                    progress=done.progress, status=done.status, steps=len(done.episode))
+
+    def _on_evaluation_episode(self, done: Finished, number: int) -> None:
+        # The update has counted this iteration already.
+        self.report("episode", phase="evaluation", iteration=self.counters["iteration"], trial=number,
+                    reward=done.total_reward, progress=done.progress, status=done.status,
+                    steps=len(done.episode))
+
+    # ------------------------------------------------------------------------------ the model folder
+
+    def _write_model_files(self) -> None:
+        run = self.run
+        existing = self.model_dir / "model" / "model_metadata.json"
+        if existing.exists():
+            old = artifacts.read_model_metadata(existing)
+            if artifacts.action_space(old) != artifacts.action_space(self.metadata) or \
+                    old["sensor"] != self.metadata["sensor"] or old["neural_network"] != self.metadata["neural_network"]:
+                raise TrainingError("this model folder holds a model with another action space, sensors or network")
+        artifacts.write_model_metadata(self.model_dir, self.metadata)
+        artifacts.write_hyperparameters(self.model_dir, self.config.to_dict())
+        if run.reward_code is not None:
+            artifacts.write_reward_function(self.model_dir, run.reward_code)
+        env = run.env_kwargs
+        race = env.get("race_type") or {}
+        params = {
+            "WORLD_NAME": str(getattr(env.get("track"), "slug", env.get("track", "quick_loop"))),
+            "RACE_TYPE": race.get("race_type", "TIME_TRIAL"),
+            "REVERSE_DIR": bool(env.get("reverse", False)),
+            "CHANGE_START_POSITION": True,
+            "NUMBER_OF_OBSTACLES": int(race.get("object_count", 0)),
+            "RANDOMIZE_OBSTACLE_LOCATIONS": bool(race.get("randomize_objects", False)),
+            "NUMBER_OF_BOT_CARS": int(race.get("bot_count", 0)),
+            "BOT_CAR_SPEED": float(race.get("bot_speed", 0.0)),
+            "IS_LANE_CHANGE": bool(race.get("bot_lane_changes", False)),
+            "ALTERNATE_DRIVING_DIRECTION": False,
+            "NUMBER_OF_EPISODES": 0,
+            "MODEL_METADATA_FILE_S3_KEY": "model/model_metadata.json",
+            "REWARD_FILE_S3_KEY": "reward_function.py",
+            "METRICS_S3_OBJECT_KEY": "metrics/TrainingMetrics.json",
+            "SIMTRACE_S3_PREFIX": "training-simtrace",
+            "TRAINING_ALGORITHM": self.metadata["training_algorithm"],
+            **run.training_params,
+        }
+        artifacts.write_training_params(self.model_dir, params)
+
+    def _restore(self) -> None:
+        """Resume from this folder's last checkpoint, or start a clone from its parent's best."""
+        index = artifacts.read_checkpoints_index(self.model_dir)
+        if index is not None:
+            name = index["last_checkpoint"]["name"]
+            state = artifacts.load_checkpoint(self.model_dir, name, map_location=self.device)
+            self.learner.load_state_dict(state["learner"])
+            self.counters = dict(state["counters"])
+            self.best, self.last = index["best_checkpoint"], index["last_checkpoint"]
+            self.saved_iteration = self.counters["iteration"]
+            episodes = self.counters["episodes"]
+            # Records written after that checkpoint belong to an iteration that is being redone.
+            self.metrics.truncate(lambda record: record["episode"] <= episodes)
+            self.log(f"Resuming from checkpoint {name} (iteration {self.counters['iteration']}, "
+                     f"{self.counters['steps']} steps)")
+            return
+        self.metrics.truncate(lambda record: False)
+        parent = self.run.parent_model_dir
+        if parent is not None:
+            self._clone_from(Path(parent))
+        self.log("Using the following hyper-parameters", orjson.dumps(self.config.to_dict(),
+                 option=orjson.OPT_INDENT_2).decode(), to_console=False)
+
+    def _clone_from(self, parent: Path) -> None:
+        try:
+            parent_metadata = artifacts.read_model_metadata(parent)
+            index = artifacts.read_checkpoints_index(parent)
+            if index is None:
+                raise TrainingError("the parent model has no checkpoint to clone")
+            state = artifacts.load_checkpoint(parent, index["best_checkpoint"]["name"], map_location=self.device)
+        except artifacts.ArtifactError as error:
+            raise TrainingError(f"cannot clone: {error}") from None
+        ours, theirs = artifacts.action_space(self.metadata), artifacts.action_space(parent_metadata)
+        if type(ours) is not type(theirs) or ours.shape != theirs.shape or getattr(ours, "n", None) != getattr(theirs, "n", None):
+            raise TrainingError("a clone keeps its parent's action count and action space type")
+        for key in ("sensor", "neural_network", "training_algorithm"):
+            if parent_metadata[key] != self.metadata[key]:
+                raise TrainingError(f"a clone keeps its parent's {key} ({parent_metadata[key]})")
+        self.learner.load_state_dict(state["learner"], weights_only=True)
+        self.log(f"Cloned from {parent.name}, checkpoint {index['best_checkpoint']['name']}")
+
+    def _write_simtrace(self, iteration: int, episodes: list[Finished]) -> None:
+        rows = [artifacts.trace_row(number, trace) for number, done in enumerate(episodes)
+                for trace in done.traces]
+        artifacts.write_simtrace(self.model_dir / "training-simtrace" / f"{iteration}-iteration.csv", rows)
+        self.log(*(artifacts.simtrace_log_line(row) for row in rows), to_console=False)
+
+    def _append_training_metrics(self, episodes: list[Finished]) -> None:
+        first = self.counters["episodes"] - len(episodes) + 1
+        self.metrics.append([
+            artifacts.metrics_record(episode=first + n, trial=n + 1, phase="training", reward=f.total_reward,
+                                     progress=f.progress, status=f.status, start_time=f.start_time,
+                                     end_time=f.end_time)
+            for n, f in enumerate(episodes)])
+
+    def _append_evaluation_metrics(self, evaluation: list[Finished]) -> None:
+        # DeepRacer numbers an evaluation record with the training episode count it followed.
+        self.metrics.append([
+            artifacts.metrics_record(episode=self.counters["episodes"], trial=n + 1, phase="evaluation",
+                                     reward=f.total_reward, progress=f.progress, status=f.status,
+                                     start_time=f.start_time, end_time=f.end_time)
+            for n, f in enumerate(evaluation)])
+
+    def _checkpoint(self, eval_progress: float | None) -> bool:
+        """Save the learner; returns whether this checkpoint became the best one."""
+        self.counters["elapsed"] = self._elapsed()
+        name = artifacts.checkpoint_name(self.counters["iteration"], self.counters["steps"])
+        artifacts.save_checkpoint(self.model_dir, name, {
+            "learner": self.learner.state_dict(), "counters": self.counters, "metadata": self.metadata,
+            "config": asdict(self.config), "evaluated": eval_progress is not None})
+        metric = -1.0 if eval_progress is None else eval_progress
+        self.last = artifacts.checkpoint_entry(name, metric)
+        # Ties go to the newer checkpoint: at equal progress it has trained longer.
+        is_best = self.best is None or (eval_progress is not None and eval_progress >= self.best["avg_eval_metric"])
+        if is_best:
+            self.best = self.last
+        artifacts.write_checkpoints_index(self.model_dir, self.best, self.last)
+        artifacts.prune_checkpoints(self.model_dir, keep_names={self.best["name"], self.last["name"]})
+        self.saved_iteration = self.counters["iteration"]
+        return is_best
+
+    def _export_best(self) -> None:
+        try:
+            artifacts.write_car_bundle(self.model_dir)
+        except Exception as error:  # an export failure must not lose a finished training run
+            self.log(f"WARNING: ONNX export of the best checkpoint failed: {error}")
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def _worker_specs(self) -> list[WorkerSpec]:
+        run = self.run
+        env_kwargs = {**run.env_kwargs, "sensors": tuple(self.metadata["sensor"]),
+                      "action_space": {"action_space_type": self.metadata["action_space_type"],
+                                       "action_space": self.metadata["action_space"]}}
+        return [WorkerSpec(env_factory=run.env_factory, env_kwargs=env_kwargs, reward_factory=run.reward_factory,
+                           start_offset=index / run.num_workers, render=run.stream_frames and index == 0,
+                           seed=run.seed * 1000 + index)
+                for index in range(run.num_workers)]
+
+
+def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResult:
+    """Train (or resume, or clone) until the time limit, max_iterations, or report returning False."""
+    return _Trainer(run, report).train()
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+
+def format_lap_time(seconds: float) -> str:
+    minutes, rest = divmod(max(0.0, seconds), 60.0)
+    return f"{int(minutes):02d}:{rest:06.3f}"
+
+
+class _Evaluator(_Session):
+    def __init__(self, run: EvaluationRun, report):
+        super().__init__(report, deadline=None)
+        if run.trials < 1:
+            raise TrainingError("an evaluation needs at least one trial")
+        self.run = run
+        self.stream_frames = run.stream_frames
+        self.model_dir = Path(run.model_dir)
+
+    def evaluate(self) -> EvaluationResult:
+        run = self.run
+        try:
+            agent, metadata = artifacts.load_policy(self.model_dir, run.checkpoint)
+        except artifacts.ArtifactError as error:
+            raise TrainingError(str(error)) from None
+        device = _device(run.device)
+        algorithm = metadata["training_algorithm"]
+        learner = (SACLearner(agent, SACConfig(), device) if algorithm == "sac"
+                   else PPOLearner(agent, PPOConfig(), device))
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        # deepracer-utils finds evaluations of a deepracer-for-cloud folder as evaluation-<14 digits>/.
+        folder = self.model_dir / f"evaluation-{stamp}"
+        folder.mkdir(parents=True, exist_ok=False)
+        spec = WorkerSpec(
+            env_factory=run.env_factory,
+            env_kwargs={**run.env_kwargs, "sensors": tuple(metadata["sensor"]),
+                        "action_space": {"action_space_type": metadata["action_space_type"],
+                                         "action_space": metadata["action_space"]}},
+            reward_factory=run.reward_factory, render=run.video or run.stream_frames, seed=run.seed,
+            eval_kwargs={"continuous": run.continuous, "off_track_penalty": run.off_track_penalty,
+                         "collision_penalty": run.collision_penalty})
+        video_path = folder / "video.mp4" if run.video else None
+        log_path = self.model_dir / "logs" / "evaluation" / f"{stamp}-simulation.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(1)
+        with open(log_path, "a", buffering=1) as self.log_handle:
+            try:
+                with WorkerPool([spec]) as pool:
+                    if video_path is not None:
+                        pool.call(0, "start_video", str(video_path))
+                    trials = self.collect(pool, learner, "evaluation", run.trials,
+                                          on_finish=lambda done, n: self.report("episode", **asdict(_trial(done, n, run))))
+                    if video_path is not None:
+                        pool.call(0, "end_video")
+            except WorkerError as error:
+                self.log(f"ERROR: {error}")
+                raise TrainingError(f"{error.kind}: {error.message}") from error
+            rows = [artifacts.trace_row(n, trace) for n, done in enumerate(trials) for trace in done.traces]
+            simtrace = folder / "evaluation-simtrace" / "0-iteration.csv"
+            artifacts.write_simtrace(simtrace, rows)
+            self.log(*(artifacts.simtrace_log_line(row) for row in rows), to_console=False)
+        results = [_trial(done, n + 1, run) for n, done in enumerate(trials)]
+        metrics_path = self.model_dir / "metrics" / f"EvaluationMetrics-{stamp}.json"
+        artifacts.MetricsFile(metrics_path).append([
+            artifacts.metrics_record(
+                episode=n + 1, trial=n + 1, phase="evaluation", reward=done.total_reward, progress=done.progress,
+                status=done.status, start_time=done.start_time, end_time=done.end_time,
+                crash_count=result.crash_count, immobilized_count=int(done.status == "immobilized"),
+                off_track_count=result.off_track_count, reversed_count=int(done.status == "reversed"),
+                reset_count=result.reset_count)
+            for n, (done, result) in enumerate(zip(trials, results, strict=True))])
+        return EvaluationResult(stamp, results, metrics_path, simtrace, video_path, self.stop_reason is not None)
+
+
+def _trial(done: Finished, number: int, run: EvaluationRun) -> TrialResult:
+    info = done.info
+    off_track = int(info.get("off_track_count", int(done.status == "off_track")))
+    crashes = int(info.get("crash_count", int(done.status == "crashed")))
+    off_penalty = off_track * run.off_track_penalty if run.continuous else 0.0
+    crash_penalty = crashes * run.collision_penalty if run.continuous else 0.0
+    seconds = done.sim_time + off_penalty + crash_penalty
+    return TrialResult(trial=number, time=format_lap_time(seconds), time_seconds=round(seconds, 3),
+                       completion=round(done.progress, 2), status=done.status, off_track_count=off_track,
+                       off_track_penalty=off_penalty, crash_count=crashes, crash_penalty=crash_penalty,
+                       reset_count=int(info.get("reset_count", 0)), steps=len(done.episode))
+
+
+def evaluate(run: EvaluationRun, report: Callable[[Progress], bool]) -> EvaluationResult:
+    """Evaluate a model folder's checkpoint: trials with the deterministic policy, metrics, trace, video."""
+    return _Evaluator(run, report).evaluate()

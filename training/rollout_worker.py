@@ -1,0 +1,278 @@
+"""Env worker processes for the training engine (plain Python: no torch, no Django).
+
+Each worker owns one training env and, on demand, one evaluation env of the same model, plus the reward
+function (for a sandbox: one long-lived sandbox process per worker). The parent sends actions, the worker
+steps and answers with the observation and a small info dict; the policy itself runs batched in the parent.
+Frames for the console (JPEG) and the evaluation video (MP4) are encoded here, off the learner's process.
+"""
+
+import importlib
+import io
+import multiprocessing
+import os
+import pickle
+import time
+import traceback
+from dataclasses import dataclass, field
+
+# Thread counts are set before numpy/MuJoCo/Mesa load in the child: 2 cores are shared by every worker.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
+INFO_KEYS = ("trace", "episode_status", "progress", "off_track_count", "crash_count", "reset_count",
+             "penalty_time")
+JPEG_QUALITY = 80
+VIDEO_FPS = 15  # one video frame per env step: the video plays in simulated real time
+START_TIMEOUT = 120.0  # seconds for a worker to import its env and build it (MuJoCo + EGL can be slow)
+
+
+class WorkerError(RuntimeError):
+    """An env worker failed; carries the worker's exception type, message and traceback."""
+
+    def __init__(self, worker: int, kind: str, message: str, details: str = ""):
+        super().__init__(f"env worker {worker}: {kind}: {message}")
+        self.worker, self.kind, self.message, self.details = worker, kind, message, details
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker needs to build its envs; pickled once at start."""
+
+    env_factory: str
+    """"module:callable" that builds an env from keyword arguments (default simulator.env:DeepRacerEnv)"""
+    env_kwargs: dict
+    """the model's env settings (track, reverse, sensors, action_space, race_type, ...)"""
+    reward_factory: object = None
+    """picklable zero-argument callable returning the reward callable, or None for the env's default"""
+    start_offset: float = 0.0
+    """fraction of the lap where this worker's training round robin begins"""
+    render: bool = False
+    """this worker renders the chase view for the console (and the evaluation video)"""
+    eval_kwargs: dict = field(default_factory=dict)
+    """extra env arguments for evaluation episodes (continuous mode, penalties, another track...)"""
+    seed: int = 0
+    """seed of the worker's env resets"""
+    threads: int = 1
+    """torch/BLAS/Mesa threads in the worker"""
+
+
+def resolve(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _encode_jpeg(frame) -> bytes:
+    from PIL import Image
+
+    if frame.ndim == 3 and frame.shape[0] in (1, 2):  # the car camera, channel first
+        frame = frame[0]
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+class VideoWriter:
+    """H.264 MP4 (yuv420p, so browsers play it) from RGB frames; libx264 when PyAV has it, else mpeg4."""
+
+    def __init__(self, path: str, fps: int = VIDEO_FPS):
+        import av
+
+        self.container = av.open(path, mode="w")
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        self.stream = self.container.add_stream(codec, rate=fps)
+        self.stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            self.stream.options = {"preset": "veryfast", "crf": "26", "movflags": "+faststart"}
+        self.sized = False
+
+    def add(self, frame) -> None:
+        import av
+
+        if not self.sized:
+            # yuv420p needs even dimensions
+            self.stream.height, self.stream.width = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
+            self.sized = True
+        frame = frame[: self.stream.height, : self.stream.width]
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+class _Worker:
+    def __init__(self, spec: WorkerSpec):
+        self.spec = spec
+        self.factory = resolve(spec.env_factory)
+        self.reward = spec.reward_factory() if spec.reward_factory is not None else None
+        self.envs = {}
+        self.env = None
+        self.video = None
+        self.seeded = set()
+
+    def make_env(self, phase: str):
+        if phase not in self.envs:
+            kwargs = dict(self.spec.env_kwargs)
+            if self.reward is not None:
+                kwargs["reward_fn"] = self.reward
+            if self.spec.render:
+                kwargs["render_mode"] = "rgb_array"
+            if phase == "training":
+                kwargs.update(mode="training", start_offset=self.spec.start_offset)
+            else:
+                kwargs.update(mode="evaluation", **self.spec.eval_kwargs)
+            self.envs[phase] = self.factory(**kwargs)
+        return self.envs[phase]
+
+    def reset(self, phase: str):
+        self.env = self.make_env(phase)
+        # Seed each env once; later resets continue its own random stream (gymnasium's convention).
+        seed = None if phase in self.seeded else self.spec.seed
+        self.seeded.add(phase)
+        obs, info = self.env.reset(seed=seed)
+        self._video_frame()
+        return obs, _small_info(info)
+
+    def step(self, action, want_frames: bool):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._video_frame()
+        frames = self._frames() if want_frames else None
+        prints = self._prints() if (terminated or truncated) else None
+        return obs, float(reward), bool(terminated), bool(truncated), _small_info(info), frames, prints
+
+    def _frames(self) -> dict:
+        return {"chase": _encode_jpeg(self.env.render()), "camera": _encode_jpeg(self.env.render_camera())}
+
+    def _prints(self) -> list[str]:
+        drain = getattr(self.reward, "drain_prints", None)
+        return list(drain()) if drain else []
+
+    def start_video(self, path: str):
+        self.video = VideoWriter(path)
+
+    def end_video(self):
+        if self.video is not None:
+            self.video.close()
+            self.video = None
+
+    def _video_frame(self):
+        if self.video is not None and self.env is not None:
+            self.video.add(self.env.render())
+
+    def close(self):
+        self.end_video()
+        for env in self.envs.values():
+            env.close()
+        close = getattr(self.reward, "close", None)
+        if close:
+            close()
+
+
+def _small_info(info: dict) -> dict:
+    return {key: info[key] for key in INFO_KEYS if key in info}
+
+
+def worker_main(connection, spec_bytes: bytes, threads: int) -> None:
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    worker = None
+    try:
+        worker = _Worker(pickle.loads(spec_bytes))
+        connection.send(("ready", None))
+        while True:
+            command, *args = connection.recv()
+            if command == "close":
+                break
+            result = getattr(worker, command)(*args)
+            connection.send(("ok", result))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        pass
+    except BaseException as error:  # everything goes back to the parent, which raises it with context
+        try:
+            connection.send(("error", (type(error).__name__, str(error), traceback.format_exc())))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        if worker is not None:
+            try:
+                worker.close()
+            except Exception:  # closing after a failure must not hide the failure
+                pass
+        connection.close()
+
+
+class WorkerPool:
+    """Env worker processes; ``send``/``receive`` pair so that every worker steps at the same time."""
+
+    def __init__(self, specs: list[WorkerSpec]):
+        # spawn, not fork: the parent holds torch threads and maybe a GL context that must not be forked.
+        context = multiprocessing.get_context("spawn")
+        self.connections, self.processes = [], []
+        try:
+            for spec in specs:
+                parent, child = context.Pipe()
+                process = context.Process(target=worker_main, args=(child, pickle.dumps(spec), spec.threads),
+                                          daemon=True)
+                process.start()
+                child.close()
+                self.connections.append(parent)
+                self.processes.append(process)
+            for index in range(len(specs)):
+                self._wait(index, START_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self):
+        return len(self.connections)
+
+    def send(self, index: int, command: str, *args) -> None:
+        try:
+            self.connections[index].send((command, *args))
+        except (BrokenPipeError, OSError):
+            raise WorkerError(index, "WorkerDied", "the env worker process is gone") from None
+
+    def receive(self, index: int):
+        return self._wait(index, None)
+
+    def call(self, index: int, command: str, *args):
+        self.send(index, command, *args)
+        return self.receive(index)
+
+    def _wait(self, index: int, timeout: float | None):
+        connection = self.connections[index]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not connection.poll(1.0):
+            if not self.processes[index].is_alive():
+                raise WorkerError(index, "WorkerDied", f"exit code {self.processes[index].exitcode}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise WorkerError(index, "Timeout", f"no answer within {timeout:.0f} s")
+        try:
+            status, payload = connection.recv()
+        except EOFError:
+            raise WorkerError(index, "WorkerDied", "the env worker closed its pipe") from None
+        if status == "error":
+            raise WorkerError(index, *payload)
+        return payload
+
+    def close(self) -> None:
+        for connection in self.connections:
+            try:
+                connection.send(("close",))
+            except (BrokenPipeError, OSError):
+                pass
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for connection in self.connections:
+            connection.close()
+        self.connections, self.processes = [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
