@@ -37,11 +37,17 @@ SECTOR_LIDAR_CLIPPING_DIST = 0.5
 LIDAR_GROUPS = np.array([g in (GROUP_OBSTACLE, GROUP_LIDAR_ONLY) for g in range(6)], dtype=np.uint8)
 
 
-def ensure_gl_backend() -> None:
-    """Pick a headless GL backend before MuJoCo's renderer is first imported: EGL (GPU when there is
-    one, else Mesa's llvmpipe); a caller's MUJOCO_GL (e.g. osmesa) wins."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+def _use_headless_gl_if_windowless() -> None:
+    """MuJoCo picks its GL backend when first imported; `import simulator` defaults it to EGL, but a
+    process that imported mujoco first gets the windowed GLFW backend, which cannot start without a
+    display. Switch such a process to EGL (it has not drawn anything with GLFW: there is no display)."""
+    from mujoco.rendering.classic import gl_context
+
+    chosen = os.environ.get("MUJOCO_GL", "").lower()
+    if getattr(gl_context, "_MUJOCO_GL", chosen) in ("", "glfw") and not os.environ.get("DISPLAY"):
+        from mujoco.egl import GLContext
+
+        gl_context.GLContext = GLContext
 
 
 class CameraRig:
@@ -54,8 +60,14 @@ class CameraRig:
     @property
     def renderer(self) -> mujoco.Renderer:
         if self._renderer is None:
-            ensure_gl_backend()
-            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            _use_headless_gl_if_windowless()
+            try:
+                self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            except Exception as error:
+                raise RuntimeError(
+                    f"cannot render offscreen with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} ({error}); "
+                    "set MUJOCO_GL=egl or MUJOCO_GL=osmesa before mujoco is first imported"
+                ) from error
         return self._renderer
 
     def rgb(self, data: mujoco.MjData, camera: str, out: np.ndarray | None = None) -> np.ndarray:
