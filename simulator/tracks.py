@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import io
 import math
+import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -407,12 +408,14 @@ def _read_array(source) -> np.ndarray:
 
 
 def _as_float_array(array: np.ndarray) -> np.ndarray:
+    """Numbers only: text that happens to parse as a number is still not a track file."""
     if array.dtype.kind == "c":
         raise TrackError("the array holds complex numbers; a track file holds real coordinates in metres")
-    try:
-        return np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TrackError(f"the array's values are not numbers ({array.dtype}): {error}") from error
+    if array.dtype.kind == "O" and not all(isinstance(value, numbers.Real) for value in array.flat):
+        raise TrackError("the array's values are not numbers (it holds Python objects of other kinds)")
+    if array.dtype.kind not in "biufO":
+        raise TrackError(f"the array's values are not numbers (dtype {array.dtype})")
+    return array.astype(np.float64)
 
 
 def _closed_loop(array: np.ndarray) -> np.ndarray:
