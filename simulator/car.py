@@ -49,6 +49,9 @@ WHEEL_SPEED_GAIN = 0.02
 STEERING_GAIN = 1.5
 STEERING_DAMP_RATIO = 1.0
 
+# A bot car as the LIDAR sees it: its footprint, from the ground up to the height of a car with a LIDAR.
+BOT_HITBOX_HEIGHT = 0.18
+
 CAR_COLOUR = "0.86 0.1 0.12 1"       # DeepRacer-ish red shell
 BODY_COLOUR = "0.08 0.08 0.09 1"
 WHEEL_COLOUR = "0.05 0.05 0.05 1"
@@ -143,10 +146,11 @@ def bot_mjcf(name: str, colour: str) -> str:
         f'<body name="{name}_wheel_{side}" pos="{x} {wy} 0">{_wheel_visuals(f"{name}_{side}")}</body>'
         for side, x, wy in (("rl", 0.0, y), ("rr", 0.0, -y), ("fl", WHEELBASE, y), ("fr", WHEELBASE, -y))
     )
-    # The LIDAR must see bots: a hit box in a group the cameras do not render.
+    # The LIDAR must see bots: a hit box from the ground to above the LIDAR, in a group the cameras do
+    # not render. Like the agent's chassis, the body's origin is at axle height.
     hitbox = (
-        f'<geom name="{name}_hitbox" type="box" pos="{FOOTPRINT_CENTRE_X} 0 0.03" '
-        f'size="{FOOTPRINT_LENGTH / 2} {FOOTPRINT_WIDTH / 2} 0.06" '
+        f'<geom name="{name}_hitbox" type="box" pos="{FOOTPRINT_CENTRE_X} 0 {BOT_HITBOX_HEIGHT / 2 - WHEEL_RADIUS}" '
+        f'size="{FOOTPRINT_LENGTH / 2} {FOOTPRINT_WIDTH / 2} {BOT_HITBOX_HEIGHT / 2}" '
         f'contype="0" conaffinity="0" group="{GROUP_LIDAR_ONLY}"/>'
     )
     return (

@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 
 from simulator.car import FOOTPRINT_CENTRE_X, FOOTPRINT_LENGTH, FOOTPRINT_WIDTH
+from simulator.params import TrackObject
 from simulator.world import BOX_LENGTH, BOX_WIDTH, CONTROL_HZ
 
 OBJECT_AVOIDANCE = "OBJECT_AVOIDANCE"
@@ -147,17 +148,6 @@ def car_footprint(x: float, y: float, yaw: float) -> np.ndarray:
     return rectangles(cx, cy, yaw, FOOTPRINT_LENGTH, FOOTPRINT_WIDTH)[0]
 
 
-@dataclass
-class Obstacle:
-    """One box or bot car as the task and the reward params see it (its centre)."""
-
-    x: float
-    y: float
-    heading: float          # radians
-    speed: float = 0.0      # m/s
-    is_bot: bool = False
-
-
 class Obstacles:
     """The boxes or bots of one env: laid out each episode, moved each step, tested for collisions."""
 
@@ -224,12 +214,14 @@ class Obstacles:
         back = FOOTPRINT_CENTRE_X * np.stack([np.cos(self.heading), np.sin(self.heading)], axis=1)
         return np.column_stack([centre - back, self.heading])
 
-    def obstacles(self) -> list[Obstacle]:
+    def track_objects(self) -> tuple[TrackObject, ...]:
+        """The objects as the reward params see them: centre, heading (radians), speed, footprint size."""
         speed = self.config.bot_speed if self.is_bots else 0.0
-        return [
-            Obstacle(float(x), float(y), float(h), speed, self.is_bots)
+        size = (self.length, self.width)
+        return tuple(
+            TrackObject(float(x), float(y), float(h), speed, size)
             for (x, y), h in zip(self.positions(), self.heading, strict=True)
-        ]
+        )
 
     def footprints(self) -> np.ndarray:
         centre = self.positions()

@@ -83,6 +83,13 @@ class World:
     bot_mocap: list[int] = field(default_factory=list)   # mocap indices of the bot cars
     bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # road x0, y0, x1, y1
 
+    def reset(self) -> None:
+        mujoco.mj_resetData(self.model, self.data)
+
+    def forward(self) -> None:
+        """Recompute positions (cameras, sensors) after placing things, without advancing time."""
+        mujoco.mj_forward(self.model, self.data)
+
     def step(self, n: int = PHYSICS_SUBSTEPS) -> None:
         mujoco.mj_step(self.model, self.data, nstep=n)
 

@@ -118,7 +118,7 @@ def test_bots_drive_their_lane_at_the_set_speed():
     assert (obstacles.s - before)[0] == pytest.approx(1.5, abs=1e-6)
     x, y = obstacles.positions()[0]
     assert TRACK.project(x, y).distance_from_center == pytest.approx(TRACK.width / 4, abs=0.03)
-    assert obstacles.obstacles()[0].speed == 1.5 and path.length == pytest.approx(TRACK.length, rel=1e-3)
+    assert obstacles.track_objects()[0].speed == 1.5 and path.length == pytest.approx(TRACK.length, rel=1e-3)
 
 
 def test_bots_change_lanes_every_three_to_five_seconds_when_asked():
