@@ -10,6 +10,7 @@ The car's origin is the middle of the rear axle on the ground, heading along +x 
 pose the reward params are computed from (SPEC 1.1: x, y are 0.14 m ahead of that origin).
 """
 
+import math
 from dataclasses import dataclass
 
 import mujoco
@@ -111,7 +112,7 @@ def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> 
         return (
             f'<body name="{name}_knuckle_{side}" pos="{x} {wy} 0">'
             f'<joint name="{name}_steer_{side}" type="hinge" axis="0 0 1" range="-{MAX_STEERING_DEG} '
-            f'{MAX_STEERING_DEG}" limited="true" damping="0.001" armature="0.0002"/>'
+            f'{MAX_STEERING_DEG}" limited="true" damping="0.001" armature="0.001"/>'
             f'<inertial pos="0 0 0" mass="0.01" diaginertia="1e-5 1e-5 1e-5"/>{wheel_body}</body>'
         )
 
@@ -161,12 +162,21 @@ def bot_mjcf(name: str, colour: str) -> str:
 
 def clamp_command(steering_deg: float, speed: float) -> tuple[float, float]:
     """Commands clamped to what the car can do (SPEC 2); NaN counts as zero steering / minimum speed."""
-    steering = float(np.nan_to_num(steering_deg, nan=0.0))
-    speed = float(np.nan_to_num(speed, nan=MIN_SPEED))
+    # math.isnan on floats: np.nan_to_num costs ~20 µs a call, a tenth of a whole env step.
+    steering, speed = float(steering_deg), float(speed)
+    steering = 0.0 if math.isnan(steering) else steering
+    speed = MIN_SPEED if math.isnan(speed) else speed
     return (
         min(max(steering, -MAX_STEERING_DEG), MAX_STEERING_DEG),
         min(max(speed, MIN_SPEED), MAX_SPEED),
     )
+
+
+def _as_slice(indices: list[int]):
+    """Consecutive indices as a slice: slice assignment into MjData is several times cheaper."""
+    if indices == list(range(indices[0], indices[0] + len(indices))):
+        return slice(indices[0], indices[0] + len(indices))
+    return indices
 
 
 @dataclass(frozen=True)
@@ -185,8 +195,8 @@ class Car:
         joint = model.joint(f"{name}_free")
         self._qpos = slice(joint.qposadr[0], joint.qposadr[0] + 7)
         self._qvel = slice(joint.dofadr[0], joint.dofadr[0] + 6)
-        self._drive = [model.actuator(f"{name}_drive_{s}").id for s in ("rl", "rr", "fl", "fr")]
-        self._steer = [model.actuator(f"{name}_steer_{s}").id for s in ("fl", "fr")]
+        self._drive = _as_slice([model.actuator(f"{name}_drive_{s}").id for s in ("rl", "rr", "fl", "fr")])
+        self._steer = _as_slice([model.actuator(f"{name}_steer_{s}").id for s in ("fl", "fr")])
         self._steer_qpos = [model.joint(f"{name}_steer_{s}").qposadr[0] for s in ("fl", "fr")]
         # Every joint below the chassis (wheels, steering): zeroed when the car is placed.
         hinges = [j for j in range(model.njnt) if self._in_car(model, model.jnt_bodyid[j]) and j != joint.id]
@@ -214,7 +224,7 @@ class Car:
     def command(self, steering_deg: float, speed: float) -> None:
         """Set the steering target and the speed target (already clamped) for the next physics steps."""
         # Ackermann would differ by a few degrees between the wheels; both wheels take the command.
-        self.data.ctrl[self._steer] = np.deg2rad(steering_deg)
+        self.data.ctrl[self._steer] = math.radians(steering_deg)
         self.data.ctrl[self._drive] = speed / WHEEL_RADIUS
 
     def pose(self) -> CarPose:

@@ -112,12 +112,21 @@ class ActionTable:
             raise ValueError(f"speed needs {MIN_SPEED:g} <= low < high <= {MAX_SPEED:g}, not {speed_low:g}..{speed_high:g}")
         return bounds
 
+    def _index(self, action) -> int:
+        # Plain ints are the common case: the NumPy checks only run for anything else.
+        if isinstance(action, int | np.integer) and not isinstance(action, bool):
+            index = int(action)
+        else:
+            values = np.asarray(action)
+            index = int(values.item()) if values.size == 1 and values.item() == int(values.item()) else -1
+        if not 0 <= index < len(self.actions):
+            raise ValueError(f"action must be an integer in [0, {len(self.actions)}), not {action!r}")
+        return index
+
     def command(self, action) -> tuple[tuple[float, float], int | str]:
         """The clamped (steering, speed) of an action and its sim-trace `action` column."""
         if self.discrete:
-            index = int(np.asarray(action).item()) if np.ndim(action) == 0 or np.size(action) == 1 else -1
-            if not 0 <= index < len(self.actions) or index != np.asarray(action).item():
-                raise ValueError(f"action must be an integer in [0, {len(self.actions)}), not {action!r}")
+            index = self._index(action)
             return clamp_command(*self.actions[index]), index
         values = np.asarray(action, dtype=np.float64).reshape(-1)
         if values.shape != (2,) or not np.isfinite(values).all():

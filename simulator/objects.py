@@ -216,6 +216,8 @@ class Obstacles:
 
     def track_objects(self) -> tuple[TrackObject, ...]:
         """The objects as the reward params see them: centre, heading (radians), speed, footprint size."""
+        if self.count == 0:
+            return ()
         speed = self.config.bot_speed if self.is_bots else 0.0
         size = (self.length, self.width)
         return tuple(
