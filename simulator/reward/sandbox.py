@@ -312,9 +312,14 @@ class RewardSandbox:
     # calls
     def __call__(self, params: dict) -> float:
         """One round trip: the reward for one params dict (plugs into DeepRacerEnv's reward_fn)."""
-        self._ensure_running()
-        frame = self._waypoints_frame(params.get("waypoints"))
-        payload = _dumps(_without_waypoints(params))
+        if self._proc is None:
+            self._start()
+        frame = b""
+        if "waypoints" in params:
+            frame = self._waypoints_frame(params["waypoints"])
+            params = params.copy()
+            del params["waypoints"]
+        payload = _dumps(params)
         frame += wire.REQUEST.pack(wire.OP_CALL, len(payload)) + payload
         return self._exchange(frame, 1, self.call_timeout)[0]
 
@@ -453,14 +458,22 @@ class RewardSandbox:
         return status, values, text
 
     def _fill(self, deadline: float, timeout: float) -> None:
-        if not self._poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000))):
-            if time.monotonic() >= deadline:
-                self._timeout(timeout)
-            return
-        try:
-            chunk = os.read(self._read_fd, 1 << 16)
-        except BlockingIOError:
-            return
+        """Append the next chunk of the reply: spin briefly (see protocol.SPIN_SECONDS), then block in
+        poll() until the deadline."""
+        read, fd, clock = os.read, self._read_fd, time.perf_counter
+        give_up = clock() + wire.SPIN_SECONDS
+        while True:
+            try:
+                chunk = read(fd, 1 << 16)
+                break
+            except BlockingIOError:
+                if clock() < give_up:
+                    os.sched_yield()        # hand the core to the child if it is waiting for one
+                    continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._poller.poll(math.ceil(remaining * 1000)):
+                if time.monotonic() >= deadline:
+                    self._timeout(timeout)
         if not chunk:
             raise self._crash()
         self._buffer += chunk
@@ -536,13 +549,16 @@ def _dumps(value) -> bytes:
 def _without_waypoints(params: dict) -> dict:
     if "waypoints" not in params:
         return params
-    return {key: value for key, value in params.items() if key != "waypoints"}
+    params = params.copy()          # a dict copy and a del beat a filtering comprehension 4x
+    del params["waypoints"]
+    return params
 
 
 def _runs_of_same_waypoints(params_list):
     run = [params_list[0]]
     for params in params_list[1:]:
-        if params.get("waypoints") == run[-1].get("waypoints"):
+        waypoints, previous = params.get("waypoints"), run[-1].get("waypoints")
+        if waypoints is previous or waypoints == previous:
             run.append(params)
         else:
             yield run
