@@ -1,0 +1,115 @@
+"""Reward-function calls per second through the sandbox, one per round trip and batched.
+
+Targets (issue 6): >= 30,000 calls/s single round trip and >= 150,000 calls/s batched on the 2-core dev
+machine. Prints, per backend and function, calls/s and the sandbox's overhead per env step (µs per call
+through the sandbox minus the same function called in-process). Run:
+
+    python bench/reward_throughput.py [--calls 20000] [--batch 256]
+"""
+
+import argparse
+import math
+import os
+import time
+
+from simulator.reward.sandbox import BACKENDS, RewardSandbox, check_isolation
+
+TRIVIAL = """
+def reward_function(params):
+    return 1.0
+"""
+
+# The classic "align with the track direction" function from the DeepRacer guide.
+WAYPOINT_HEADING = """
+import math
+
+def reward_function(params):
+    waypoints = params["waypoints"]
+    behind, ahead = params["closest_waypoints"]
+    track_direction = math.degrees(math.atan2(waypoints[ahead][1] - waypoints[behind][1],
+                                              waypoints[ahead][0] - waypoints[behind][0]))
+    direction_diff = abs(track_direction - params["heading"])
+    if direction_diff > 180:
+        direction_diff = 360 - direction_diff
+    reward = 1.0
+    if direction_diff > 10.0:
+        reward *= 0.5
+    if not params["all_wheels_on_track"]:
+        reward = 1e-3
+    return float(reward)
+"""
+FUNCTIONS = {"trivial": TRIVIAL, "waypoint heading": WAYPOINT_HEADING}
+
+
+def track_waypoints(points=160):
+    """An oval the size of a small real track (real files have 70-230 waypoints)."""
+    loop = [(3.0 * math.cos(2 * math.pi * i / points), 1.8 * math.sin(2 * math.pi * i / points))
+            for i in range(points)]
+    return loop + [loop[0]]
+
+
+def params_for_step(step, waypoints):
+    """A SPEC 1.1 params dict as the env builds one each step (a fresh dict; the waypoint list is the
+    track's cached list)."""
+    n = len(waypoints) - 1
+    return {
+        "all_wheels_on_track": True, "x": waypoints[step % n][0], "y": waypoints[step % n][1],
+        "heading": (step * 7.0) % 360 - 180, "steering_angle": 15.0, "speed": 1.0,
+        "progress": (step % 1000) / 10, "steps": step + 1, "distance_from_center": 0.05,
+        "is_left_of_center": bool(step % 2), "track_width": 0.76, "track_length": 17.6,
+        "waypoints": waypoints, "closest_waypoints": [step % n, (step + 1) % n], "is_reversed": False,
+        "is_offtrack": False, "is_crashed": False, "projection_distance": 0.11 * (step % n),
+        "closest_objects": [0, 0], "objects_location": [], "objects_distance": [],
+        "objects_distance_from_center": [], "objects_left_of_center": [], "objects_heading": [],
+        "objects_speed": [], "object_in_camera": False, "sim_time": step / 15,
+    }
+
+
+def in_process_us(code, params):
+    namespace = {}
+    exec(compile(code, "reward_function.py", "exec"), namespace)
+    function = namespace["reward_function"]
+    started = time.perf_counter()
+    for item in params:
+        float(function(dict(item)))
+    return (time.perf_counter() - started) / len(params) * 1e6
+
+
+def measure(backend, code, params, batch):
+    with RewardSandbox(code, backend=backend) as sandbox:
+        for item in params[:200]:
+            sandbox(item)                       # warm up
+        started = time.perf_counter()
+        for item in params:
+            sandbox(item)
+        single = (time.perf_counter() - started) / len(params)
+        sandbox.call_batch(params[:batch])
+        started = time.perf_counter()
+        for start in range(0, len(params), batch):
+            sandbox.call_batch(params[start:start + batch])
+        batched = (time.perf_counter() - started) / len(params)
+    return single, batched
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+    waypoints = track_waypoints()
+    params = [params_for_step(step, waypoints) for step in range(args.calls)]
+    print(f"load average before: {os.getloadavg()}; {args.calls} calls, batches of {args.batch}, "
+          f"{len(waypoints)} waypoints; auto backend: {check_isolation()}")
+    print(f"{'backend':<12} {'function':<18} {'single calls/s':>15} {'batched calls/s':>16} "
+          f"{'in-process µs':>14} {'overhead µs/step':>17}")
+    for backend in BACKENDS:
+        for name, code in FUNCTIONS.items():
+            single, batched = measure(backend, code, params, args.batch)
+            local = in_process_us(code, params)
+            print(f"{backend:<12} {name:<18} {1 / single:>15,.0f} {1 / batched:>16,.0f} {local:>14.2f} "
+                  f"{single * 1e6 - local:>17.2f}")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
