@@ -1,0 +1,125 @@
+"""REST API for training and evaluation jobs: start, stop, list, detail and metrics, owner only."""
+
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from models_app.models import RLModel
+from training import services
+from training.models import EvaluationJob, TrainingJob
+
+JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_at", "finished_at",
+              "heartbeat_at", "failure_reason", "worker", "attempts"]
+
+
+class TrainingJobSerializer(serializers.ModelSerializer):
+    remaining_seconds = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = TrainingJob
+        fields = [*JOB_FIELDS, "max_minutes", "max_iterations", "last_iteration", "best_iteration",
+                  "elapsed_seconds", "remaining_seconds", "stop_reason"]
+        read_only_fields = fields
+
+
+class TrainingStartSerializer(serializers.Serializer):
+    model = serializers.UUIDField()
+    max_minutes = serializers.FloatField(required=False, min_value=0.01, max_value=1440)
+    max_iterations = serializers.IntegerField(required=False, min_value=1)
+
+
+class EvaluationJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EvaluationJob
+        fields = [*JOB_FIELDS, "track", "track_reversed", "race_type", "trials", "continuous",
+                  "off_track_penalty", "collision_penalty", "results", "video"]
+        read_only_fields = fields
+
+
+class EvaluationStartSerializer(serializers.Serializer):
+    model = serializers.UUIDField()
+    track = serializers.CharField(required=False, max_length=64)
+    reversed = serializers.BooleanField(required=False, default=False)
+    race_type = serializers.DictField(required=False, default=dict)
+    trials = serializers.IntegerField(min_value=services.MIN_TRIALS, max_value=services.MAX_TRIALS, default=3)
+    continuous = serializers.BooleanField(required=False, default=False)
+    off_track_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS, default=5.0)
+    collision_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS, default=5.0)
+
+    def validate_race_type(self, value):
+        if value and value.get("race_type") not in ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT"):
+            raise ValidationError("race_type must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT")
+        return value
+
+
+def _owned_model(request, model_id) -> RLModel:
+    return get_object_or_404(RLModel, pk=model_id, owner=request.user)
+
+
+def _job_error(error: services.JobError):
+    return ValidationError({"detail": str(error)})
+
+
+class _JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    job_class = None
+    start_serializer_class = None
+
+    def get_queryset(self):
+        return self.job_class.objects.owned_by(self.request.user).select_related("model")
+
+    def create(self, request):
+        start = self.start_serializer_class(data=request.data)
+        start.is_valid(raise_exception=True)
+        arguments = dict(start.validated_data)
+        model = _owned_model(request, arguments.pop("model"))
+        try:
+            job = self.start(model, arguments)
+        except services.JobError as error:
+            raise _job_error(error) from None
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        job = self.get_object()
+        try:
+            job = self.stop_job(job)
+        except services.JobError as error:
+            raise _job_error(error) from None
+        return Response(self.get_serializer(job).data)
+
+
+class TrainingJobViewSet(_JobViewSet):
+    job_class = TrainingJob
+    serializer_class = TrainingJobSerializer
+    start_serializer_class = TrainingStartSerializer
+
+    def start(self, model, arguments):
+        return services.training_start(model, **arguments)
+
+    def stop_job(self, job):
+        return services.training_stop(job)
+
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        return Response(services.training_metrics(self.get_object()))
+
+
+class EvaluationJobViewSet(_JobViewSet):
+    job_class = EvaluationJob
+    serializer_class = EvaluationJobSerializer
+    start_serializer_class = EvaluationStartSerializer
+
+    def start(self, model, arguments):
+        arguments.setdefault("track", model.track)
+        return services.evaluation_start(model, **arguments)
+
+    def stop_job(self, job):
+        return services.evaluation_stop(job)
+
+
+router = SimpleRouter()
+router.register("training-jobs", TrainingJobViewSet, basename="training-job")
+router.register("evaluation-jobs", EvaluationJobViewSet, basename="evaluation-job")

@@ -1,0 +1,69 @@
+from django import forms
+
+from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
+
+SAME_AS_TRAINING = "TRAINING"
+RACE_TYPES = (
+    (SAME_AS_TRAINING, "Same as training"),
+    ("TIME_TRIAL", "Time trial"),
+    ("OBJECT_AVOIDANCE", "Object avoidance"),
+    ("HEAD_TO_BOT", "Head-to-bot"),
+)
+DIRECTIONS = (("false", "Counter-clockwise (as built)"), ("true", "Clockwise (reversed)"))
+
+
+def track_choices(model) -> list[tuple[str, str]]:
+    from simulator.builtin_tracks import DESIGNS
+
+    choices = [(slug, design.title) for slug, design in DESIGNS.items()]
+    if model.track not in dict(choices):
+        choices.insert(0, (model.track, f"{model.track} (training track)"))
+    return choices
+
+
+class EvaluationForm(forms.Form):
+    """SPEC 4: track, direction, race type (may differ from training), 3-5 trials, continuous mode."""
+
+    track = forms.ChoiceField()
+    reversed = forms.TypedChoiceField(label="Direction", choices=DIRECTIONS, coerce=lambda value: value == "true")
+    race_type = forms.ChoiceField(choices=RACE_TYPES, initial=SAME_AS_TRAINING)
+    object_count = forms.IntegerField(label="Objects (object avoidance)", min_value=1, max_value=6, initial=3,
+                                      required=False)
+    bot_count = forms.IntegerField(label="Bot cars (head-to-bot)", min_value=1, max_value=6, initial=2,
+                                   required=False)
+    bot_speed = forms.FloatField(label="Bot speed, m/s (head-to-bot)", min_value=0.2, max_value=6.0, initial=1.0,
+                                 required=False)
+    trials = forms.IntegerField(min_value=MIN_TRIALS, max_value=MAX_TRIALS, initial=3,
+                                help_text=f"Laps to run: {MIN_TRIALS} to {MAX_TRIALS}.")
+    continuous = forms.BooleanField(label="Continuous mode", required=False,
+                                    help_text="Off track or a crash resets the car with a time penalty "
+                                              "instead of ending the lap.")
+    off_track_penalty = forms.FloatField(label="Off-track penalty, s", min_value=0, max_value=MAX_PENALTY_SECONDS,
+                                         initial=5.0)
+    collision_penalty = forms.FloatField(label="Collision penalty, s", min_value=0,
+                                         max_value=MAX_PENALTY_SECONDS, initial=5.0)
+
+    def __init__(self, *args, model, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model = model
+        self.fields["track"].choices = track_choices(model)
+        self.fields["track"].initial = model.track
+        self.fields["reversed"].initial = "true" if model.track_reversed else "false"
+
+    def race_type_dict(self) -> dict:
+        data = self.cleaned_data
+        kind = data["race_type"]
+        if kind == SAME_AS_TRAINING:
+            return dict(self.model.race_type or {})
+        if kind == "OBJECT_AVOIDANCE":
+            return {"race_type": kind, "object_count": data.get("object_count") or 3, "randomize_objects": True}
+        if kind == "HEAD_TO_BOT":
+            return {"race_type": kind, "bot_count": data.get("bot_count") or 2,
+                    "bot_speed": data.get("bot_speed") or 1.0, "bot_lane_changes": False}
+        return {"race_type": "TIME_TRIAL"}
+
+    def start_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {"track": data["track"], "reversed": data["reversed"], "race_type": self.race_type_dict(),
+                "trials": data["trials"], "continuous": data["continuous"],
+                "off_track_penalty": data["off_track_penalty"], "collision_penalty": data["collision_penalty"]}

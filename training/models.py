@@ -1,0 +1,139 @@
+"""Training and evaluation jobs: the durable state of a run (SPEC 3 statuses), kept in the database so
+that a killed worker leaves a job that resumes or fails with a reason, never one stuck "in progress"."""
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+# A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
+# least once a second while it runs; MuJoCo and the reward sandbox can take a minute to start).
+STALE_AFTER = timedelta(minutes=3)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    INITIALIZING = "INITIALIZING", "Initializing"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    STOPPING = "STOPPING", "Stopping"
+    COMPLETED = "COMPLETED", "Completed"
+    FAILED = "FAILED", "Failed"
+    CANCELED = "CANCELED", "Canceled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+RUNNING_STATUSES = (JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class JobQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(model__owner=user)
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def stale(self, now=None):
+        """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
+        limit = (now or timezone.now()) - STALE_AFTER
+        return self.filter(status__in=RUNNING_STATUSES, heartbeat_at__lt=limit)
+
+
+class Job(models.Model):
+    """What training and evaluation jobs share: a model, a status, timestamps, a stop request."""
+
+    model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stop_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="times a worker picked the job up")
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class TrainingJob(Job):
+    model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="training_jobs")
+    max_minutes = models.FloatField(help_text="stop condition: minutes of training, counted across resumes")
+    max_iterations = models.PositiveIntegerField(null=True, blank=True,
+                                                 help_text="optional stop after this many iterations")
+    last_iteration = models.PositiveIntegerField(default=0)
+    best_iteration = models.PositiveIntegerField(null=True, blank=True)
+    elapsed_seconds = models.FloatField(default=0.0, help_text="training time so far, across resumes")
+    stop_reason = models.CharField(max_length=20, blank=True,
+                                   help_text='why a completed run ended: "stopped", "max_time", "max_iterations"')
+    metrics = models.JSONField(default=list, blank=True,
+                               help_text="one record per iteration: the reward graph's points")
+
+    def __str__(self):
+        return f"Training job {self.pk} of {self.model_id}"
+
+    @property
+    def group(self) -> str:
+        return f"training.{self.pk}"
+
+    @property
+    def remaining_seconds(self) -> float:
+        return max(0.0, self.max_minutes * 60.0 - self.elapsed_seconds)
+
+
+class TrainingEpisode(models.Model):
+    """One episode's point on the reward graph (training) or one evaluation trial after an update."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="episodes")
+    phase = models.CharField(max_length=10)  # "training" | "evaluation"
+    iteration = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(help_text="training: episode number in the run; evaluation: trial")
+    reward = models.FloatField()
+    progress = models.FloatField()
+    status = models.CharField(max_length=16)
+    steps = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["iteration", "phase", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "phase", "iteration", "number"],
+                                               name="one_point_per_episode")]
+
+    def as_point(self) -> dict:
+        return {"phase": self.phase, "iteration": self.iteration, "episode": self.number,
+                "reward": self.reward, "progress": self.progress, "status": self.status, "steps": self.steps}
+
+
+class EvaluationJob(Job):
+    model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="evaluation_jobs")
+    track = models.CharField(max_length=64)
+    track_reversed = models.BooleanField(default=False)
+    race_type = models.JSONField(default=dict, blank=True)
+    trials = models.PositiveSmallIntegerField(default=3)
+    continuous = models.BooleanField(default=False)
+    off_track_penalty = models.FloatField(default=5.0)
+    collision_penalty = models.FloatField(default=5.0)
+    results = models.JSONField(default=list, blank=True, help_text="one record per trial (SPEC 4)")
+    video = models.CharField(max_length=300, blank=True, help_text="MP4 path relative to the model folder")
+
+    def __str__(self):
+        return f"Evaluation job {self.pk} of {self.model_id}"
+
+    @property
+    def group(self) -> str:
+        return f"evaluation.{self.pk}"
+
+    @property
+    def race_type_name(self) -> str:
+        return (self.race_type or {}).get("race_type", "TIME_TRIAL")

@@ -1,0 +1,589 @@
+"""Workflows that cross the database, Celery and the channel layer: starting, running, stopping and
+recovering training and evaluation jobs (DESIGN.md "The way data flows").
+
+A view calls ``training_start`` / ``evaluation_start``: the rows are written and the Celery task is
+enqueued with the job id once the transaction commits. The worker task calls ``training_run`` /
+``evaluation_run``: it claims the job, builds the engine run from the model's snapshot and turns every
+engine report into database progress and a broadcast on the job's group. Durable state (status,
+heartbeat, last iteration) lives in the database, so ``jobs_recover`` can requeue a job whose worker died;
+the engine resumes it from the model folder's last checkpoint.
+"""
+
+import base64
+import functools
+import logging
+import os
+import socket
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from console.broadcast import publish
+from console.envvars import env_int, env_str
+from training import artifacts, engine
+from training.models import (
+    ACTIVE_STATUSES,
+    RUNNING_STATUSES,
+    STALE_AFTER,
+    EvaluationJob,
+    JobStatus,
+    TrainingEpisode,
+    TrainingJob,
+)
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0  # DB heartbeat and stop-request check: often enough to stop fast, cheap on the DB
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not requeued forever
+MIN_TRIALS, MAX_TRIALS = 3, 5  # SPEC 4
+MAX_PENALTY_SECONDS = 60.0
+LOG_TAIL_LINES = 200
+# The model's status while its job is in each status (SPEC 3).
+MODEL_STATUS = {
+    JobStatus.QUEUED: "QUEUED",
+    JobStatus.INITIALIZING: "TRAINING",
+    JobStatus.IN_PROGRESS: "TRAINING",
+    JobStatus.STOPPING: "STOPPING",
+    JobStatus.COMPLETED: "READY",
+    JobStatus.CANCELED: "READY",
+    JobStatus.FAILED: "ERROR",
+}
+READY = "READY"
+EVALUATING = "EVALUATING"
+
+
+class JobError(ValueError):
+    """A job cannot be started or stopped as asked; the message says why, for the racer."""
+
+
+# ------------------------------------------------------------------------------------- settings
+
+
+def engine_options() -> dict:
+    """Engine settings of this deployment, read from the environment each time (a worker may differ)."""
+    return {
+        "num_workers": env_int("TRAINING_ENV_WORKERS", 1, minimum=1),
+        "eval_episodes": env_int("TRAINING_EVAL_EPISODES", 5, minimum=1),
+        "env_factory": env_str("TRAINING_ENV_FACTORY", engine.DEFAULT_ENV_FACTORY),
+        "update_threads": env_int("WORKER_THREADS", 1, minimum=1),
+    }
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# ---------------------------------------------------------------------------------- model snapshot
+
+
+def _track_argument(slug: str):
+    """The env's ``track`` argument: a built-in slug as is, an imported track loaded from its file."""
+    from simulator.tracks import BUILTIN_TRACKS, TrackError
+
+    if slug in BUILTIN_TRACKS:
+        return slug
+    try:
+        from models_app.tracks import load_track  # imported tracks live with the models (apps branch)
+    except ImportError:
+        raise TrackError(f"The track {slug!r} is not a built-in track and imported tracks are not available.") \
+            from None
+    return load_track(slug)
+
+
+def _race_type(race_type: dict | None) -> dict | None:
+    return race_type or None
+
+
+def _reward_factory(code: str):
+    """One sandbox per env worker, started in the worker (picklable: a class and a string)."""
+    from simulator.reward.sandbox import RewardSandbox
+
+    return functools.partial(RewardSandbox, code)
+
+
+def _check_isolation() -> str:
+    """The sandbox backend's self-test; raises IsolationUnavailable (training refuses to start)."""
+    from simulator.reward.sandbox import check_isolation
+
+    return check_isolation()
+
+
+def write_static_artifacts(model) -> None:
+    """The model folder's files that never change during training (SPEC 5)."""
+    folder = Path(model.folder)
+    artifacts.write_model_metadata(folder, model.metadata())
+    artifacts.write_hyperparameters(folder, _hyperparameters_file(model))
+    artifacts.write_reward_function(folder, model.reward_code)
+
+
+def _hyperparameters_file(model) -> dict:
+    from training.ppo import PPOConfig
+    from training.sac import SACConfig
+
+    config_class = SACConfig if model.training_algorithm == "sac" else PPOConfig
+    try:
+        return config_class.from_dict(model.hyperparameters or {}).to_dict()
+    except ValueError as error:
+        raise JobError(f"The model's hyperparameters are invalid: {error}") from None
+
+
+# ------------------------------------------------------------------------------ status bookkeeping
+
+
+def _set_model_status(model, status: str) -> None:
+    type(model).objects.filter(pk=model.pk).update(status=status)
+    model.status = status
+
+
+def _broadcast_status(job) -> None:
+    payload = {"status": job.status, "model_status": MODEL_STATUS.get(job.status, ""),
+               "failure_reason": job.failure_reason}
+    if isinstance(job, TrainingJob):
+        payload.update(last_iteration=job.last_iteration, elapsed_seconds=job.elapsed_seconds,
+                       remaining_seconds=job.remaining_seconds, stop_reason=job.stop_reason)
+    _publish(job.group, "status", payload)
+
+
+def _publish(group: str, event: str, payload: dict) -> None:
+    # A channel-layer hiccup must never fail a training run: the page backfills from the database.
+    try:
+        publish(group, event, payload)
+    except Exception:
+        logger.warning("could not publish %s on %s", event, group, exc_info=True)
+
+
+def _move(job, status: str, model_status: str | None = None, **fields) -> None:
+    """Set the job's status (and the model's with it), save and broadcast."""
+    job.status = status
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED):
+        job.finished_at = timezone.now()
+    job.save()
+    _set_model_status(job.model, model_status or MODEL_STATUS[status])
+    _broadcast_status(job)
+
+
+def _model_status_after(job) -> str:
+    """READY when the model has a checkpoint to evaluate or race, otherwise ERROR."""
+    has_checkpoint = artifacts.read_checkpoints_index(Path(job.model.folder)) is not None
+    return READY if has_checkpoint else "ERROR"
+
+
+def _claim(job_class, job_id: int, worker: str):
+    """Take the job for this worker: a queued one, or a running one whose worker stopped beating.
+
+    A single conditional UPDATE, so two workers handed the same job (a redelivered message, a sweep)
+    never both run it.
+    """
+    now = timezone.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status__in=RUNNING_STATUSES, heartbeat_at__lt=now - STALE_AFTER)
+    claimed = job_class.objects.filter(claimable, pk=job_id, stop_requested=False).update(
+        status=JobStatus.INITIALIZING, heartbeat_at=now, worker=worker, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    job = job_class.objects.select_related("model").get(pk=job_id)
+    if job.started_at is None:
+        job.started_at = now
+        job.save(update_fields=["started_at"])
+    return job
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def training_start(model, *, max_minutes: float | None = None, max_iterations: int | None = None,
+                   enqueue: bool = True) -> TrainingJob:
+    """Queue a training job for the model and enqueue its task after commit."""
+    if TrainingJob.objects.filter(model=model).active().exists() or \
+            EvaluationJob.objects.filter(model=model).active().exists():
+        raise JobError("This model already has a training or evaluation job in progress.")
+    minutes = float(model.max_minutes if max_minutes is None else max_minutes)
+    if not minutes > 0:
+        raise JobError("The maximum training time must be more than 0 minutes.")
+    write_static_artifacts(model)
+    with transaction.atomic():
+        job = TrainingJob.objects.create(model=model, max_minutes=minutes, max_iterations=max_iterations)
+        _set_model_status(model, MODEL_STATUS[JobStatus.QUEUED])
+        if enqueue:
+            transaction.on_commit(functools.partial(_enqueue_training, job.pk))
+    return job
+
+
+def _enqueue_training(job_id: int) -> None:
+    from training.tasks import run_training_job
+
+    run_training_job.delay(job_id)
+
+
+def training_stop(job: TrainingJob) -> TrainingJob:
+    """Ask the run to stop: the loop ends cleanly with a final checkpoint. A queued job is canceled."""
+    if not job.is_active:
+        raise JobError(f"This training job is {job.get_status_display().lower()}: there is nothing to stop.")
+    canceled = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now())
+    job.refresh_from_db()
+    if canceled:
+        _set_model_status(job.model, _model_status_after(job))
+        _broadcast_status(job)
+        return job
+    if job.status in RUNNING_STATUSES:
+        job.stop_requested = True
+        _move(job, JobStatus.STOPPING)
+    return job
+
+
+def training_run(job_id: int, *, worker: str | None = None, observer=None) -> TrainingJob | None:
+    """Run a claimed training job to its end. ``observer(progress)`` also sees every engine report
+    (the ``train`` command draws its progress bar with it). Returns None when the job was not claimable."""
+    job = _claim(TrainingJob, job_id, worker or _worker_name())
+    if job is None:
+        logger.info("training job %s is not claimable (running elsewhere, stopped or finished)", job_id)
+        return None
+    _set_model_status(job.model, MODEL_STATUS[JobStatus.INITIALIZING])
+    _broadcast_status(job)
+    reporter = _TrainingReporter(job, observer)
+    try:
+        _check_isolation()
+        run = _training_run_config(job)
+        result = engine.train(run, reporter)
+    except Exception as error:
+        reason = _failure_reason(error)
+        logger.exception("training job %s failed", job_id) if not _expected(error) else None
+        reporter.log(f"ERROR: {reason}")
+        job.refresh_from_db()
+        _move(job, JobStatus.FAILED, failure_reason=reason)
+        return job
+    job.refresh_from_db()
+    _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job),
+          stop_reason=result.stop_reason, elapsed_seconds=result.elapsed_seconds, heartbeat_at=timezone.now())
+    return job
+
+
+def _expected(error: Exception) -> bool:
+    """Failures that are the racer's (reward code, track) or the host's (no sandbox), not bugs."""
+    from simulator.reward.sandbox import IsolationUnavailable
+    from simulator.tracks import TrackError
+
+    return isinstance(error, (engine.TrainingError, IsolationUnavailable, TrackError, JobError))
+
+
+def _failure_reason(error: Exception) -> str:
+    if _expected(error):
+        return str(error)
+    return f"Internal error ({type(error).__name__}: {error}). The logs have the details."
+
+
+def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
+    model = job.model
+    options = engine_options()
+    return engine.TrainingRun(
+        model_dir=Path(model.folder),
+        metadata=model.metadata(),
+        hyperparameters=_hyperparameters_file(model),
+        env_kwargs={"track": _track_argument(model.track), "reverse": model.track_reversed,
+                    "race_type": _race_type(model.race_type)},
+        reward_code=model.reward_code,
+        reward_factory=_reward_factory(model.reward_code),
+        max_minutes=job.max_minutes,
+        max_iterations=job.max_iterations,
+        eval_episodes=options["eval_episodes"],
+        num_workers=options["num_workers"],
+        parent_model_dir=Path(model.parent.folder) if model.parent_id else None,
+        env_factory=options["env_factory"],
+        update_threads=options["update_threads"],
+    )
+
+
+def _plain(value):
+    """JSON-safe copies of what the engine reports (numpy scalars become Python numbers)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+class _JobReporter:
+    """The engine's ``report`` callback for one job: DB progress + broadcasts; returns whether to go on."""
+
+    def __init__(self, job, observer=None):
+        self.job = job
+        self.observer = observer
+        self.last_beat = time.monotonic()
+        self.stop_requested = False
+        self.running = False
+
+    def __call__(self, progress: engine.Progress) -> bool:
+        if not self.running:
+            self.running = True
+            self._start_running()
+        handler = getattr(self, f"on_{progress.kind}", None)
+        if handler is not None:
+            handler(progress.data)
+        if self.observer is not None:
+            self.observer(progress)
+        return self._beat()
+
+    def _start_running(self) -> None:
+        self.job.refresh_from_db(fields=["stop_requested"])
+        status = JobStatus.STOPPING if self.job.stop_requested else JobStatus.IN_PROGRESS
+        self.stop_requested = self.job.stop_requested
+        _move(self.job, status, model_status=self.running_model_status(status), heartbeat_at=timezone.now())
+
+    def running_model_status(self, status) -> str:
+        return MODEL_STATUS[status]
+
+    def _beat(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_SECONDS:
+            self.last_beat = now
+            type(self.job).objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now(), **self.beat_fields())
+            self.stop_requested = type(self.job).objects.filter(pk=self.job.pk, stop_requested=True).exists()
+        return not self.stop_requested
+
+    def beat_fields(self) -> dict:
+        return {}
+
+    def on_frame(self, data: dict) -> None:
+        _publish(self.job.group, "frame", {"view": data["view"], "phase": data.get("phase", ""),
+                                           "jpeg": base64.b64encode(data["jpeg"]).decode()})
+
+    def on_log(self, data: dict) -> None:
+        _publish(self.job.group, "log", {"lines": [str(line) for line in data["lines"]]})
+
+    def log(self, line: str) -> None:
+        self.on_log({"lines": [line]})
+
+
+class _TrainingReporter(_JobReporter):
+    def __init__(self, job: TrainingJob, observer=None):
+        super().__init__(job, observer)
+        self.elapsed = job.elapsed_seconds
+
+    def beat_fields(self) -> dict:
+        return {"elapsed_seconds": self.elapsed}
+
+    def on_status(self, data: dict) -> None:
+        self.elapsed = data.get("elapsed_seconds", self.elapsed)
+        _publish(self.job.group, "status", {"status": self.job.status, "model_status": self.job.model.status,
+                                            "phase": data.get("phase", ""), "iteration": data.get("iteration")})
+
+    def on_episode(self, data: dict) -> None:
+        number = data["episode"] if data["phase"] == "training" else data["trial"]
+        episode, _ = TrainingEpisode.objects.update_or_create(
+            job=self.job, phase=data["phase"], iteration=data["iteration"], number=number,
+            defaults={"reward": float(data["reward"]), "progress": float(data["progress"]),
+                      "status": str(data["status"]), "steps": int(data["steps"])})
+        _publish(self.job.group, "episode", episode.as_point())
+
+    def on_metrics(self, data: dict) -> None:
+        record = _plain(data)
+        iteration = record["iteration"]
+        job = self.job
+        # A resumed run redoes the iterations after its last checkpoint: their old points are replaced.
+        job.metrics = [old for old in job.metrics if old["iteration"] < iteration] + [record]
+        job.last_iteration = iteration
+        if record.get("best"):
+            job.best_iteration = iteration
+        self.elapsed = job.elapsed_seconds = float(record.get("elapsed_seconds", job.elapsed_seconds))
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["metrics", "last_iteration", "best_iteration", "elapsed_seconds", "heartbeat_at"])
+        TrainingEpisode.objects.filter(job=job, iteration__gt=iteration).delete()
+        _publish(job.group, "metrics", {**record, "remaining_seconds": job.remaining_seconds})
+
+
+def training_metrics(job: TrainingJob) -> dict:
+    """The reward graph's backfill: per-iteration records and per-episode points."""
+    return {
+        "job": job.pk,
+        "status": job.status,
+        "best_iteration": job.best_iteration,
+        "iterations": job.metrics,
+        "episodes": [episode.as_point() for episode in job.episodes.all()],
+    }
+
+
+def training_log_path(job: TrainingJob) -> Path:
+    return Path(job.model.folder) / engine.TRAINING_LOG
+
+
+def training_log_tail(job: TrainingJob, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The newest lines of the training log, without the sim-trace rows (they are for analysis tools)."""
+    path = training_log_path(job)
+    if not path.exists():
+        return []
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 256 * 1024))
+        text = handle.read().decode(errors="replace")
+    kept = [line for line in text.splitlines() if not line.startswith(artifacts.SIM_TRACE_PREFIX)]
+    return kept[-lines:]
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+
+
+def evaluation_start(model, *, track: str, reversed: bool = False, race_type: dict | None = None,
+                     trials: int = 3, continuous: bool = False, off_track_penalty: float = 5.0,
+                     collision_penalty: float = 5.0, enqueue: bool = True) -> EvaluationJob:
+    """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
+    from simulator.tracks import TrackError
+
+    if TrainingJob.objects.filter(model=model).active().exists() or \
+            EvaluationJob.objects.filter(model=model).active().exists():
+        raise JobError("This model already has a training or evaluation job in progress.")
+    if artifacts.read_checkpoints_index(Path(model.folder)) is None:
+        raise JobError("This model has no trained checkpoint to evaluate yet.")
+    if not MIN_TRIALS <= int(trials) <= MAX_TRIALS:
+        raise JobError(f"An evaluation runs {MIN_TRIALS} to {MAX_TRIALS} trials.")
+    for name, value in (("off-track penalty", off_track_penalty), ("collision penalty", collision_penalty)):
+        if not 0 <= float(value) <= MAX_PENALTY_SECONDS:
+            raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
+    try:
+        _track_argument(track)
+    except TrackError as error:
+        raise JobError(str(error)) from None
+    with transaction.atomic():
+        job = EvaluationJob.objects.create(
+            model=model, track=track, track_reversed=bool(reversed), race_type=race_type or {},
+            trials=int(trials), continuous=bool(continuous), off_track_penalty=float(off_track_penalty),
+            collision_penalty=float(collision_penalty))
+        if enqueue:
+            transaction.on_commit(functools.partial(_enqueue_evaluation, job.pk))
+    return job
+
+
+def _enqueue_evaluation(job_id: int) -> None:
+    from training.tasks import run_evaluation_job
+
+    run_evaluation_job.delay(job_id)
+
+
+def evaluation_stop(job: EvaluationJob) -> EvaluationJob:
+    if not job.is_active:
+        raise JobError(f"This evaluation is {job.get_status_display().lower()}: there is nothing to stop.")
+    canceled = EvaluationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now())
+    job.refresh_from_db()
+    if canceled:
+        _broadcast_status(job)
+        return job
+    job.stop_requested = True
+    job.status = JobStatus.STOPPING
+    job.save(update_fields=["stop_requested", "status"])
+    _broadcast_status(job)
+    return job
+
+
+class _EvaluationReporter(_JobReporter):
+    def running_model_status(self, status) -> str:
+        return EVALUATING
+
+    def on_episode(self, data: dict) -> None:
+        result = _plain(data)
+        job = self.job
+        job.results = [old for old in job.results if old["trial"] != result["trial"]] + [result]
+        job.save(update_fields=["results"])
+        _publish(job.group, "episode", result)
+
+
+def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> EvaluationJob | None:
+    """Run a claimed evaluation job: trials with the deterministic policy, results per trial, video."""
+    job = _claim(EvaluationJob, job_id, worker or _worker_name())
+    if job is None:
+        logger.info("evaluation job %s is not claimable", job_id)
+        return None
+    _set_model_status(job.model, EVALUATING)
+    _broadcast_status(job)
+    reporter = _EvaluationReporter(job, observer)
+    model = job.model
+    try:
+        _check_isolation()
+        run = engine.EvaluationRun(
+            model_dir=Path(model.folder),
+            env_kwargs={"track": _track_argument(job.track), "reverse": job.track_reversed,
+                        "race_type": _race_type(job.race_type)},
+            trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
+            collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),
+            env_factory=engine_options()["env_factory"])
+        result = engine.evaluate(run, reporter)
+    except Exception as error:
+        reason = _failure_reason(error)
+        if not _expected(error):
+            logger.exception("evaluation job %s failed", job_id)
+        reporter.log(f"ERROR: {reason}")
+        job.refresh_from_db()
+        _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
+        return job
+    job.refresh_from_db()
+    video = ""
+    if result.video_path is not None and Path(result.video_path).exists():
+        video = str(Path(result.video_path).relative_to(Path(model.folder)))
+    status = JobStatus.CANCELED if result.stopped else JobStatus.COMPLETED
+    _move(job, status, model_status=_model_status_after(job),
+          results=[_plain(asdict(trial)) for trial in result.trials], video=video)
+    return job
+
+
+def evaluation_video_path(job: EvaluationJob) -> Path | None:
+    """The MP4 of a finished evaluation, only inside the model's own folder."""
+    if not job.video:
+        return None
+    folder = Path(job.model.folder).resolve()
+    path = (folder / job.video).resolve()
+    if folder not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+# ------------------------------------------------------------------------------------------ recovery
+
+
+def jobs_recover(*, dead_worker: str | None = None) -> list[tuple[str, int, str]]:
+    """Requeue (or fail, after MAX_ATTEMPTS) running jobs whose worker is gone: those whose heartbeat is
+    stale, and, when a worker restarts, every job that worker name still holds. Returns what was done."""
+    done = []
+    for job_class, enqueue in ((TrainingJob, _enqueue_training), (EvaluationJob, _enqueue_evaluation)):
+        lost = job_class.objects.stale()
+        if dead_worker:
+            lost = lost | job_class.objects.filter(status__in=RUNNING_STATUSES, worker=dead_worker)
+        for job in lost.select_related("model"):
+            done.append((job_class.__name__, job.pk, _recover(job, enqueue)))
+    return done
+
+
+def _recover(job, enqueue) -> str:
+    if job.stop_requested and isinstance(job, TrainingJob):
+        # The racer asked it to stop: the last checkpoint is the final one.
+        _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job), stop_reason="stopped")
+        return "completed"
+    if job.attempts >= MAX_ATTEMPTS or isinstance(job, EvaluationJob):
+        # An evaluation has no checkpoint of its own to resume: it fails, and the racer runs it again.
+        reason = (f"The worker running this job stopped responding ({job.attempts} "
+                  f"attempt{'s' if job.attempts != 1 else ''}).")
+        _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
+        return "failed"
+    with transaction.atomic():
+        requeued = type(job).objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(status=JobStatus.QUEUED)
+        if requeued:
+            transaction.on_commit(functools.partial(enqueue, job.pk))
+    if requeued:
+        job.refresh_from_db()
+        _set_model_status(job.model, MODEL_STATUS[JobStatus.QUEUED])
+        _broadcast_status(job)
+        _publish(job.group, "log", {"lines": ["The worker stopped responding: the job is queued again and "
+                                              "resumes from its last checkpoint."]})
+    return "requeued" if requeued else "untouched"
+
+
+def job_active_for(model):
+    """The model's job in progress (training or evaluation), if any."""
+    return (TrainingJob.objects.filter(model=model, status__in=ACTIVE_STATUSES).first()
+            or EvaluationJob.objects.filter(model=model, status__in=ACTIVE_STATUSES).first())

@@ -1,0 +1,192 @@
+"""The model's training and evaluation tabs, their JSON backfills, logs and videos. Owner only: every
+lookup has the owner in the query, so anyone else gets a 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from console.navigation import first_resolving_url
+from models_app.models import RLModel
+from training import services
+from training.forms import EvaluationForm
+from training.models import EvaluationJob, TrainingJob
+
+MODEL_PAGE = "models:detail"
+
+
+def _get_model_for_user(request, model_id) -> RLModel:
+    return get_object_or_404(RLModel, pk=model_id, owner=request.user)
+
+
+def _get_training_job_for_user(request, job_id) -> TrainingJob:
+    return get_object_or_404(TrainingJob.objects.owned_by(request.user).select_related("model"), pk=job_id)
+
+
+def _get_evaluation_for_user(request, evaluation_id) -> EvaluationJob:
+    return get_object_or_404(EvaluationJob.objects.owned_by(request.user).select_related("model"), pk=evaluation_id)
+
+
+def _model_context(model) -> dict:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        model_url = reverse(MODEL_PAGE, args=[model.pk])
+    except NoReverseMatch:
+        model_url = None
+    return {"model": model, "model_url": model_url, "models_url": first_resolving_url("models:list")}
+
+
+def _recover_if_stale(job) -> None:
+    # No beat scheduler is required: a page that finds its job's worker silent repairs it on the spot.
+    if job.is_active and type(job).objects.stale().filter(pk=job.pk).exists():
+        services.jobs_recover()
+        job.refresh_from_db()
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+@login_required
+@require_GET
+def model_training(request, model_id):
+    model = _get_model_for_user(request, model_id)
+    job = TrainingJob.objects.filter(model=model).first()
+    if job is not None:
+        _recover_if_stale(job)
+    context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
+               "hyperparameters": model.hyperparameters, "race_type": model.race_type or {"race_type": "TIME_TRIAL"},
+               "action_space": _action_rows(model.vehicle_snapshot)}
+    return render(request, "training/training.html", context)
+
+
+def _action_rows(snapshot: dict) -> list[dict]:
+    actions = snapshot.get("action_space")
+    if isinstance(actions, list):
+        return [{"index": action.get("index", number), "steering_angle": action["steering_angle"],
+                 "speed": action["speed"]} for number, action in enumerate(actions)]
+    return []
+
+
+@login_required
+@require_POST
+def start_training(request, model_id):
+    model = _get_model_for_user(request, model_id)
+    try:
+        services.training_start(model)
+    except services.JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Training is queued: it starts as soon as a training worker is free.")
+    return redirect("training:model", model_id=model.pk)
+
+
+@login_required
+@require_POST
+def stop_training(request, job_id):
+    job = _get_training_job_for_user(request, job_id)
+    try:
+        services.training_stop(job)
+    except services.JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, "Stopping: training ends after saving a final checkpoint.")
+    return redirect("training:model", model_id=job.model_id)
+
+
+@login_required
+@require_GET
+def training_state(request, job_id):
+    """The training page's backfill (also after a reconnect): status, graph points and the log tail."""
+    job = _get_training_job_for_user(request, job_id)
+    _recover_if_stale(job)
+    return JsonResponse({**services.training_metrics(job), **_training_status(job),
+                         "logs": services.training_log_tail(job)})
+
+
+def _training_status(job: TrainingJob) -> dict:
+    return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_reason,
+            "stop_requested": job.stop_requested, "stop_reason": job.stop_reason,
+            "last_iteration": job.last_iteration, "elapsed_seconds": job.elapsed_seconds,
+            "remaining_seconds": job.remaining_seconds, "max_minutes": job.max_minutes}
+
+
+@login_required
+@require_GET
+def training_logs(request, job_id):
+    job = _get_training_job_for_user(request, job_id)
+    path = services.training_log_path(job)
+    if not path.is_file():
+        raise Http404("This job has no log yet.")
+    return FileResponse(open(path, "rb"), as_attachment=True, content_type="text/plain; charset=utf-8",
+                        filename=f"{job.model.name}-training-{job.pk}.log")
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_evaluation(request, model_id):
+    model = _get_model_for_user(request, model_id)
+    form = EvaluationForm(request.POST or None, model=model)
+    if request.method == "POST" and form.is_valid():
+        try:
+            evaluation = services.evaluation_start(model, **form.start_arguments())
+        except services.JobError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("training:evaluation", evaluation_id=evaluation.pk)
+    evaluations = EvaluationJob.objects.filter(model=model)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "training/evaluation.html",
+                  {**_model_context(model), "form": form, "evaluations": evaluations, "tab": "evaluation"},
+                  status=status)
+
+
+@login_required
+@require_GET
+def evaluation_detail(request, evaluation_id):
+    evaluation = _get_evaluation_for_user(request, evaluation_id)
+    _recover_if_stale(evaluation)
+    return render(request, "training/evaluation_detail.html",
+                  {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation"})
+
+
+@login_required
+@require_GET
+def evaluation_state(request, evaluation_id):
+    evaluation = _get_evaluation_for_user(request, evaluation_id)
+    _recover_if_stale(evaluation)
+    return JsonResponse(evaluation_payload(evaluation))
+
+
+def evaluation_payload(evaluation: EvaluationJob) -> dict:
+    from django.urls import reverse
+
+    video = services.evaluation_video_path(evaluation)
+    return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_reason,
+            "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
+            "video_url": reverse("training:evaluation_video", args=[evaluation.pk]) if video else None}
+
+
+@login_required
+@require_POST
+def stop_evaluation(request, evaluation_id):
+    evaluation = _get_evaluation_for_user(request, evaluation_id)
+    try:
+        services.evaluation_stop(evaluation)
+    except services.JobError as error:
+        messages.error(request, str(error))
+    return redirect("training:evaluation", evaluation_id=evaluation.pk)
+
+
+@login_required
+@require_GET
+def evaluation_video(request, evaluation_id):
+    evaluation = _get_evaluation_for_user(request, evaluation_id)
+    path = services.evaluation_video_path(evaluation)
+    if path is None:
+        raise Http404("This evaluation has no video.")
+    return FileResponse(open(path, "rb"), content_type="video/mp4")
