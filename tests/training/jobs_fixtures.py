@@ -1,0 +1,75 @@
+"""Fixtures for the console side of training (jobs, services, views, sockets). Test modules import the
+fixtures with `from tests.training.jobs_fixtures import *`; the real engine, env and reward sandbox run with
+tiny budgets. (Fixture names differ from the learner tests' conftest: `rl_model`, `trained_rl_model`.)"""
+
+import shutil
+
+import pytest
+
+from training import engine
+
+TINY_HYPERPARAMETERS = {"num_episodes_between_training": 2, "batch_size": 32, "num_epochs": 1}
+FOLLOW_CENTRE_LINE = '''
+def reward_function(params):
+    print("distance", round(params["distance_from_center"], 3))
+    if params["distance_from_center"] <= 0.25 * params["track_width"]:
+        return 1.0
+    return 1e-3
+'''
+ORIGINAL_DEEPRACER = {
+    "sensor": ["FRONT_FACING_CAMERA"],
+    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+    "action_space_type": "discrete",
+    "action_space": [{"steering_angle": steering, "speed": speed, "index": 2 * n + m}
+                     for n, steering in enumerate((-30.0, -15.0, 0.0, 15.0, 30.0))
+                     for m, speed in enumerate((0.5, 1.0))],
+    "name": "The Original DeepRacer", "shell": "deepracer", "colour": "black",
+}
+
+
+def make_model(owner, name="Quick-Model", **fields):
+    from models_app.models import RLModel
+
+    values = {"vehicle_snapshot": ORIGINAL_DEEPRACER, "track": "quick_loop", "track_reversed": False,
+              "race_type": {"race_type": "TIME_TRIAL"}, "reward_code": FOLLOW_CENTRE_LINE,
+              "training_algorithm": "clipped_ppo", "hyperparameters": TINY_HYPERPARAMETERS,
+              "max_minutes": 10, "status": "READY"}
+    values.update(fields)
+    return RLModel.objects.create(owner=owner, name=name, **values)
+
+
+__all__ = ["fixture_tiny_engine", "fixture_trained_model_folder", "fixture_rl_model", "fixture_trained_rl_model"]
+
+
+@pytest.fixture(name="tiny_engine", autouse=True)
+def fixture_tiny_engine(monkeypatch, settings, tmp_path):
+    """One env worker, one evaluation episode per iteration, model folders in a temporary store."""
+    monkeypatch.setenv("TRAINING_ENV_WORKERS", "1")
+    monkeypatch.setenv("TRAINING_EVAL_EPISODES", "1")
+    settings.MODEL_STORE = tmp_path / "models"
+
+
+@pytest.fixture(name="trained_model_folder", scope="session")
+def fixture_trained_model_folder(tmp_path_factory):
+    """A model folder after one real training iteration on quick_loop (made once, copied per test)."""
+    folder = tmp_path_factory.mktemp("trained") / "model"
+    run = engine.TrainingRun(model_dir=folder, metadata={k: ORIGINAL_DEEPRACER[k] for k in
+                             ("sensor", "neural_network", "action_space_type", "action_space")} |
+                             {"training_algorithm": "clipped_ppo"},
+                             hyperparameters=TINY_HYPERPARAMETERS, env_kwargs={"track": "quick_loop"},
+                             reward_code=FOLLOW_CENTRE_LINE, max_iterations=1, eval_episodes=1, num_workers=1,
+                             stream_frames=False, update_threads=1)
+    engine.train(run, lambda progress: True)
+    return folder
+
+
+@pytest.fixture(name="rl_model")
+def fixture_rl_model(owner):
+    return make_model(owner)
+
+
+@pytest.fixture(name="trained_rl_model")
+def fixture_trained_rl_model(owner, trained_model_folder):
+    model = make_model(owner, name="Trained-Model")
+    shutil.copytree(trained_model_folder, model.folder)
+    return model

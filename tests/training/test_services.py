@@ -1,0 +1,226 @@
+"""Service workflows with the real engine, env and reward sandbox on tiny budgets; the Celery task runs
+eagerly here only (DESIGN.md), the real worker is exercised in test_tasks.py."""
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from console.celery import app
+from simulator.reward import sandbox
+from tests.training.jobs_fixtures import *  # noqa: F403 (fixtures)
+from tests.training.jobs_fixtures import make_model
+from training import artifacts, services
+from training.models import EvaluationJob, JobStatus, TrainingEpisode, TrainingJob
+
+BROKEN_REWARD = "def reward_function(params):\n    return params['no_such_key']\n"
+
+
+@pytest.fixture
+def eager_celery():
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def _listen(group: str):
+    """A channel in the job's group on the real Redis layer; returns a function draining its events."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+
+    async def _drain():
+        import asyncio
+
+        events = []
+        while True:
+            try:
+                events.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                return events
+
+    return lambda: async_to_sync(_drain)()
+
+
+def test_it_queues_a_job_writes_the_static_files_and_enqueues_after_commit(rl_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = services.training_start(rl_model)
+    assert len(callbacks) == 1
+    rl_model.refresh_from_db()
+    assert (job.status, rl_model.status, job.max_minutes) == (JobStatus.QUEUED, "QUEUED", 10.0)
+    assert artifacts.read_model_metadata(rl_model.folder)["sensor"] == ["FRONT_FACING_CAMERA"]
+    assert (rl_model.folder / "reward_function.py").read_text() == rl_model.reward_code
+    assert artifacts.read_hyperparameters(rl_model.folder)["num_episodes_between_training"] == 2
+
+
+def test_it_refuses_a_second_job_while_one_is_active(rl_model):
+    services.training_start(rl_model)
+    with pytest.raises(services.JobError, match="already has a training or evaluation job"):
+        services.training_start(rl_model)
+
+
+def test_it_refuses_invalid_hyperparameters_before_queueing(owner):
+    bad = make_model(owner, hyperparameters={"learning_speed": 3})
+    with pytest.raises(services.JobError, match="hyperparameters"):
+        services.training_start(bad)
+    assert not TrainingJob.objects.exists()
+
+
+def test_it_trains_to_completion_and_broadcasts_progress(rl_model, eager_celery, django_capture_on_commit_callbacks):
+    listen = _listen(f"training.{TrainingJob.objects.count() + 1}")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.training_start(rl_model, max_iterations=1)
+    job.refresh_from_db()
+    rl_model.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    assert (rl_model.status, job.stop_reason, job.last_iteration, job.best_iteration) == ("READY", "max_iterations", 1, 1)
+    assert job.started_at and job.finished_at and job.heartbeat_at and job.attempts == 1
+    record = job.metrics[0]
+    assert record["iteration"] == 1 and {"average_reward", "average_training_completion",
+                                         "average_evaluation_completion"} <= set(record)
+    assert TrainingEpisode.objects.filter(job=job, phase="training").count() == 2
+    assert TrainingEpisode.objects.filter(job=job, phase="evaluation").count() == 1
+    assert artifacts.read_checkpoints_index(rl_model.folder)["best_checkpoint"]["name"]
+    events = {event["event"] for event in listen()}
+    assert {"status", "episode", "metrics", "frame", "log"} <= events
+    log = services.training_log_path(job).read_text()
+    assert "distance" in log  # the reward function's print() reaches the training log
+
+
+def test_it_stops_a_running_job_cleanly_with_a_final_checkpoint(rl_model):
+    job = services.training_start(rl_model, max_iterations=50, enqueue=False)
+
+    def stop_at_first_episode(progress):
+        if progress.kind == "episode":
+            running = TrainingJob.objects.get(pk=job.pk)
+            if running.status == JobStatus.IN_PROGRESS:
+                services.training_stop(running)
+
+    job = services.training_run(job.pk, observer=stop_at_first_episode)
+    rl_model.refresh_from_db()
+    assert (job.status, job.stop_reason, rl_model.status) == (JobStatus.COMPLETED, "stopped", "READY")
+    assert job.stop_requested and job.last_iteration < 50
+    assert artifacts.read_checkpoints_index(rl_model.folder)["last_checkpoint"]["name"]
+
+
+def test_it_cancels_a_queued_job_without_running_it(rl_model):
+    job = services.training_stop(services.training_start(rl_model, enqueue=False))
+    rl_model.refresh_from_db()
+    assert (job.status, rl_model.status) == (JobStatus.CANCELED, "ERROR")
+    assert services.training_run(job.pk) is None
+    with pytest.raises(services.JobError, match="nothing to stop"):
+        services.training_stop(job)
+
+
+def test_it_fails_the_job_with_the_reward_functions_error(owner):
+    broken = make_model(owner, reward_code=BROKEN_REWARD)
+    job = services.training_run(services.training_start(broken, max_iterations=1, enqueue=False).pk)
+    broken.refresh_from_db()
+    assert (job.status, broken.status) == (JobStatus.FAILED, "ERROR")
+    assert "no_such_key" in job.failure_reason and "line 2" in job.failure_reason
+
+
+def test_it_fails_the_job_when_the_sandbox_self_test_fails(rl_model, monkeypatch):
+    # The self-test results are cached per process: record failures as a host without isolation would.
+    monkeypatch.delenv(sandbox.ENV_SWITCH, raising=False)
+    for backend in sandbox.BACKENDS:
+        monkeypatch.setitem(sandbox._self_tests, backend, "the probe escaped: opened /etc/passwd")
+    job = services.training_run(services.training_start(rl_model, enqueue=False).pk)
+    assert job.status == JobStatus.FAILED
+    assert "no reward sandbox backend works on this host" in job.failure_reason
+    assert "the probe escaped" in job.failure_reason
+
+
+def test_it_does_not_claim_a_job_running_on_a_live_worker(rl_model):
+    job = services.training_start(rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, heartbeat_at=timezone.now())
+    assert services.training_run(job.pk) is None
+
+
+def test_it_resumes_a_job_whose_worker_died_from_its_last_checkpoint(trained_rl_model, eager_celery,
+                                                                     django_capture_on_commit_callbacks):
+    # The folder holds iteration 1; the job's worker died in iteration 2 a while ago.
+    job = services.training_start(trained_rl_model, max_iterations=2, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=1, worker="gone@host",
+                                                 heartbeat_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.jobs_recover() == [("TrainingJob", job.pk, "requeued")]
+    job.refresh_from_db()
+    assert (job.status, job.last_iteration, job.attempts) == (JobStatus.COMPLETED, 2, 2)
+    assert "Resuming from checkpoint" in services.training_log_path(job).read_text()
+
+
+def test_it_requeues_the_jobs_of_a_restarted_worker_at_once(rl_model, django_capture_on_commit_callbacks):
+    job = services.training_start(rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=1, worker="w1@host",
+                                                 heartbeat_at=timezone.now())
+    assert services.jobs_recover() == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.jobs_recover(dead_worker="w1@host") == [("TrainingJob", job.pk, "requeued")]
+    assert len(callbacks) == 1
+    job.refresh_from_db()
+    rl_model.refresh_from_db()
+    assert (job.status, rl_model.status) == (JobStatus.QUEUED, "QUEUED")
+
+
+def test_it_fails_a_job_whose_worker_died_too_often(rl_model):
+    job = services.training_start(rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=services.MAX_ATTEMPTS,
+                                                 heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.jobs_recover() == [("TrainingJob", job.pk, "failed")]
+    job.refresh_from_db()
+    rl_model.refresh_from_db()
+    assert (job.status, rl_model.status) == (JobStatus.FAILED, "ERROR")
+    assert "stopped responding (3 attempts)" in job.failure_reason
+
+
+def test_it_clones_from_the_parents_weights(trained_rl_model, owner):
+    clone = make_model(owner, name="Clone", parent=trained_rl_model)
+    job = services.training_run(services.training_start(clone, max_iterations=1, enqueue=False).pk)
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    assert f"Cloned from {trained_rl_model.pk}" in services.training_log_path(job).read_text()
+
+
+def test_it_refuses_a_clone_with_another_action_count(trained_rl_model, owner):
+    snapshot = {**trained_rl_model.vehicle_snapshot, "action_space": trained_rl_model.vehicle_snapshot["action_space"][:4]}
+    clone = make_model(owner, name="Clone", parent=trained_rl_model, vehicle_snapshot=snapshot)
+    job = services.training_run(services.training_start(clone, max_iterations=1, enqueue=False).pk)
+    assert job.status == JobStatus.FAILED and "action count" in job.failure_reason
+
+
+def test_it_checks_an_evaluation_before_queueing_it(rl_model, trained_rl_model):
+    with pytest.raises(services.JobError, match="no trained checkpoint"):
+        services.evaluation_start(rl_model, track="quick_loop")
+    with pytest.raises(services.JobError, match="3 to 5 trials"):
+        services.evaluation_start(trained_rl_model, track="quick_loop", trials=6)
+    with pytest.raises(services.JobError, match="penalty"):
+        services.evaluation_start(trained_rl_model, track="quick_loop", off_track_penalty=-1)
+    with pytest.raises(services.JobError, match="not a built-in track"):
+        services.evaluation_start(trained_rl_model, track="atlantis")
+    assert not EvaluationJob.objects.exists()
+
+
+def test_it_evaluates_three_trials_with_results_and_a_video(trained_rl_model):
+    listen = _listen(f"evaluation.{EvaluationJob.objects.count() + 1}")
+    job = services.evaluation_start(trained_rl_model, track="oval", reversed=True, trials=3, continuous=True,
+                                    off_track_penalty=2.0, enqueue=False)
+    job = services.evaluation_run(job.pk)
+    trained_rl_model.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    assert trained_rl_model.status == "READY"
+    assert [trial["trial"] for trial in job.results] == [1, 2, 3]
+    for trial in job.results:
+        assert trial["time"].count(":") == 1 and len(trial["time"]) == len("00:00.000")
+        assert trial["off_track_penalty"] == 2.0 * trial["off_track_count"]
+        assert {"completion", "status", "crash_count", "crash_penalty", "reset_count"} <= set(trial)
+    video = services.evaluation_video_path(job)
+    assert video is not None and video.stat().st_size > 0 and video.suffix == ".mp4"
+    assert {"status", "episode", "frame"} <= {event["event"] for event in listen()}
+
+
+def test_it_stops_an_evaluation_that_has_not_started(trained_rl_model):
+    job = services.evaluation_stop(services.evaluation_start(trained_rl_model, track="quick_loop", enqueue=False))
+    assert job.status == JobStatus.CANCELED
+    assert services.evaluation_run(job.pk) is None
