@@ -135,5 +135,11 @@ class EvaluationJob(Job):
         return f"evaluation.{self.pk}"
 
     @property
+    def best_time(self) -> str | None:
+        """The fastest completed lap's time (MM:SS.mmm), if any lap was completed."""
+        laps = [trial for trial in self.results if trial.get("status") == "lap_complete"]
+        return min(laps, key=lambda trial: trial["time_seconds"])["time"] if laps else None
+
+    @property
     def race_type_name(self) -> str:
         return (self.race_type or {}).get("race_type", "TIME_TRIAL")

@@ -1,0 +1,98 @@
+// An evaluation: live video from /ws/evaluation/<job>/, the results table per trial (SPEC 4), then the MP4.
+(function () {
+  "use strict";
+
+  const FINISHED = ["COMPLETED", "FAILED", "CANCELED"];
+  const STATUS_LABELS = {
+    QUEUED: "Queued", INITIALIZING: "Initializing", IN_PROGRESS: "In progress", STOPPING: "Stopping",
+    COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
+  };
+  const TRIAL_STATUS = {
+    lap_complete: "Lap complete", off_track: "Off track", crashed: "Crashed", reversed: "Reversed",
+    immobilized: "Immobilized", in_progress: "In progress", time_up: "Time up",
+  };
+  const RECONNECT_MS = [1000, 2000, 5000, 10000];
+
+  const root = document.getElementById("evaluation-page");
+  if (!root) return;
+  const tbody = root.querySelector("[data-results]");
+  const image = document.getElementById("sim-video");
+  const player = root.querySelector("video");
+  const trials = new Map();
+  let status = root.dataset.status;
+  let reconnects = 0;
+
+  function field(name) { return root.querySelector(`[data-field="${name}"]`); }
+
+  function seconds(value) { return `${Number(value).toFixed(1)} s`; }
+
+  function renderResults() {
+    const rows = [...trials.values()].sort((a, b) => a.trial - b.trial);
+    if (!rows.length) return;
+    tbody.replaceChildren(...rows.map((trial) => {
+      const row = document.createElement("tr");
+      const cells = [trial.trial, trial.time, `${Number(trial.completion).toFixed(2)}%`,
+        TRIAL_STATUS[trial.status] || trial.status, trial.off_track_count, seconds(trial.off_track_penalty),
+        trial.crash_count, seconds(trial.crash_penalty), trial.reset_count];
+      cells.forEach((value) => { const cell = document.createElement("td"); cell.textContent = value; row.append(cell); });
+      return row;
+    }));
+  }
+
+  function showState(state) {
+    if (state.status) {
+      status = state.status;
+      root.dataset.status = status;
+      field("status").textContent = STATUS_LABELS[status] || status;
+      root.querySelector(".status-banner").className = `status-banner status-${status.toLowerCase()}`;
+    }
+    if (state.failure_reason) { field("failure").textContent = state.failure_reason; field("failure").hidden = false; }
+    (state.results || []).forEach((trial) => trials.set(trial.trial, trial));
+    renderResults();
+    if (state.video_url) {
+      player.src = state.video_url;
+      player.hidden = false;
+      image.hidden = true;
+      const placeholder = root.querySelector("[data-video-placeholder]");
+      if (placeholder) placeholder.remove();
+    }
+    if (FINISHED.includes(status)) {
+      const stop = document.querySelector("[data-stop-form]");
+      if (stop) stop.remove();
+    }
+  }
+
+  async function backfill() {
+    const response = await fetch(root.dataset.stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (response.ok) showState(await response.json());
+  }
+
+  const handlers = {
+    episode: (trial) => { trials.set(trial.trial, trial); renderResults(); },
+    frame: (payload) => {
+      if (payload.view !== "chase" || !player.hidden) return;
+      image.src = `data:image/jpeg;base64,${payload.jpeg}`;
+      image.hidden = false;
+      image.dataset.frames = String(Number(image.dataset.frames) + 1);
+      const placeholder = root.querySelector("[data-video-placeholder]");
+      if (placeholder) placeholder.remove();
+    },
+    status: (payload) => { showState(payload); if (FINISHED.includes(payload.status)) backfill(); },
+  };
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socket}`);
+    socket.addEventListener("open", () => { reconnects = 0; backfill(); });
+    socket.addEventListener("message", (message) => {
+      const data = JSON.parse(message.data);
+      if (handlers[data.event]) handlers[data.event](data.payload);
+    });
+    socket.addEventListener("close", () => {
+      if (FINISHED.includes(status)) return;
+      setTimeout(connect, RECONNECT_MS[Math.min(reconnects++, RECONNECT_MS.length - 1)]);
+    });
+  }
+
+  if (FINISHED.includes(status)) backfill(); else connect();
+})();

@@ -1,0 +1,168 @@
+"""The training and evaluation tabs: owner sees and acts, a stranger gets 404, wrong methods get 405."""
+
+import pytest
+from django.urls import reverse
+
+from tests.training.jobs_fixtures import *  # noqa: F403 (fixtures)
+from training import services
+from training.models import EvaluationJob, JobStatus, TrainingJob
+
+
+@pytest.fixture
+def training_job(rl_model):
+    job = services.training_start(rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(metrics=[{"iteration": 1, "average_reward": 3.0, "best": True}])
+    return job
+
+
+@pytest.fixture
+def evaluation(trained_rl_model):
+    return EvaluationJob.objects.create(
+        model=trained_rl_model, track="oval", status=JobStatus.COMPLETED, video="evaluation-1/video.mp4",
+        results=[{"trial": 2, "time": "00:12.000", "time_seconds": 12.0, "status": "lap_complete"},
+                 {"trial": 1, "time": "00:10.500", "time_seconds": 10.5, "status": "lap_complete"}])
+
+
+def _pages(rl_model, training_job):
+    return [reverse("training:model", args=[rl_model.pk]),
+            reverse("training:model_evaluation", args=[rl_model.pk]),
+            reverse("training:state", args=[training_job.pk])]
+
+
+def test_it_shows_the_training_tab_with_the_live_page_hooks(owner_client, rl_model, training_job):
+    response = owner_client.get(reverse("training:model", args=[rl_model.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'data-socket="/ws/training/{training_job.pk}/"' in page
+    assert "vendor/plotly/plotly.min.js" in page and "training/training.js" in page
+    assert "Stop training" in page and "Download logs" in page
+    assert "reward_function" in page and "FRONT_FACING_CAMERA" in page
+    assert page.count("<tr><td>") >= 10  # the action space table
+
+
+def test_it_offers_to_start_training_a_model_never_trained(owner_client, rl_model):
+    page = owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode()
+    assert "not been trained yet" in page and "data-socket" not in page
+
+
+def test_it_starts_training_from_the_tab(owner_client, rl_model):
+    response = owner_client.post(reverse("training:start", args=[rl_model.pk]))
+    assert response.status_code == 302
+    job = TrainingJob.objects.get(model=rl_model)
+    assert job.status == JobStatus.QUEUED
+    again = owner_client.post(reverse("training:start", args=[rl_model.pk]), follow=True)
+    assert "already has a training or evaluation job" in again.content.decode()
+
+
+def test_it_stops_training(owner_client, training_job):
+    response = owner_client.post(reverse("training:stop", args=[training_job.pk]))
+    assert response.status_code == 302
+    training_job.refresh_from_db()
+    assert training_job.status == JobStatus.CANCELED and training_job.stop_requested
+
+
+def test_it_serves_the_backfill_state(owner_client, training_job):
+    state = owner_client.get(reverse("training:state", args=[training_job.pk])).json()
+    assert state["status"] == "QUEUED" and state["iterations"][0]["average_reward"] == 3.0
+    assert state["episodes"] == [] and state["logs"] == [] and state["remaining_seconds"] == 600.0
+
+
+def test_it_downloads_the_log_once_there_is_one(owner_client, training_job):
+    url = reverse("training:logs", args=[training_job.pk])
+    assert owner_client.get(url).status_code == 404
+    path = services.training_log_path(training_job)
+    path.parent.mkdir(parents=True)
+    path.write_text("Training started\nSIM_TRACE_LOG:0,1\n")
+    response = owner_client.get(url)
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    assert b"".join(response.streaming_content).startswith(b"Training started")
+    assert owner_client.get(reverse("training:state", args=[training_job.pk])).json()["logs"] == ["Training started"]
+
+
+def test_it_starts_an_evaluation_from_the_form(owner_client, trained_rl_model):
+    url = reverse("training:model_evaluation", args=[trained_rl_model.pk])
+    assert "Start evaluation" in owner_client.get(url).content.decode()
+    response = owner_client.post(url, {"track": "oval", "reversed": "true", "race_type": "OBJECT_AVOIDANCE",
+                                       "object_count": 2, "trials": 4, "continuous": "on",
+                                       "off_track_penalty": 3, "collision_penalty": 5})
+    evaluation = EvaluationJob.objects.get(model=trained_rl_model)
+    assert response.status_code == 302 and response["Location"] == reverse("training:evaluation", args=[evaluation.pk])
+    assert (evaluation.track, evaluation.track_reversed, evaluation.trials, evaluation.continuous) == ("oval", True, 4, True)
+    assert evaluation.race_type == {"race_type": "OBJECT_AVOIDANCE", "object_count": 2, "randomize_objects": True}
+
+
+def test_it_shows_form_errors_for_a_bad_evaluation(owner_client, rl_model):
+    url = reverse("training:model_evaluation", args=[rl_model.pk])
+    response = owner_client.post(url, {"track": "oval", "reversed": "false", "race_type": "TIME_TRIAL", "trials": 9,
+                                       "off_track_penalty": 5, "collision_penalty": 5})
+    assert response.status_code == 400 and "less than or equal to 5" in response.content.decode()
+    response = owner_client.post(url, {"track": "oval", "reversed": "false", "race_type": "TIME_TRIAL", "trials": 3,
+                                       "off_track_penalty": 5, "collision_penalty": 5})
+    assert response.status_code == 400 and "no trained checkpoint" in response.content.decode()
+    assert not EvaluationJob.objects.exists()
+
+
+def test_it_lists_past_evaluations_and_shows_one(owner_client, evaluation):
+    listing = owner_client.get(reverse("training:model_evaluation", args=[evaluation.model_id])).content.decode()
+    assert reverse("training:evaluation", args=[evaluation.pk]) in listing and "00:10.500" in listing
+    page = owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode()
+    assert f'data-socket="/ws/evaluation/{evaluation.pk}/"' in page and "evaluation-results" in page
+
+
+def test_it_serves_the_evaluation_state_and_video_to_the_owner(owner_client, evaluation):
+    state_url = reverse("training:evaluation_state", args=[evaluation.pk])
+    video_url = reverse("training:evaluation_video", args=[evaluation.pk])
+    assert owner_client.get(state_url).json()["video_url"] is None
+    assert owner_client.get(video_url).status_code == 404
+    video = evaluation.model.folder / evaluation.video
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    state = owner_client.get(state_url).json()
+    assert [trial["trial"] for trial in state["results"]] == [1, 2] and state["video_url"] == video_url
+    response = owner_client.get(video_url)
+    assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
+
+
+def test_it_refuses_a_video_path_outside_the_model_folder(owner_client, evaluation):
+    EvaluationJob.objects.filter(pk=evaluation.pk).update(video="../../etc/passwd")
+    assert owner_client.get(reverse("training:evaluation_video", args=[evaluation.pk])).status_code == 404
+
+
+def test_it_stops_an_evaluation(owner_client, trained_rl_model):
+    evaluation = services.evaluation_start(trained_rl_model, track="quick_loop", enqueue=False)
+    response = owner_client.post(reverse("training:evaluation_stop", args=[evaluation.pk]))
+    assert response.status_code == 302
+    evaluation.refresh_from_db()
+    assert evaluation.status == JobStatus.CANCELED
+
+
+def test_it_hides_everything_from_a_stranger(stranger_client, rl_model, training_job, evaluation):
+    urls = _pages(rl_model, training_job) + [
+        reverse("training:logs", args=[training_job.pk]),
+        reverse("training:evaluation", args=[evaluation.pk]),
+        reverse("training:evaluation_state", args=[evaluation.pk]),
+        reverse("training:evaluation_video", args=[evaluation.pk]),
+    ]
+    for url in urls:
+        assert stranger_client.get(url).status_code == 404, url
+    for url in [reverse("training:start", args=[rl_model.pk]), reverse("training:stop", args=[training_job.pk]),
+                reverse("training:evaluation_stop", args=[evaluation.pk])]:
+        assert stranger_client.post(url).status_code == 404, url
+    training_job.refresh_from_db()
+    assert training_job.status == JobStatus.QUEUED and not training_job.stop_requested
+
+
+def test_it_sends_anonymous_visitors_to_sign_in(client, rl_model, training_job):
+    for url in _pages(rl_model, training_job):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_refuses_wrong_methods(owner_client, rl_model, training_job, evaluation):
+    for url in _pages(rl_model, training_job)[:1] + [reverse("training:state", args=[training_job.pk]),
+                                                     reverse("training:evaluation", args=[evaluation.pk])]:
+        assert owner_client.post(url).status_code == 405, url
+    for url in [reverse("training:start", args=[rl_model.pk]), reverse("training:stop", args=[training_job.pk]),
+                reverse("training:evaluation_stop", args=[evaluation.pk])]:
+        assert owner_client.get(url).status_code == 405, url
+    assert owner_client.put(reverse("training:model_evaluation", args=[rl_model.pk])).status_code == 405
