@@ -1,0 +1,53 @@
+"""The Celery tasks in a real worker process (the `worker` fixture: both queues, solo pool) against the
+test database and Redis: a job enqueued after commit runs to completion in the worker."""
+
+import shutil
+import time
+
+import pytest
+
+from console.celery import TRAINING_QUEUE
+from tests.training.jobs_fixtures import make_model
+from training import services, tasks
+from training.models import JobStatus, TrainingJob
+
+FINISH_SECONDS = 180
+
+
+@pytest.fixture
+def worker_model(owner):
+    # The worker process reads the model store from its own settings: keep the default store here.
+    model = make_model(owner, name="Worker-Model")
+    yield model
+    shutil.rmtree(model.folder, ignore_errors=True)
+
+
+def test_it_routes_job_tasks_to_the_training_queue_and_acknowledges_late():
+    for task in (tasks.run_training_job, tasks.run_evaluation_job):
+        assert task.queue == TRAINING_QUEUE
+        assert task.acks_late and task.reject_on_worker_lost
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_trains_in_a_real_worker(worker, worker_model):
+    job = services.training_start(worker_model, max_iterations=1)
+    deadline = time.monotonic() + FINISH_SECONDS
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_finished:
+            break
+        time.sleep(1)
+    worker_model.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.failure_reason or worker.log()[-3000:]
+    assert (worker_model.status, job.last_iteration, job.worker.startswith("test-")) == ("READY", 1, True)
+
+
+@pytest.mark.django_db
+def test_it_requeues_a_dead_workers_job_through_the_recovery_task(worker_model, django_capture_on_commit_callbacks):
+    job = services.training_start(worker_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=1, worker="lost@host")
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert tasks.recover_jobs.run(dead_worker="lost@host") == [("TrainingJob", job.pk, "requeued")]
+    assert len(enqueued) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
