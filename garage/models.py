@@ -1,6 +1,7 @@
 """The Garage: a racer's vehicles (SPEC 2). A model keeps a snapshot, so editing a vehicle never
 changes a model trained with it."""
 
+import copy
 import re
 
 from django.conf import settings
@@ -104,7 +105,7 @@ class Vehicle(models.Model):
             "sensor": list(self.sensors),
             "neural_network": self.neural_network,
             "action_space_type": self.action_space_type,
-            "action_space": self.action_space,
+            "action_space": copy.deepcopy(self.action_space),
             "shell": self.shell,
             "colour": self.colour,
         }

@@ -168,9 +168,8 @@ def _read(tar, member, limit=1024 * 1024) -> bytes:
 
 def import_model(upload, *, owner, name: str, description: str, max_bytes: int) -> RLModel:
     """Create a READY model from an uploaded .tar.gz of a model folder; nothing is kept if it fails."""
-    from simulator.tracks import BUILTIN_TRACKS
-
     from models_app.forms import DEFAULT_TRACK
+    from simulator.tracks import BUILTIN_TRACKS
 
     try:
         tar = tarfile.open(fileobj=upload, mode="r:gz")

@@ -1,5 +1,6 @@
 """SPEC 3 race types as the env's race_type dict (docs/INTERFACES.md), checked in plain Python."""
 
+import itertools
 import math
 
 TIME_TRIAL, OBJECT_AVOIDANCE, HEAD_TO_BOT = "TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT"
@@ -64,7 +65,7 @@ def check_object_positions(positions, count) -> list[list]:
             raise RaceTypeError({"object_positions": f"Object {number}: choose the inner or outer lane."})
         cleaned.append([round(float(fraction), 4), lane])
     ordered = sorted(fraction for fraction, _ in cleaned)
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if after - before < MIN_GAP - 1e-9:
             raise RaceTypeError({"object_positions": f"Keep objects at least {MIN_GAP} of a lap apart "
                                                      f"({before:g} and {after:g} are too close)."})
