@@ -20,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
 from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, initial_for
+from models_app.hyperparameters import DEFAULTS
 from models_app.models import RLModel
 from models_app.race_types import RACE_TYPES, TIME_TRIAL
 from models_app.services import model_create, model_delete
@@ -55,6 +56,19 @@ class ModelCreateSerializer(serializers.Serializer):
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(default=60)
 
+    def validate_race_type(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give the race type as an object, e.g. {\"race_type\": \"TIME_TRIAL\"}.")
+        return value
+
+    def validate_hyperparameters(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give the hyperparameters as an object.")
+        unknown = sorted(set(value) - set(DEFAULTS))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown hyperparameter."] for name in unknown})
+        return value
+
 
 class ModelCloneSerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
@@ -69,28 +83,23 @@ def _form_data(data: dict) -> dict:
     """API JSON → the wizard form's flat fields."""
     flat = {key: value for key, value in data.items()
             if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
-    if "track_reversed" in data:
-        track = BUILTIN_TRACKS.get(data.get("track"))
-        native = track.direction if track else "counterclockwise"
-        other = "clockwise" if native == "counterclockwise" else "counterclockwise"
-        flat["direction"] = other if data["track_reversed"] else native
+    track = BUILTIN_TRACKS.get(data.get("track"))
+    native = track.direction if track else "counterclockwise"
+    other = "clockwise" if native == "counterclockwise" else "counterclockwise"
+    flat["direction"] = other if data.get("track_reversed") else native
     if "action_space" in data:
         flat["action_space"] = json.dumps(data["action_space"])
     race_type = data.get("race_type") or {"race_type": TIME_TRIAL}
-    if isinstance(race_type, dict):
-        flat["race_type"] = race_type.get("race_type")
-        flat["object_count"] = race_type.get("object_count")
-        flat["object_placement"] = "random" if race_type.get("randomize_objects", True) else "fixed"
-        flat["object_positions"] = json.dumps(race_type.get("object_positions"))
-        flat["bot_count"] = race_type.get("bot_count")
-        flat["bot_speed"] = race_type.get("bot_speed")
-        if race_type.get("bot_lane_changes"):
-            flat["bot_lane_changes"] = "on"
-    else:
-        flat["race_type"] = "not a dict"
+    flat["race_type"] = race_type.get("race_type")
+    flat["object_count"] = race_type.get("object_count")
+    flat["object_placement"] = "random" if race_type.get("randomize_objects", True) else "fixed"
+    flat["object_positions"] = json.dumps(race_type.get("object_positions"))
+    flat["bot_count"] = race_type.get("bot_count")
+    flat["bot_speed"] = race_type.get("bot_speed")
+    if race_type.get("bot_lane_changes"):
+        flat["bot_lane_changes"] = "on"
     hyperparameters = data.get("hyperparameters") or {}
-    if isinstance(hyperparameters, dict):
-        flat.update({name: value for name, value in hyperparameters.items()})
+    flat.update({**DEFAULTS, **hyperparameters})
     return {key: value for key, value in flat.items() if value is not None}
 
 
@@ -131,10 +140,9 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
     @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer})
     def create(self, request):
-        data = dict(request.data.items()) if hasattr(request.data, "items") else {}
-        data.setdefault("reward_code", reward.default_code())
-        data.setdefault("track", "quick_loop")
-        data.setdefault("max_minutes", 60)
+        serializer = ModelCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = {"reward_code": reward.default_code(), **serializer.validated_data}
         form = ModelWizardForm(_form_data(data), owner=request.user)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
