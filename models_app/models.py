@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from garage import action_space
 from models_app import race_types
 from models_app.hyperparameters import ALGORITHMS
 
@@ -74,6 +75,16 @@ class RLModel(models.Model):
     @property
     def is_continuous(self) -> bool:
         return self.vehicle_snapshot.get("action_space_type") == "continuous"
+
+    @property
+    def sensor_labels(self) -> list[str]:
+        names = {**action_space.CAMERAS, **action_space.LIDARS}
+        return [names.get(sensor, sensor) for sensor in self.vehicle_snapshot.get("sensor", [])]
+
+    @property
+    def network_label(self) -> str:
+        network = self.vehicle_snapshot.get("neural_network")
+        return action_space.NETWORKS.get(network, network)
 
     @property
     def track_title(self) -> str:

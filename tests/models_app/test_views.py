@@ -31,7 +31,7 @@ def test_it_shows_the_model_page(owner_client, model):
     assert page.status_code == 200
     content = page.content.decode()
     assert model.name in content and "Queued" in content
-    assert "FRONT_FACING_CAMERA" in content and "<svg" in content
+    assert "Camera" in content and "3-layer CNN" in content and "<svg" in content
     assert "reward_function(params)" in content and "Learning rate" in content
     assert page.context["tabs_template"] is None  # until the training app provides training/model_tabs.html
 
