@@ -14,6 +14,8 @@ FEATURE_URLS = (
     ("models_app.urls", "models/"),
     ("training.urls", "training/"),
     ("races.urls", "races/"),
+    ("garage.api", "api/"),
+    ("models_app.api", "api/"),
 )
 
 

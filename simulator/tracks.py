@@ -444,18 +444,21 @@ def load_npy(source, slug: str, title: str | None = None, description: str = "")
 def _read_array(source) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
+    if isinstance(source, list | tuple):
+        return np.asarray(source, dtype=object)
+    if isinstance(source, bytes | bytearray | memoryview):
+        source = io.BytesIO(bytes(source))
+    elif not (isinstance(source, str | Path) or hasattr(source, "read")):
+        raise TrackError(f"cannot read a track from a {type(source).__name__}")
     try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            return np.load(io.BytesIO(bytes(source)), allow_pickle=False)
-        if isinstance(source, str | Path) or hasattr(source, "read"):
-            return np.load(source, allow_pickle=False)
+        loaded = np.load(source, allow_pickle=False)
     except FileNotFoundError as error:
         raise TrackError(f"no such track file: {source}") from error
     except (OSError, ValueError, EOFError) as error:
         raise TrackError(f"not a NumPy .npy track file ({error})") from error
-    if isinstance(source, list | tuple):
-        return np.asarray(source, dtype=object)
-    raise TrackError(f"cannot read a track from a {type(source).__name__}")
+    if not isinstance(loaded, np.ndarray):  # np.load opens .npz archives too
+        raise TrackError("this is a NumPy .npz archive; a track file is a single .npy array")
+    return loaded
 
 
 def _as_float_array(array: np.ndarray) -> np.ndarray:

@@ -140,9 +140,18 @@ def test_it_rejects_values_that_are_not_numbers(reinvent):
     bad(reinvent.to_npy().astype(complex), "complex")
 
 
-def test_it_rejects_what_is_not_an_npy_file(tmp_path):
+def test_it_rejects_what_is_not_an_npy_file(tmp_path, reinvent):
     bad(b"centre_x,centre_y\n1,2\n", "not a NumPy .npy track file")
     bad(tmp_path / "missing.npy", "no such track file")
+    archive = io.BytesIO()
+    np.savez(archive, track=reinvent.to_npy())
+    bad(archive.getvalue(), "a NumPy .npz archive")
+    bad(12.5, "cannot read a track from a float")
+
+
+def test_it_reads_nested_lists_of_numbers(reinvent):
+    assert load_npy(reinvent.to_npy().tolist(), "listed").length == pytest.approx(reinvent.length)
+    bad([[1.0, 2.0], [3.0]], "not numbers")
 
 
 def test_it_rejects_an_open_curve(reinvent):
