@@ -166,3 +166,10 @@ def test_it_refuses_wrong_methods(owner_client, rl_model, training_job, evaluati
                 reverse("training:evaluation_stop", args=[evaluation.pk])]:
         assert owner_client.get(url).status_code == 405, url
     assert owner_client.put(reverse("training:model_evaluation", args=[rl_model.pk])).status_code == 405
+
+
+def test_it_puts_the_tabs_and_a_summary_on_the_model_page(owner_client, training_job, evaluation):
+    page = owner_client.get(reverse("models:detail", args=[training_job.model_id])).content.decode()
+    assert 'data-testid="training-summary"' in page and "Queued" in page
+    assert reverse("training:model", args=[training_job.model_id]) in page
+    assert reverse("training:model_evaluation", args=[training_job.model_id]) in page

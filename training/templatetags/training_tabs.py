@@ -1,0 +1,20 @@
+"""{% training_tabs model %}: the training and evaluation tabs on the model page (models_app/detail.html
+includes training/model_tabs.html), with the latest training job and evaluation at a glance."""
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+from training.models import EvaluationJob, TrainingJob
+
+register = template.Library()
+
+
+@register.inclusion_tag("training/_summary.html")
+def training_tabs(model, tab="model"):
+    try:
+        model_url = reverse("models:detail", args=[model.pk])
+    except NoReverseMatch:
+        model_url = None
+    return {"model": model, "model_url": model_url, "tab": tab,
+            "job": TrainingJob.objects.filter(model=model).first(),
+            "evaluation": EvaluationJob.objects.filter(model=model).first()}
