@@ -253,15 +253,27 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
         result = engine.train(run, reporter)
     except Exception as error:
         reason = _failure_reason(error)
-        logger.exception("training job %s failed", job_id) if not _expected(error) else None
+        if not _expected(error):
+            logger.exception("training job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
-        job.refresh_from_db()
-        _move(job, JobStatus.FAILED, failure_reason=reason)
+        if _still_exists(job):
+            _move(job, JobStatus.FAILED, failure_reason=reason)
         return job
-    job.refresh_from_db()
+    if not _still_exists(job):
+        return None
     _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job),
           stop_reason=result.stop_reason, elapsed_seconds=result.elapsed_seconds, heartbeat_at=timezone.now())
     return job
+
+
+def _still_exists(job) -> bool:
+    """Refresh the job; False when it was deleted while running (with its model)."""
+    try:
+        job.refresh_from_db()
+    except type(job).DoesNotExist:
+        logger.info("%s was deleted while it ran", job)
+        return False
+    return True
 
 
 def _expected(error: Exception) -> bool:
@@ -344,8 +356,11 @@ class _JobReporter:
         now = time.monotonic()
         if now - self.last_beat >= HEARTBEAT_SECONDS:
             self.last_beat = now
-            type(self.job).objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now(), **self.beat_fields())
-            self.stop_requested = type(self.job).objects.filter(pk=self.job.pk, stop_requested=True).exists()
+            jobs = type(self.job).objects.filter(pk=self.job.pk)
+            jobs.update(heartbeat_at=timezone.now(), **self.beat_fields())
+            stop_requested = jobs.values_list("stop_requested", flat=True).first()
+            # A job deleted under the run (its model was deleted) stops like a stop request.
+            self.stop_requested = stop_requested is None or stop_requested
         return not self.stop_requested
 
     def beat_fields(self) -> dict:
@@ -519,10 +534,11 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         if not _expected(error):
             logger.exception("evaluation job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
-        job.refresh_from_db()
-        _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
+        if _still_exists(job):
+            _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
         return job
-    job.refresh_from_db()
+    if not _still_exists(job):
+        return None
     video = ""
     if result.video_path is not None and Path(result.video_path).exists():
         video = str(Path(result.video_path).relative_to(Path(model.folder)))

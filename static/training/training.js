@@ -108,7 +108,12 @@
 
   function redraw() {
     window.Plotly.react(graph, traces(), layout, { responsive: true, displaylogo: false });
+    countPoints();
+  }
+
+  function countPoints() {
     graph.dataset.points = String(iterations.size + episodes.size);
+    graph.dataset.iterations = String(iterations.size);
   }
 
   function addIteration(record) {
@@ -119,7 +124,7 @@
       x: [[record.iteration], [record.iteration], [record.iteration]],
       y: [[record.average_reward], [record.average_training_completion], [record.average_evaluation_completion]],
     }, [TRACE.reward, TRACE.trainingCompletion, TRACE.evaluationCompletion]);
-    graph.dataset.points = String(iterations.size + episodes.size);
+    countPoints();
   }
 
   function addEpisode(point) {
@@ -130,7 +135,7 @@
       window.Plotly.extendTraces(graph, { x: [[point.iteration], [point.iteration]], y: [[point.reward], [point.progress]] },
         [TRACE.episodeReward, TRACE.episodeCompletion]);
     }
-    graph.dataset.points = String(iterations.size + episodes.size);
+    countPoints();
   }
 
   document.querySelector("[data-episodes-toggle]").addEventListener("change", (event) => {
