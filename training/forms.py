@@ -9,7 +9,7 @@ RACE_TYPES = (
     ("OBJECT_AVOIDANCE", "Object avoidance"),
     ("HEAD_TO_BOT", "Head-to-bot"),
 )
-DIRECTIONS = (("false", "Counter-clockwise (as built)"), ("true", "Clockwise (reversed)"))
+DIRECTIONS = (("false", "As built"), ("true", "Reversed"))
 
 
 def track_choices(model) -> list[tuple[str, str]]:

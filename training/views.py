@@ -56,7 +56,7 @@ def model_training(request, model_id):
     if job is not None:
         _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
-               "hyperparameters": model.hyperparameters, "race_type": model.race_type or {"race_type": "TIME_TRIAL"},
+               "hyperparameters": model.hyperparameters,
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
 

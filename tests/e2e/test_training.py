@@ -52,8 +52,8 @@ def test_it_trains_live_stops_and_evaluates(racer_page, worker, tiny_model, shot
     shot("training-stopped")
 
     page.get_by_role("navigation", name="Model tabs").get_by_role("link", name="Evaluation").click()
-    page.get_by_label("Track").select_option("quick_loop")
-    page.get_by_label("Trials").fill("3")
+    page.get_by_label("Track", exact=True).select_option("quick_loop")
+    page.get_by_label("Trials", exact=True).fill("3")
     shot("evaluation-form")
     page.get_by_test_id("start-evaluation").click()
     rows = page.get_by_test_id("evaluation-results").locator("tbody tr:not(.empty)")
