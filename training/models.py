@@ -143,3 +143,16 @@ class EvaluationJob(Job):
     @property
     def race_type_name(self) -> str:
         return (self.race_type or {}).get("race_type", "TIME_TRIAL")
+
+    @property
+    def race_type_label(self) -> str:
+        from models_app.race_types import describe
+
+        return describe(self.race_type or {"race_type": "TIME_TRIAL"})
+
+    @property
+    def track_title(self) -> str:
+        from simulator.tracks import BUILTIN_TRACKS
+
+        track = BUILTIN_TRACKS.get(self.track)
+        return track.title if track else self.track

@@ -25,6 +25,7 @@ from django.utils import timezone
 from console.broadcast import publish
 from console.envvars import env_int, env_str
 from training import artifacts, engine
+from training.live import LivePublisher
 from training.models import (
     ACTIVE_STATUSES,
     RUNNING_STATUSES,
@@ -256,9 +257,11 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
         if not _expected(error):
             logger.exception("training job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
+        reporter.close()
         if _still_exists(job):
             _move(job, JobStatus.FAILED, failure_reason=reason)
         return job
+    reporter.close()
     if not _still_exists(job):
         return None
     _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job),
@@ -331,6 +334,13 @@ class _JobReporter:
         self.last_beat = time.monotonic()
         self.stop_requested = False
         self.running = False
+        self.live = LivePublisher()
+
+    def publish(self, event: str, payload: dict) -> None:
+        self.live.publish(self.job.group, event, payload)
+
+    def close(self) -> None:
+        self.live.close()
 
     def __call__(self, progress: engine.Progress) -> bool:
         if not self.running:
@@ -367,11 +377,11 @@ class _JobReporter:
         return {}
 
     def on_frame(self, data: dict) -> None:
-        _publish(self.job.group, "frame", {"view": data["view"], "phase": data.get("phase", ""),
+        self.publish("frame", {"view": data["view"], "phase": data.get("phase", ""),
                                            "jpeg": base64.b64encode(data["jpeg"]).decode()})
 
     def on_log(self, data: dict) -> None:
-        _publish(self.job.group, "log", {"lines": [str(line) for line in data["lines"]]})
+        self.publish("log", {"lines": [str(line) for line in data["lines"]]})
 
     def log(self, line: str) -> None:
         self.on_log({"lines": [line]})
@@ -387,16 +397,19 @@ class _TrainingReporter(_JobReporter):
 
     def on_status(self, data: dict) -> None:
         self.elapsed = data.get("elapsed_seconds", self.elapsed)
-        _publish(self.job.group, "status", {"status": self.job.status, "model_status": self.job.model.status,
+        self.publish("status", {"status": self.job.status, "model_status": self.job.model.status,
                                             "phase": data.get("phase", ""), "iteration": data.get("iteration")})
 
     def on_episode(self, data: dict) -> None:
         number = data["episode"] if data["phase"] == "training" else data["trial"]
-        episode, _ = TrainingEpisode.objects.update_or_create(
-            job=self.job, phase=data["phase"], iteration=data["iteration"], number=number,
-            defaults={"reward": float(data["reward"]), "progress": float(data["progress"]),
-                      "status": str(data["status"]), "steps": int(data["steps"])})
-        _publish(self.job.group, "episode", episode.as_point())
+        episode = TrainingEpisode(job=self.job, phase=data["phase"], iteration=data["iteration"], number=number,
+                                  reward=float(data["reward"]), progress=float(data["progress"]),
+                                  status=str(data["status"]), steps=int(data["steps"]))
+        # One INSERT ... ON CONFLICT: a resumed run redoes episodes of the iteration it lost.
+        TrainingEpisode.objects.bulk_create([episode], update_conflicts=True,
+                                            unique_fields=["job", "phase", "iteration", "number"],
+                                            update_fields=["reward", "progress", "status", "steps"])
+        self.publish("episode", episode.as_point())
 
     def on_metrics(self, data: dict) -> None:
         record = _plain(data)
@@ -411,7 +424,7 @@ class _TrainingReporter(_JobReporter):
         job.heartbeat_at = timezone.now()
         job.save(update_fields=["metrics", "last_iteration", "best_iteration", "elapsed_seconds", "heartbeat_at"])
         TrainingEpisode.objects.filter(job=job, iteration__gt=iteration).delete()
-        _publish(job.group, "metrics", {**record, "remaining_seconds": job.remaining_seconds})
+        self.publish("metrics", {**record, "remaining_seconds": job.remaining_seconds})
 
 
 def training_metrics(job: TrainingJob) -> dict:
@@ -506,7 +519,7 @@ class _EvaluationReporter(_JobReporter):
         job = self.job
         job.results = [old for old in job.results if old["trial"] != result["trial"]] + [result]
         job.save(update_fields=["results"])
-        _publish(job.group, "episode", result)
+        self.publish("episode", result)
 
 
 def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> EvaluationJob | None:
@@ -534,9 +547,11 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         if not _expected(error):
             logger.exception("evaluation job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
+        reporter.close()
         if _still_exists(job):
             _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
         return job
+    reporter.close()
     if not _still_exists(job):
         return None
     video = ""

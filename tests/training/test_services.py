@@ -39,6 +39,7 @@ def _listen(group: str):
             try:
                 events.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
             except TimeoutError:
+                await layer.group_discard(group, channel)  # job ids repeat in every test database
                 return events
 
     return lambda: async_to_sync(_drain)()
