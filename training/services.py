@@ -158,13 +158,14 @@ def _publish(group: str, event: str, payload: dict) -> None:
 
 
 def _move(job, status: str, model_status: str | None = None, **fields) -> None:
-    """Set the job's status (and the model's with it), save and broadcast."""
-    job.status = status
+    """Set the job's status (and the model's with it), save and broadcast. Only the named fields are
+    written: the worker and a view may hold copies of the same row."""
+    fields["status"] = status
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED):
+        fields["finished_at"] = timezone.now()
     for name, value in fields.items():
         setattr(job, name, value)
-    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED):
-        job.finished_at = timezone.now()
-    job.save()
+    job.save(update_fields=list(fields))
     _set_model_status(job.model, model_status or MODEL_STATUS[status])
     _broadcast_status(job)
 
@@ -232,9 +233,12 @@ def training_stop(job: TrainingJob) -> TrainingJob:
         _set_model_status(job.model, _model_status_after(job))
         _broadcast_status(job)
         return job
-    if job.status in RUNNING_STATUSES:
-        job.stop_requested = True
-        _move(job, JobStatus.STOPPING)
+    # Conditional: a run that ends meanwhile must not be put back to STOPPING.
+    if TrainingJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
+            stop_requested=True, status=JobStatus.STOPPING):
+        job.refresh_from_db()
+        _set_model_status(job.model, MODEL_STATUS[JobStatus.STOPPING])
+        _broadcast_status(job)
     return job
 
 
@@ -354,10 +358,16 @@ class _JobReporter:
         return self._beat()
 
     def _start_running(self) -> None:
-        self.job.refresh_from_db(fields=["stop_requested"])
-        status = JobStatus.STOPPING if self.job.stop_requested else JobStatus.IN_PROGRESS
-        self.stop_requested = self.job.stop_requested
-        _move(self.job, status, model_status=self.running_model_status(status), heartbeat_at=timezone.now())
+        """INITIALIZING -> IN_PROGRESS at the first report, unless a stop request came first."""
+        started = type(self.job).objects.filter(pk=self.job.pk, status=JobStatus.INITIALIZING).update(
+            status=JobStatus.IN_PROGRESS, heartbeat_at=timezone.now())
+        if started:
+            self.job.status = JobStatus.IN_PROGRESS
+            _set_model_status(self.job.model, self.running_model_status(JobStatus.IN_PROGRESS))
+            _broadcast_status(self.job)
+        else:
+            self.job.refresh_from_db(fields=["status", "stop_requested"])
+            self.stop_requested = self.job.stop_requested
 
     def running_model_status(self, status) -> str:
         return MODEL_STATUS[status]
@@ -371,6 +381,8 @@ class _JobReporter:
             stop_requested = jobs.values_list("stop_requested", flat=True).first()
             # A job deleted under the run (its model was deleted) stops like a stop request.
             self.stop_requested = stop_requested is None or stop_requested
+            if self.stop_requested:
+                self.job.status = JobStatus.STOPPING
         return not self.stop_requested
 
     def beat_fields(self) -> dict:
@@ -503,10 +515,10 @@ def evaluation_stop(job: EvaluationJob) -> EvaluationJob:
     if canceled:
         _broadcast_status(job)
         return job
-    job.stop_requested = True
-    job.status = JobStatus.STOPPING
-    job.save(update_fields=["stop_requested", "status"])
-    _broadcast_status(job)
+    if EvaluationJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
+            stop_requested=True, status=JobStatus.STOPPING):
+        job.refresh_from_db()
+        _broadcast_status(job)
     return job
 
 
