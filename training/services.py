@@ -258,12 +258,13 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
         result = engine.train(run, reporter)
     except Exception as error:
         reason = _failure_reason(error)
-        if not _expected(error):
+        if not _expected(error) and _still_exists(job):
             logger.exception("training job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
         reporter.close()
-        if _still_exists(job):
-            _move(job, JobStatus.FAILED, failure_reason=reason)
+        if not _still_exists(job):
+            return None
+        _move(job, JobStatus.FAILED, failure_reason=reason)
         return job
     reporter.close()
     if not _still_exists(job):
@@ -560,8 +561,9 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
             logger.exception("evaluation job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
         reporter.close()
-        if _still_exists(job):
-            _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
+        if not _still_exists(job):
+            return None
+        _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
         return job
     reporter.close()
     if not _still_exists(job):

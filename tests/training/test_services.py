@@ -227,6 +227,7 @@ def test_it_stops_an_evaluation_that_has_not_started(trained_rl_model):
     assert services.evaluation_run(job.pk) is None
 
 
+@pytest.mark.django_db(transaction=True)  # writes for the deleted job fail at once, as in production
 def test_it_ends_the_run_when_the_model_is_deleted_under_it(rl_model):
     job = services.training_start(rl_model, max_iterations=50, enqueue=False)
 
