@@ -228,7 +228,8 @@ class ValidationRequestSerializer(serializers.Serializer):
         "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True)})
 @api_view(["POST"])
 def validate_reward(request):
-    """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes."""
+    """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
+    {"errors": [...], "warnings": [...]} (style findings, never failures)."""
     from models_app.race_types import RaceTypeError, check_race_type
 
     serializer = ValidationRequestSerializer(data=request.data)
@@ -239,9 +240,11 @@ def validate_reward(request):
     except RaceTypeError as error:
         return Response({"race_type": error.errors}, status=status.HTTP_400_BAD_REQUEST)
     try:
-        errors = reward.validate(data["code"], data["track"], data["track_reversed"], race_type)
+        errors, warnings = reward.validate_with_warnings(data["code"], data["track"], data["track_reversed"], race_type)
     except reward.ValidationUnavailable as error:
         return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if request.query_params.get("warnings"):
+        return Response({"errors": errors, "warnings": warnings})
     return Response(errors)
 
 

@@ -187,10 +187,11 @@ class ModelWizardForm(forms.Form):
     def _clean_reward(self, data):
         """Refuse a reward function that fails Validate, with each error at its line."""
         code = data["reward_code"]
-        if reward.validation_available():
-            errors = reward.validate(code, data["track"], data["direction"] == "clockwise", data["race_type_config"])
-        else:
-            errors = reward.syntax_errors(code)
+        track = BUILTIN_TRACKS[data["track"]]
+        try:
+            errors = reward.validate(code, data["track"], data["direction"] != track.direction, data["race_type_config"])
+        except reward.ValidationUnavailable:
+            errors = reward.syntax_errors(code)  # training refuses to start later, with its own clear message
         data["reward_errors"] = errors
         for error in errors:
             where = f"Line {error['line']}: " if error.get("line") else ""

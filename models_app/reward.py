@@ -69,17 +69,29 @@ def validation_available() -> bool:
 
 def validate(code: str, track_slug: str, reverse: bool, race_type: dict) -> list[dict]:
     """SPEC 1.3 errors [{type, message, line}] for this code on this track and race type."""
+    return validate_with_warnings(code, track_slug, reverse, race_type)[0]
+
+
+def validate_with_warnings(code: str, track_slug: str, reverse: bool, race_type: dict) -> tuple[list, list]:
+    """(errors, warnings): warnings are style findings shown beside the code, never failures."""
     if len(code) > MAX_CODE_CHARS:
         return [{"type": "SYNTAX_ERROR", "line": None,
-                 "message": f"The reward function is {len(code):,} characters; the limit is {MAX_CODE_CHARS:,}."}]
+                 "message": f"The reward function is {len(code):,} characters; the limit is {MAX_CODE_CHARS:,}."}], []
     module = _module("simulator.reward.validation")
     if module is None:
         raise ValidationUnavailable("Reward validation is not installed yet (simulator.reward.validation).")
     try:
         track = get_track(track_slug, reverse=reverse)
     except TrackError as error:
-        return [{"type": "TEST_FAILURE", "message": str(error), "line": None}]
-    return module.validate_reward_function(code, track, race_type)
+        return [{"type": "TEST_FAILURE", "message": str(error), "line": None}], []
+    from simulator.reward.sandbox import IsolationUnavailable
+
+    try:
+        if hasattr(module, "validate_with_warnings"):
+            return module.validate_with_warnings(code, track, race_type)
+        return module.validate_reward_function(code, track, race_type), []
+    except IsolationUnavailable as error:
+        raise ValidationUnavailable(f"This server cannot run reward code safely, so it cannot test it: {error}") from None
 
 
 def syntax_errors(code: str) -> list[dict]:
