@@ -24,8 +24,9 @@ from models_app.hyperparameters import DEFAULTS
 from models_app.models import RLModel
 from models_app.race_types import RACE_TYPES, TIME_TRIAL
 from models_app.services import model_create, model_delete
+from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
-from simulator.tracks import BUILTIN_TRACKS
+from simulator.tracks import TrackError
 
 
 class RLModelSerializer(serializers.ModelSerializer):
@@ -79,12 +80,14 @@ class ModelCloneSerializer(serializers.Serializer):
     max_minutes = serializers.IntegerField(required=False)
 
 
-def _form_data(data: dict) -> dict:
+def _form_data(data: dict, owner) -> dict:
     """API JSON → the wizard form's flat fields."""
     flat = {key: value for key, value in data.items()
             if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
-    track = BUILTIN_TRACKS.get(data.get("track"))
-    native = track.direction if track else "counterclockwise"
+    try:
+        native = resolve_track(owner.pk, str(data.get("track"))).direction
+    except TrackError:
+        native = "counterclockwise"  # the form refuses the unknown track itself
     other = "clockwise" if native == "counterclockwise" else "counterclockwise"
     flat["direction"] = other if data.get("track_reversed") else native
     if "action_space" in data:
@@ -145,7 +148,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         serializer = ModelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = {"reward_code": reward.default_code(), **serializer.validated_data}
-        form = ModelWizardForm(_form_data(data), owner=request.user)
+        form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return _created(form)
@@ -216,7 +219,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
 class ValidationRequestSerializer(serializers.Serializer):
     code = serializers.CharField(trim_whitespace=False, max_length=reward.MAX_CODE_CHARS)
-    track = serializers.ChoiceField(choices=list(BUILTIN_TRACKS), default="quick_loop")
+    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug or user-<id> of yours.")
     track_reversed = serializers.BooleanField(default=False)
     race_type = serializers.JSONField(required=False)
 
@@ -240,7 +243,11 @@ def validate_reward(request):
     except RaceTypeError as error:
         return Response({"race_type": error.errors}, status=status.HTTP_400_BAD_REQUEST)
     try:
-        errors, warnings = reward.validate_with_warnings(data["code"], data["track"], data["track_reversed"], race_type)
+        track = resolve_track(request.user.pk, data["track"], data["track_reversed"])
+    except TrackError as error:
+        return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+    try:
+        errors, warnings = reward.validate_with_warnings(data["code"], track, race_type)
     except reward.ValidationUnavailable as error:
         return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if request.query_params.get("warnings"):
