@@ -156,3 +156,14 @@ def test_it_answers_400_for_a_bad_validation_request(api):
     assert "track" in api.post("/api/reward/validate/", {"code": "x", "track": "moon"}, format="json").json()
     response = api.post("/api/reward/validate/", {"code": "x", "race_type": {"race_type": "NASCAR"}}, format="json")
     assert response.status_code == 400 and "race_type" in response.json()
+
+
+def test_it_returns_warnings_apart_when_asked(api):
+    code = "import math\n\ndef reward_function(params):\n    return 1\n"
+    response = api.post("/api/reward/validate/?warnings=1", {"code": code, "track": "oval"}, format="json")
+    if not reward.validation_available():
+        assert response.status_code == 503
+        return
+    body = response.json()
+    assert body["errors"] and body["errors"][0]["type"] == "TEST_FAILURE"  # an int reward is not a float
+    assert [warning["line"] for warning in body["warnings"]] == [1]  # math imported but unused
