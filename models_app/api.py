@@ -19,7 +19,7 @@ from rest_framework.routers import SimpleRouter
 
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
-from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, initial_for
+from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
 from models_app.hyperparameters import DEFAULTS
 from models_app.models import RLModel
 from models_app.race_types import RACE_TYPES, TIME_TRIAL
@@ -72,12 +72,21 @@ class ModelCreateSerializer(serializers.Serializer):
 
 
 class ModelCloneSerializer(serializers.Serializer):
+    """Anything to change in the clone; the rest is the parent's. The vehicle stays the parent's."""
+
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    track = serializers.CharField(required=False)
+    track_reversed = serializers.BooleanField(required=False)
+    race_type = serializers.JSONField(required=False)
     action_space = serializers.JSONField(required=False, help_text="New action values; the count stays the parent's.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
+    training_algorithm = serializers.ChoiceField(choices=["clipped_ppo", "sac"], required=False)
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(required=False)
+
+    validate_race_type = ModelCreateSerializer.validate_race_type
+    validate_hyperparameters = ModelCreateSerializer.validate_hyperparameters
 
 
 def _form_data(data: dict, owner) -> dict:
@@ -166,17 +175,18 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def clone(self, request, pk=None):
         """A new model from this one: same vehicle (values editable, action count fixed), parent recorded."""
         source = self.get_object()
-        initial = initial_for(source)
-        data = dict(initial)
-        overrides = dict(request.data.items()) if hasattr(request.data, "items") else {}
-        for key in ("name", "description", "reward_code", "max_minutes"):
-            if key in overrides:
-                data[key] = overrides[key]
-        if "action_space" in overrides:
-            data["action_space"] = json.dumps(overrides["action_space"])
-        if isinstance(overrides.get("hyperparameters"), dict):
-            data.update(overrides["hyperparameters"])
-        form = ModelWizardForm(data, owner=request.user, source=source)
+        serializer = ModelCloneSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        merged = {
+            "name": clone_name(source), "description": source.description, "track": source.track,
+            "track_reversed": source.track_reversed, "race_type": source.race_type, "reward_code": source.reward_code,
+            "training_algorithm": source.training_algorithm, "hyperparameters": source.hyperparameters,
+            "max_minutes": source.max_minutes, "action_space": source.vehicle_snapshot["action_space"],
+            **serializer.validated_data,
+        }
+        # Hyperparameters change one by one: the ones not named keep the parent's values.
+        merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
+        form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return _created(form)

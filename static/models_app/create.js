@@ -97,6 +97,13 @@
     var algorithm = checked("training_algorithm");
     form.querySelectorAll("[data-show-algorithm]").forEach(function (el) { el.hidden = el.dataset.showAlgorithm !== algorithm; });
     form.elements.num_episodes_between_training.disabled = algorithm === "sac";
+    // SAC drives continuous vehicles only: say so before the server has to.
+    var vehicle = form.querySelector("input[name='vehicle']:checked");
+    var cloneTable = document.getElementById("clone-actions");
+    var discrete = vehicle ? vehicle.closest(".vehicle-choice").dataset.continuous !== "true"
+                           : Boolean(cloneTable && cloneTable.dataset.spaceType === "discrete");
+    var sacNote = document.getElementById("sac-note");
+    if (sacNote) { sacNote.hidden = !(discrete && algorithm === "sac"); }
     if (race === "OBJECT_AVOIDANCE" && placement === "fixed") { renderPositions(); }
   }
 

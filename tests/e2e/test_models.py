@@ -119,6 +119,7 @@ def test_it_clones_a_model_with_new_action_values_and_fixed_objects(racer_page, 
     page.get_by_label("Object 2 location").fill("0.6")
     page.get_by_label("Object 2 lane").select_option("inner")
     page.get_by_role("radio", name="SAC").check()  # a discrete vehicle: the server refuses, the clone keeps everything typed
+    expect(page.locator("#sac-note")).to_be_visible()
     shot("clone-wizard")
     page.get_by_role("button", name="Create model").click()
     expect(page.get_by_role("alert").filter(has_text="SAC needs a vehicle with a continuous action space.")).to_be_visible()
