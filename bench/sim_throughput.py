@@ -37,21 +37,24 @@ def make_env(track: str, sensors):
     return DeepRacerEnv(track=track, sensors=sensors)
 
 
-def drive(env, seconds: float, seed: int = 0) -> tuple[int, float]:
-    """Random discrete actions with resets, for `seconds`: (steps, elapsed)."""
+def drive(env, seconds: float, seed: int = 0) -> tuple[int, float, float]:
+    """Random discrete actions with resets, for `seconds`: (steps, wall seconds, CPU seconds).
+
+    CPU seconds (all threads of this process, llvmpipe's included) say what the steps cost whatever
+    else shares the cores; wall seconds say what this machine delivered at this moment."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     for _ in range(WARMUP_STEPS):
         if any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
             env.reset()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for _ in range(50):
             _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
             if terminated or truncated:
                 env.reset()
         steps += 50
-    return steps, time.perf_counter() - start
+    return steps, time.perf_counter() - start, time.process_time() - cpu
 
 
 def _worker(track, sensors, seconds, seed, queue):
@@ -60,8 +63,9 @@ def _worker(track, sensors, seconds, seed, queue):
     env.close()
 
 
-def parallel(track: str, sensors, processes: int, seconds: float) -> float:
-    """Total env steps/s of `processes` envs stepping side by side (spawned processes)."""
+def parallel(track: str, sensors, processes: int, seconds: float) -> tuple[float, float]:
+    """Total env steps/s of `processes` envs stepping side by side (spawned processes): by the wall
+    clock, and per CPU second summed over the processes (what the cores could do if they were ours)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [context.Process(target=_worker, args=(track, sensors, seconds, seed, queue))
@@ -71,7 +75,9 @@ def parallel(track: str, sensors, processes: int, seconds: float) -> float:
     results = [queue.get() for _ in workers]
     for worker in workers:
         worker.join()
-    return sum(steps / elapsed for steps, elapsed in results)
+    wall = sum(steps / elapsed for steps, elapsed, _ in results)
+    per_cpu = sum(steps / cpu for steps, _, cpu in results) / processes
+    return wall, per_cpu * min(processes, os.cpu_count() or 1)
 
 
 def split(track: str, repeats: int = 600) -> dict[str, float]:
@@ -125,18 +131,20 @@ def main() -> None:
           + f", total {total:.0f} (≈ {1e6 / total:.0f} steps/s)")
 
     env = make_env(args.track, ())
-    steps, elapsed = drive(env, args.seconds)
+    steps, wall, cpu = drive(env, args.seconds)
     env.close()
-    print(f"physics + params (no sensors), 1 process: {steps / elapsed:8.0f} env steps/s   (target >= 5000)")
+    print(f"physics + params (no sensors), 1 process: {steps / wall:6.0f} env steps/s wall, "
+          f"{steps / cpu:6.0f} per CPU second   (target >= 5000)")
 
     env = make_env(args.track, CAMERA)
-    steps, elapsed = drive(env, args.seconds)
+    steps, wall, cpu = drive(env, args.seconds)
     env.close()
-    print(f"camera 160x120, 1 process:               {steps / elapsed:8.0f} env steps/s")
+    print(f"camera 160x120, 1 process:               {steps / wall:6.0f} env steps/s wall, "
+          f"{steps / cpu:6.0f} per CPU second")
 
-    total_rate = parallel(args.track, CAMERA, args.processes, args.seconds)
-    print(f"camera 160x120, {args.processes} processes:             {total_rate:8.0f} env steps/s in total "
-          f"(target >= 450)")
+    wall, cores = parallel(args.track, CAMERA, args.processes, args.seconds)
+    print(f"camera 160x120, {args.processes} processes:             {wall:6.0f} env steps/s wall in total, "
+          f"{cores:6.0f} if the {min(args.processes, os.cpu_count() or 1)} cores were free   (target >= 450)")
     print(f"load average after: {load()}")
 
 
