@@ -50,7 +50,10 @@ METRICS_STATUS = {
 
 def wrap_progress(raw_fraction: float, previous: float) -> float:
     """Progress in % from the episode's start, given the car's position as a fraction of the lap
-    measured from the start (may be negative) and the previous step's progress (SPEC 1.2)."""
+    measured from the start (may be negative) and the previous step's progress (SPEC 1.2).
+
+    As in DeepRacer's simulator, a car that backs over the start line gets a small negative progress
+    (the "crossed backwards" rule subtracts 100); it keeps falling, and the episode ends ``reversed``."""
     progress = 100.0 * raw_fraction
     if progress <= 0.0:
         progress += 100.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,9 +55,8 @@ def pose_on_centre_line(track: Track, distance: float) -> tuple[float, float, fl
     return x - PARAMS_POINT_AHEAD * math.cos(heading), y - PARAMS_POINT_AHEAD * math.sin(heading), heading
 
 
-@dataclass(frozen=True, slots=True)
-class CarPlacement:
-    """Where the car is on the track at one instant."""
+class CarPlacement(NamedTuple):
+    """Where the car is on the track at one instant (a named tuple: one is made every step)."""
 
     x: float  # the params point
     y: float
@@ -89,7 +89,7 @@ def place_car(track: Track, x: float, y: float, heading: float) -> CarPlacement:
         heading=heading,
         origin=(float(x), float(y)),
         projection=projection,
-        wheels_on_track=tuple(bool(on) for on in track.contains_points(wheel_positions(x, y, heading))),
+        wheels_on_track=tuple(track.contains_points(wheel_positions(x, y, heading)).tolist()),
         closest_waypoint=nearer,
     )
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -23,6 +24,10 @@ import shapely.ops
 from shapely.geometry import LinearRing, LineString, Point, Polygon
 
 MIN_WAYPOINTS = 10
+# Real tracks have 70-230 waypoints; projection cost grows with the count (it runs every env step).
+MAX_WAYPOINTS = 3000
+# DeepRacer roads are 0.6-1.2 m wide: a much wider one means coordinates in another unit (mm, cm).
+MAX_MEDIAN_WIDTH = 5.0  # m
 # First and last rows closer than this are the same point: the file is a loop as it stands.
 LOOP_TOLERANCE = 1e-6  # m
 # A loop whose closing row was left out ends about one waypoint spacing before its start. Gaps up to
@@ -44,9 +49,9 @@ class TrackError(ValueError):
     """A track that cannot be used, with a message a racer understands (which check, which row)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Projection:
-    """Where a point lies relative to the centre line (the params of SPEC 1.1 that depend on it)."""
+class Projection(NamedTuple):
+    """Where a point lies relative to the centre line (the params of SPEC 1.1 that depend on it).
+    A named tuple: one is made every env step, and tuples are the cheapest immutable records."""
 
     distance: float  # arc length of the projection from waypoint 0, m, in [0, length)
     closest_waypoints: tuple[int, int]  # indices of the waypoints behind and ahead of the projection
@@ -65,8 +70,8 @@ class _Scalars:
     lengths: list[float]
     centre: list[tuple[float, float]]
     tangents: list[tuple[float, float]]
-    inner: list[tuple[float, float]]
-    outer: list[tuple[float, float]]
+    near_inner: list[tuple[float, float]]  # the inner border's point nearest each waypoint
+    near_outer: list[tuple[float, float]]
 
 
 class Track:
@@ -82,7 +87,10 @@ class Track:
         self.title = title
         self.description = description
         self.is_reversed = is_reversed
+        self._reversed: Track | None = None
         self.centre, self.inner, self.outer = _validated_borders(centre, inner, outer)
+        for array in (self.centre, self.inner, self.outer):
+            array.flags.writeable = False  # the cached geometry below is derived from them
         self._build_geometry()
 
     def __repr__(self):
@@ -94,8 +102,9 @@ class Track:
         starts = centre[:-1]
         segments = centre[1:] - starts
         lengths = np.hypot(segments[:, 0], segments[:, 1])
-        self._start_x, self._start_y = starts[:, 0].copy(), starts[:, 1].copy()
-        self._segment_x, self._segment_y = segments[:, 0].copy(), segments[:, 1].copy()
+        self._starts = starts[:, 0] + 1j * starts[:, 1]
+        self._segments = segments[:, 0] + 1j * segments[:, 1]
+        self._conjugate_segments = np.conj(self._segments)
         self._segment_lengths = lengths
         # Zero-length segments (duplicated waypoints) project nothing: t stays 0 on them.
         self._inverse_squared_lengths = np.divide(
@@ -104,7 +113,12 @@ class Track:
         self._tangents = _unit_tangents(segments, lengths)
         self._cumulative = np.concatenate(([0.0], np.cumsum(lengths)))
         self.length = float(self._cumulative[-1])
-        self.widths = np.hypot(*(self.inner - self.outer).T)
+        # The local width is measured like DeepRacer's simulator does: between the points of the two
+        # borders nearest to the centre point (not between the file's paired rows, which need not face
+        # each other). Precomputed per waypoint; a projection interpolates between two waypoints.
+        self._near_inner = _nearest_points_on(self.inner, centre)
+        self._near_outer = _nearest_points_on(self.outer, centre)
+        self.widths = np.hypot(*(self._near_inner - self._near_outer).T)
         self.width = float(np.median(self.widths[:-1]))
         self._road = _road_polygon(self.inner, self.outer)
         shapely.prepare(self._road)
@@ -113,16 +127,20 @@ class Track:
             lengths=lengths.tolist(),
             centre=[tuple(p) for p in centre.tolist()],
             tangents=[tuple(p) for p in self._tangents.tolist()],
-            inner=[tuple(p) for p in self.inner.tolist()],
-            outer=[tuple(p) for p in self.outer.tolist()],
+            near_inner=[tuple(p) for p in self._near_inner.tolist()],
+            near_outer=[tuple(p) for p in self._near_outer.tolist()],
         )
 
     # -- what the console shows ---------------------------------------------------------------------
 
-    @cached_property
+    @property
     def waypoints(self) -> list[tuple[float, float]]:
-        """The centre points as a list of tuples, first repeated at the end (params ``waypoints``)."""
-        return [(float(x), float(y)) for x, y in self.centre]
+        """The centre points as a (fresh) list of tuples, first repeated at the end (params ``waypoints``)."""
+        return list(self._waypoints)
+
+    @cached_property
+    def _waypoints(self) -> tuple[tuple[float, float], ...]:
+        return tuple((float(x), float(y)) for x, y in self.centre)
 
     @property
     def inner_lane(self) -> np.ndarray:
@@ -149,16 +167,20 @@ class Track:
         return tuple(float(v) for v in self._road.bounds)
 
     def reversed(self) -> Track:
-        """The same road driven the other way: waypoints in reverse order, start line where it was."""
-        return Track(
-            self.slug,
-            self.title,
-            self.centre[::-1],
-            self.inner[::-1],
-            self.outer[::-1],
-            description=self.description,
-            is_reversed=not self.is_reversed,
-        )
+        """The same road driven the other way: waypoints in reverse order, start line where it was.
+        Built once and kept (validation takes milliseconds); reversing it again gives this track."""
+        if self._reversed is None:
+            backwards = Track(
+                self.slug,
+                self.title,
+                self.centre[::-1],
+                self.inner[::-1],
+                self.outer[::-1],
+                description=self.description,
+                is_reversed=not self.is_reversed,
+            )
+            backwards._reversed, self._reversed = self, backwards
+        return self._reversed
 
     def to_npy(self) -> np.ndarray:
         """The N x 6 float64 array of SPEC 5.5, as ``load_npy`` reads it."""
@@ -169,17 +191,17 @@ class Track:
     def project(self, x: float, y: float) -> Projection:
         """Project a point onto the centre line: the nearest point over all segments.
 
-        Called every env step, so the search is a handful of NumPy operations on contiguous columns
-        and the rest is scalar arithmetic on plain floats (about 10 us for 150 waypoints)."""
-        relative_x = x - self._start_x
-        relative_y = y - self._start_y
-        t = (relative_x * self._segment_x + relative_y * self._segment_y) * self._inverse_squared_lengths
+        Called every env step, so the search is a handful of NumPy operations on complex numbers
+        (one per segment: fewer array operations than separate x and y columns) and the rest is
+        scalar arithmetic on plain floats."""
+        x, y = float(x), float(y)
+        relative = complex(x, y) - self._starts
+        t = (relative * self._conjugate_segments).real * self._inverse_squared_lengths
         np.clip(t, 0.0, 1.0, out=t)
-        relative_x -= t * self._segment_x
-        relative_y -= t * self._segment_y
-        squared = relative_x * relative_x + relative_y * relative_y
+        relative -= t * self._segments
+        squared = relative.real * relative.real + relative.imag * relative.imag
         k = int(squared.argmin())
-        return self._projection_on_segment(float(x), float(y), k, float(t[k]), math.sqrt(squared[k]))
+        return self._projection_on_segment(x, y, k, float(t[k]), math.sqrt(squared[k]))
 
     def _projection_on_segment(self, x, y, k, t, distance_from_center):
         scalars = self._scalars
@@ -190,8 +212,8 @@ class Track:
         (cx, cy), (cx1, cy1) = scalars.centre[k], scalars.centre[k + 1]
         px, py = cx + t * (cx1 - cx), cy + t * (cy1 - cy)
         tx, ty = scalars.tangents[k]
-        (ix, iy), (ix1, iy1) = scalars.inner[k], scalars.inner[k + 1]
-        (ox, oy), (ox1, oy1) = scalars.outer[k], scalars.outer[k + 1]
+        (ix, iy), (ix1, iy1) = scalars.near_inner[k], scalars.near_inner[k + 1]
+        (ox, oy), (ox1, oy1) = scalars.near_outer[k], scalars.near_outer[k + 1]
         width = math.hypot(ix + t * (ix1 - ix) - ox - t * (ox1 - ox), iy + t * (iy1 - iy) - oy - t * (oy1 - oy))
         return Projection(
             distance=distance,
@@ -257,7 +279,14 @@ class Track:
         )
 
     def to_png(self, size: int = 480) -> bytes:
-        """The same picture as ``to_svg`` as PNG bytes (Pillow), for previews and the env's inset."""
+        """The same picture as ``to_svg`` as PNG bytes, for previews."""
+        buffer = io.BytesIO()
+        self.to_image(size).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def to_image(self, size: int = 480):
+        """The top-down picture as a Pillow RGB image ``size`` pixels wide (the env's inset uses it:
+        ``np.asarray(track.to_image(160))``)."""
         from PIL import Image, ImageDraw  # only the pictures need Pillow
 
         big = _Frame(self.bounds, size * PNG_SUPERSAMPLING)
@@ -272,10 +301,12 @@ class Track:
             draw.line([big.pixel(p) for p in dash], fill=SVG_CENTRE, width=max(1, round(line * 0.6)))
         draw.line([big.pixel(self.inner[0]), big.pixel(self.outer[0])], fill="white", width=round(line * 2.5))
         draw.polygon(self._arrow(big), fill="white")
-        image = image.resize((big.width // PNG_SUPERSAMPLING, big.height // PNG_SUPERSAMPLING), Image.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+        return image.resize((big.width // PNG_SUPERSAMPLING, big.height // PNG_SUPERSAMPLING), Image.LANCZOS)
+
+    def pixel_frame(self, size: int = 480):
+        """The world-to-pixel mapping of ``to_image(size)``: ``frame.pixel((x, y)) -> (column, row)``,
+        to draw the car on the picture."""
+        return _Frame(self.bounds, size)
 
     def _arrow(self, frame) -> list[tuple[float, float]]:
         """A triangle on the road a little after the start line, pointing the driving direction."""
@@ -295,12 +326,24 @@ def _validated_borders(centre, inner, outer):
     centre, inner, outer = (np.array(a, dtype=np.float64, copy=True) for a in (centre, inner, outer))
     if not (centre.shape == inner.shape == outer.shape) or centre.ndim != 2 or centre.shape[1] != 2:
         raise TrackError("centre line and borders must be (N, 2) arrays of the same length")
+    for name, line in (("centre line", centre), ("inner border", inner), ("outer border", outer)):
+        bad = np.flatnonzero(~np.isfinite(line).all(axis=1))
+        if bad.size:
+            raise TrackError(f"row {int(bad[0])} of the {name} holds a NaN or infinite value")
     if len(centre) < MIN_WAYPOINTS:
         raise TrackError(f"a track needs at least {MIN_WAYPOINTS} waypoints, this one has {len(centre)}")
+    if len(centre) > MAX_WAYPOINTS:
+        raise TrackError(f"a track may have at most {MAX_WAYPOINTS} waypoints, this one has {len(centre)}")
     for name, line in (("centre line", centre), ("inner border", inner), ("outer border", outer)):
         if not np.array_equal(line[0], line[-1]):
             raise TrackError(f"the {name} is not a closed loop: its last point must equal its first")
-    narrow = np.flatnonzero(np.hypot(*(inner - outer).T) < MIN_ROAD_WIDTH)
+    widths = np.hypot(*(inner - outer).T)
+    if np.median(widths) > MAX_MEDIAN_WIDTH:
+        raise TrackError(
+            f"the road is {np.median(widths):.1f} m wide (DeepRacer roads are about 1 m): "
+            "are the coordinates in metres?"
+        )
+    narrow = np.flatnonzero(widths < MIN_ROAD_WIDTH)
     if narrow.size:
         row = int(narrow[0])
         raise TrackError(
@@ -351,6 +394,12 @@ def _nearest_row(points: np.ndarray, point: Point) -> int:
     return int(np.hypot(*(points - (point.x, point.y)).T).argmin())
 
 
+def _nearest_points_on(border: np.ndarray, points: np.ndarray) -> np.ndarray:
+    line = LineString(border)
+    located = shapely.line_locate_point(line, shapely.points(points))
+    return shapely.get_coordinates(shapely.line_interpolate_point(line, located))
+
+
 def _unit_tangents(segments, lengths):
     """Unit direction of each segment; a duplicated waypoint's zero-length segment borrows the next one's."""
     tangents = np.zeros_like(segments)
@@ -378,8 +427,10 @@ def load_npy(source, slug: str, title: str | None = None, description: str = "")
             f"expected an N x 6 array of rows [centre_x, centre_y, inner_x, inner_y, outer_x, outer_y], "
             f"got shape {array.shape}"
         )
-    if len(array) < MIN_WAYPOINTS:
-        raise TrackError(f"a track needs at least {MIN_WAYPOINTS} waypoints (rows), this one has {len(array)}")
+    if not MIN_WAYPOINTS <= len(array) <= MAX_WAYPOINTS:
+        raise TrackError(
+            f"a track needs {MIN_WAYPOINTS} to {MAX_WAYPOINTS} waypoints (rows), this one has {len(array)}"
+        )
     bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
     if bad.size:
         raise TrackError(f"row {int(bad[0])} holds a NaN or infinite value")
@@ -393,18 +444,21 @@ def load_npy(source, slug: str, title: str | None = None, description: str = "")
 def _read_array(source) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
+    if isinstance(source, list | tuple):
+        return np.asarray(source, dtype=object)
+    if isinstance(source, bytes | bytearray | memoryview):
+        source = io.BytesIO(bytes(source))
+    elif not (isinstance(source, str | Path) or hasattr(source, "read")):
+        raise TrackError(f"cannot read a track from a {type(source).__name__}")
     try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            return np.load(io.BytesIO(bytes(source)), allow_pickle=False)
-        if isinstance(source, str | Path) or hasattr(source, "read"):
-            return np.load(source, allow_pickle=False)
+        loaded = np.load(source, allow_pickle=False)
     except FileNotFoundError as error:
         raise TrackError(f"no such track file: {source}") from error
     except (OSError, ValueError, EOFError) as error:
         raise TrackError(f"not a NumPy .npy track file ({error})") from error
-    if isinstance(source, list | tuple):
-        return np.asarray(source, dtype=object)
-    raise TrackError(f"cannot read a track from a {type(source).__name__}")
+    if not isinstance(loaded, np.ndarray):  # np.load opens .npz archives too
+        raise TrackError("this is a NumPy .npz archive; a track file is a single .npy array")
+    return loaded
 
 
 def _as_float_array(array: np.ndarray) -> np.ndarray:
