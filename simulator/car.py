@@ -179,6 +179,26 @@ def _as_slice(indices: list[int]):
     return indices
 
 
+def parse_colour(colour) -> str:
+    """A Garage shell colour, "#rrggbb" or (r, g, b) in 0..1, as an MJCF rgba string; None = the default
+    red. Raises ValueError for anything else."""
+    if colour is None:
+        return CAR_COLOUR
+    try:
+        if isinstance(colour, str):
+            text = colour.strip().removeprefix("#")
+            if len(text) != 6:
+                raise ValueError
+            rgb = [int(text[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        else:
+            rgb = [float(c) for c in colour]
+            if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb):
+                raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f'a car colour is "#rrggbb" or (r, g, b) within 0..1, not {colour!r}') from None
+    return " ".join(f"{c:.4f}" for c in rgb) + " 1"
+
+
 @dataclass(frozen=True)
 class CarPose:
     x: float        # rear-axle origin, world metres

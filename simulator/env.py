@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command
+from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command, parse_colour
 from simulator.episode import Episode, StartPositions, Status
 from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
@@ -156,6 +156,7 @@ class DeepRacerEnv(gym.Env):
         collision_penalty: float = 5.0,
         render_mode: str | None = None,
         max_episode_steps: int = MAX_EPISODE_STEPS,
+        car_colour=None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be 'training' or 'evaluation', not {mode!r}")
@@ -175,7 +176,7 @@ class DeepRacerEnv(gym.Env):
 
         # Physics and pictures.
         self.world = build_world(
-            self.track, boxes=self.race.object_count, bots=self.race.bot_count
+            self.track, boxes=self.race.object_count, bots=self.race.bot_count, car_colour=parse_colour(car_colour)
         )
         self.camera_rig = CameraRig(self.world.model, IMAGE_WIDTH, IMAGE_HEIGHT)
         self.sensors = build_sensors(sensors, self.world, self.camera_rig)

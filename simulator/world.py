@@ -16,6 +16,7 @@ import numpy as np
 from simulator.car import (
     CAMERA_X,
     CAMERA_Z,
+    CAR_COLOUR,
     GROUP_CAR,
     GROUP_OBSTACLE,
     TYRE_FRICTION,
@@ -251,7 +252,7 @@ def _box_xml(i: int) -> str:
     )
 
 
-def world_xml(track, boxes: int = 0, bots: int = 0) -> str:
+def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR) -> str:
     """The scene's MJCF for a track (anything with centre / inner / outer N x 2 arrays)."""
     centre, inner, outer = _loop(track.centre), _loop(track.inner), _loop(track.outer)
     road = _strip_mesh(inner, outer, ROAD_Z, closed=True)
@@ -262,7 +263,7 @@ def world_xml(track, boxes: int = 0, bots: int = 0) -> str:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     span = max(x1 - x0, y1 - y0) + 2 * WALL_MARGIN
     extent = span / 2
-    car_body, car_actuators = car_mjcf(cameras=_car_sensors_xml())
+    car_body, car_actuators = car_mjcf(colour=car_colour, cameras=_car_sensors_xml())
     # The top-down view is orthographic and frames the road with a margin (4:3 image).
     top_fovy = max((y1 - y0) + 0.6, ((x1 - x0) + 0.6) * 3 / 4)
     return f"""
@@ -303,9 +304,10 @@ def world_xml(track, boxes: int = 0, bots: int = 0) -> str:
 </mujoco>"""
 
 
-def build_world(track, boxes: int = 0, bots: int = 0) -> World:
-    """Compile the scene for a track with room for `boxes` obstacles and `bots` bot cars."""
-    model = mujoco.MjModel.from_xml_string(world_xml(track, boxes, bots))
+def build_world(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR) -> World:
+    """Compile the scene for a track with room for `boxes` obstacles and `bots` bot cars; `car_colour`
+    is the agent's shell as an MJCF "r g b a" string (see `car.parse_colour`)."""
+    model = mujoco.MjModel.from_xml_string(world_xml(track, boxes, bots, car_colour))
     data = mujoco.MjData(model)
     everything = np.vstack([_loop(track.inner), _loop(track.outer)])
     (x0, y0), (x1, y1) = everything.min(axis=0), everything.max(axis=0)

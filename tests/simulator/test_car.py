@@ -12,6 +12,7 @@ from simulator.car import (
     WHEEL_RADIUS,
     WHEELBASE,
     clamp_command,
+    parse_colour,
 )
 from simulator.tracks import get_track
 from simulator.world import CONTROL_HZ, build_world
@@ -104,3 +105,13 @@ def test_it_slides_wide_when_cornering_too_fast(world):
     kinematic = WHEELBASE / np.tan(np.deg2rad(30))
     assert circle_radius(world, 30.0, 3.0) > 2 * kinematic
     assert world.car.is_upright()
+
+
+def test_it_takes_the_garage_shell_colour():
+    assert parse_colour("#ff8000") == "1.0000 0.5020 0.0000 1"
+    assert parse_colour((0.0, 0.5, 1.0)) == "0.0000 0.5000 1.0000 1"
+    world = build_world(get_track("oval"), car_colour=parse_colour("#0000ff"))
+    assert world.model.geom("car_shell").rgba.tolist() == [0.0, 0.0, 1.0, 1.0]
+    for bad in ("blue", "#12345", (1.0, 2.0, 0.0), 7):
+        with pytest.raises(ValueError, match="car colour"):
+            parse_colour(bad)
