@@ -45,6 +45,9 @@ MIN_ACTIONS, MAX_ACTIONS = 2, 30
 MAX_EPISODE_STEPS = 10_000
 REWARD_LIMIT = 1e5            # SPEC 1.2: a reward must be finite and within ±1e5
 MODES = ("training", "evaluation")
+# Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
+RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
+RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
 
 
 def follow_center_line(params: dict) -> float:
@@ -248,7 +251,7 @@ class DeepRacerEnv(gym.Env):
         reward = self._reward(params)
         if outcome.reset_pose is not None:
             # Continuous evaluation: back on the centre line, to sit out the penalty.
-            self._hold_pose = outcome.reset_pose
+            self._hold_pose = self._clear_of_objects(outcome.reset_pose)
         if status == Status.PAUSE or outcome.reset_pose is not None:
             world.car.place(*self._hold_pose)
             world.forward()
@@ -308,6 +311,20 @@ class DeepRacerEnv(gym.Env):
         z = WHEEL_RADIUS if self.obstacles.is_bots else 0.0
         for index, (x, y, yaw) in zip(indices, poses, strict=True):
             self.world.set_mocap(index, x, y, yaw, z)
+
+    def _clear_of_objects(self, pose: tuple[float, float, float]) -> tuple[float, float, float]:
+        """The reset pose, moved back along the road until the car is clear of every object: a car reset
+        into the box it hit would crash again the moment its penalty ends."""
+        x, y, yaw = pose
+        distance = self.track.project(x, y).distance
+        for _ in range(RESET_BACKOFF_STEPS):
+            # Clear where it stands and a little way ahead, so it has room to steer round.
+            ahead = [(x + d * math.cos(yaw), y + d * math.sin(yaw)) for d in RESET_CLEARANCE]
+            if not any(self.obstacles.hit(px, py, yaw, only_ahead=False) for px, py in ahead):
+                break
+            distance -= RESET_BACKOFF
+            x, y, yaw = self.track.pose_at(distance)
+        return x, y, yaw
 
     def _reward(self, params: dict) -> float:
         # The reward function's exceptions are the caller's to see: they propagate.

@@ -229,8 +229,9 @@ class Obstacles:
         centre = self.positions()
         return rectangles(centre[:, 0], centre[:, 1], self.heading, self.length, self.width)
 
-    def hit(self, car_x: float, car_y: float, car_yaw: float) -> bool:
-        """Does the agent's footprint overlap a box, or a bot car ahead of it?"""
+    def hit(self, car_x: float, car_y: float, car_yaw: float, only_ahead: bool = True) -> bool:
+        """Does the agent's footprint overlap a box, or a bot car ahead of it (any bot car when not
+        `only_ahead`)?"""
         if self.count == 0:
             return False
         agent = car_footprint(car_x, car_y, car_yaw)
@@ -239,7 +240,7 @@ class Obstacles:
         # Only objects within reach can overlap: skip shapely for everything else.
         reach = (np.hypot(FOOTPRINT_LENGTH, FOOTPRINT_WIDTH) + np.hypot(self.length, self.width)) / 2
         near = np.hypot(*(centres - agent_centre).T) <= reach
-        if self.is_bots:
+        if self.is_bots and only_ahead:
             forward = np.array([np.cos(car_yaw), np.sin(car_yaw)])
             near &= (centres - agent_centre) @ forward > 0
         if not near.any():
