@@ -233,7 +233,7 @@ class Car:
     def place(self, x: float, y: float, yaw: float) -> None:
         """Put the car at rest with its rear-axle origin at (x, y), heading yaw (radians)."""
         qpos = self.data.qpos
-        qpos[self._qpos] = (x, y, WHEEL_RADIUS, np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
+        qpos[self._qpos] = (x, y, WHEEL_RADIUS, math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
         self.data.qvel[self._qvel] = 0.0
         # Wheels and steering back to straight, at rest.
         qpos[self._hinge_qpos] = 0.0
@@ -248,20 +248,15 @@ class Car:
         self.data.ctrl[self._drive] = speed / WHEEL_RADIUS
 
     def pose(self) -> CarPose:
-        qpos = self.data.qpos[self._qpos]
-        w, z = qpos[3], qpos[6]
-        qx, qy = qpos[4], qpos[5]
-        yaw = np.arctan2(2 * (w * z + qx * qy), 1 - 2 * (qy * qy + z * z))
-        return CarPose(float(qpos[0]), float(qpos[1]), float(yaw))
-
-    def velocity(self) -> np.ndarray:
-        """World-frame linear velocity (vx, vy, vz) of the rear-axle origin."""
-        return self.data.qvel[self._qvel][:3].copy()
+        """Where the rear-axle origin is and which way the car faces (yaw of its body quaternion)."""
+        x, y, _, w, qx, qy, qz = self.data.qpos[self._qpos].tolist()
+        return CarPose(x, y, math.atan2(2 * (w * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
 
     def forward_speed(self) -> float:
-        pose = self.pose()
-        vx, vy, _ = self.data.qvel[self._qvel][:3]
-        return float(vx * np.cos(pose.yaw) + vy * np.sin(pose.yaw))
+        """Measured speed along the car's heading, m/s (negative when rolling backwards)."""
+        yaw = self.pose().yaw
+        vx, vy = self.data.qvel[self._qvel][:2].tolist()
+        return vx * math.cos(yaw) + vy * math.sin(yaw)
 
     def steering_deg(self) -> float:
         """The measured mean front-wheel angle."""
