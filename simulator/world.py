@@ -269,7 +269,7 @@ def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR
     return f"""
 <mujoco model="deepracer">
   <compiler angle="degree"/>
-  <option timestep="{TIMESTEP:.8f}" integrator="implicitfast"/>
+  <option timestep="{TIMESTEP:.8f}" integrator="implicitfast" cone="elliptic"/>
   <statistic extent="{extent:.3f}" center="{cx:.3f} {cy:.3f} 0"/>
   <visual>
     <global offwidth="{OFFSCREEN_WIDTH}" offheight="{OFFSCREEN_HEIGHT}"/>
