@@ -20,7 +20,7 @@ from rest_framework.routers import SimpleRouter
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
 from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
-from models_app.hyperparameters import DEFAULTS
+from models_app.hyperparameters import ALGORITHMS, DEFAULTS
 from models_app.models import RLModel
 from models_app.race_types import RACE_TYPES, TIME_TRIAL
 from models_app.services import model_create, model_delete
@@ -53,7 +53,7 @@ class ModelCreateSerializer(serializers.Serializer):
     race_type = serializers.JSONField(required=False, help_text="The env's race_type dict (docs/INTERFACES.md).")
     vehicle = serializers.IntegerField(help_text="The id of one of your Garage vehicles.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
-    training_algorithm = serializers.ChoiceField(choices=["clipped_ppo", "sac"], default="clipped_ppo")
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default="clipped_ppo")
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(default=60)
 
@@ -81,7 +81,7 @@ class ModelCloneSerializer(serializers.Serializer):
     race_type = serializers.JSONField(required=False)
     action_space = serializers.JSONField(required=False, help_text="New action values; the count stays the parent's.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
-    training_algorithm = serializers.ChoiceField(choices=["clipped_ppo", "sac"], required=False)
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), required=False)
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(required=False)
 
