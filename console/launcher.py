@@ -19,6 +19,8 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -27,6 +29,7 @@ POLL_SECONDS = 0.5
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 REDIS_START_SECONDS = 30
+WEB_START_SECONDS = 120
 REDIS_LOG = BASE_DIR / "var" / "redis.log"
 
 
@@ -137,6 +140,19 @@ def stop_signals_raise():
             signal.signal(sig, old)
 
 
+def _wait_for_web(url: str, children: "Children") -> None:
+    """Return once the web server answers (any HTTP status), so the URL printed next works right away."""
+    deadline = time.monotonic() + WEB_START_SECONDS
+    while time.monotonic() < deadline and children.first_exited() is None:
+        try:
+            with urlopen(url, timeout=2):
+                return
+        except HTTPError:
+            return
+        except OSError:
+            time.sleep(POLL_SECONDS)
+
+
 def child_env(redis_url: str) -> dict:
     env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
     env.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
@@ -174,6 +190,7 @@ def run() -> int:
                 children.start(name, argv, env)
             children.start("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port,
                                    "console.asgi:application"], env)
+            _wait_for_web(f"http://{host}:{port}/health/", children)
             print(f"\n  DeepRacer console: http://{host}:{port}/\n  (Redis {url}; press Ctrl-C to stop everything)\n",
                   flush=True)
             while (exited := children.first_exited()) is None:
