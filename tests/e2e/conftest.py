@@ -4,7 +4,8 @@ work) with a real Celery worker and Redis, all sharing the test database.
 Fixtures for every app's browser tests:
 - `live_url`: the base URL of the live server, e.g. "http://127.0.0.1:41234" (session-scoped).
 - `browser`: a headless Chromium (session-scoped). `page`: a fresh page (function-scoped).
-- `racer_page`: a page signed in as the `owner` persona (who has a racer name).
+- `racer_page`: a page signed in as the `owner` persona (who has a racer name); `sign_in(user)` signs
+  `page` in as any user (e.g. `stranger`, to check that they get a 404).
 - `worker`: a running Celery worker for both queues (from tests/conftest.py).
 - `shot(name)`: saves test-artifacts/<test>/<NN>-<name>.png; a failing test's page is saved as well.
 Tests that use these get a transactional database so the server subprocess sees what they write.
@@ -110,10 +111,21 @@ def shot(request, page):
 
 
 @pytest.fixture
-def racer_page(page, owner, live_url):
-    """`page` signed in as the `owner` persona: the session cookie of a Django test-client login."""
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_url}])
-    return page
+def sign_in(page, live_url):
+    """sign_in(user): sign `page` in as `user` with the session cookie of a Django test-client login."""
+
+    def sign_in_as(user):
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.clear_cookies()
+        page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_url}])
+        return page
+
+    return sign_in_as
+
+
+@pytest.fixture
+def racer_page(sign_in, owner):
+    """`page` signed in as the `owner` persona."""
+    return sign_in(owner)
