@@ -7,11 +7,13 @@ Fixtures for every app's browser tests:
 - `racer_page`: a page signed in as the `owner` persona (who has a racer name); `sign_in(user)` signs
   `page` in as any user (e.g. `stranger`, to check that they get a 404).
 - `worker`: a running Celery worker for both queues (from tests/conftest.py).
-- `shot(name)`: saves test-artifacts/<test>/<NN>-<name>.png; a failing test's page is saved as well.
+- `shot(name)`: saves test-artifacts/<test>/<NN>-<name>.png for a step; every test's final page is saved
+  too, as failure.png or last.png.
 Tests that use these get a transactional database so the server subprocess sees what they write.
 """
 
 import re
+import shutil
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -31,6 +33,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 DEFAULT_TIMEOUT_MS = 15_000
 SERVER_START_SECONDS = 90
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -79,22 +82,28 @@ def browser():
 
 
 def _artifact_dir(request) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-    folder = ARTIFACTS / name
+    """test-artifacts/<file>__<test>/, e.g. test-artifacts/e2e.test_sign_up__test_it_signs_up/."""
+    path, _, name = request.node.nodeid.partition("::")
+    module = Path(path).with_suffix("").as_posix().removeprefix("tests/").replace("/", ".")
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{module}__{name}")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @pytest.fixture
 def page(request, browser, live_url, transactional_db):
+    shutil.rmtree(_artifact_dir(request))  # pictures of an earlier run would mislead
     context = browser.new_context(base_url=live_url, viewport=VIEWPORT)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     yield page
+    # Every test leaves a picture of where it ended: "failure.png" when it failed, "last.png" otherwise.
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        page.screenshot(path=str(_artifact_dir(request) / "failure.png"), full_page=True)
-    context.close()
+    failed = report is None or report.failed
+    try:
+        page.screenshot(path=str(_artifact_dir(request) / ("failure.png" if failed else "last.png")), full_page=True)
+    finally:
+        context.close()
 
 
 @pytest.fixture
