@@ -3,7 +3,7 @@ work) with a real Celery worker and Redis, all sharing the test database.
 
 Fixtures for every app's browser tests:
 - `live_url`: the base URL of the live server, e.g. "http://127.0.0.1:41234" (session-scoped).
-- `browser`: a headless Chromium (session-scoped). `page`: a fresh page (function-scoped).
+- `browser`: a headless Chromium (one per test module). `page`: a fresh page (function-scoped).
 - `racer_page`: a page signed in as the `owner` persona (who has a racer name); `sign_in(user)` signs
   `page` in as any user (e.g. `stranger`, to check that they get a 404).
 - `worker`: a running Celery worker for both queues (from tests/conftest.py).
@@ -66,14 +66,15 @@ def live_url(server_env):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package (see .ci/run).",
                     pytrace=False)
-    # Playwright's sync API keeps an event loop running in this thread, which makes Django refuse ORM calls
-    # from tests; the test process only drives the browser and writes fixtures, so that guard does not
-    # apply here (tests.processes.clean_environ keeps the variable away from the servers).
+    # Playwright's sync API keeps an event loop running in this thread while it is started: Django then
+    # refuses ORM calls (the test process only drives the browser and writes fixtures, so that guard does
+    # not apply here; tests.processes.clean_environ keeps the variable away from the servers), and
+    # asyncio.run() fails. Module scope stops it before the tests that run after browser tests.
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
