@@ -165,7 +165,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Threads per worker process for torch, BLAS and Mesa's llvmpipe: more than one thread per process on a
 # busy machine is slower, not faster (DESIGN.md).
 WORKER_THREADS = env_int("WORKER_THREADS", 1, minimum=1)

@@ -19,13 +19,14 @@ from rest_framework.routers import SimpleRouter
 
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
-from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, initial_for
-from models_app.hyperparameters import DEFAULTS
+from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
+from models_app.hyperparameters import ALGORITHMS, DEFAULTS
 from models_app.models import RLModel
 from models_app.race_types import RACE_TYPES, TIME_TRIAL
 from models_app.services import model_create, model_delete
+from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
-from simulator.tracks import BUILTIN_TRACKS
+from simulator.tracks import TrackError
 
 
 class RLModelSerializer(serializers.ModelSerializer):
@@ -52,7 +53,7 @@ class ModelCreateSerializer(serializers.Serializer):
     race_type = serializers.JSONField(required=False, help_text="The env's race_type dict (docs/INTERFACES.md).")
     vehicle = serializers.IntegerField(help_text="The id of one of your Garage vehicles.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
-    training_algorithm = serializers.ChoiceField(choices=["clipped_ppo", "sac"], default="clipped_ppo")
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default="clipped_ppo")
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(default=60)
 
@@ -71,20 +72,31 @@ class ModelCreateSerializer(serializers.Serializer):
 
 
 class ModelCloneSerializer(serializers.Serializer):
+    """Anything to change in the clone; the rest is the parent's. The vehicle stays the parent's."""
+
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    track = serializers.CharField(required=False)
+    track_reversed = serializers.BooleanField(required=False)
+    race_type = serializers.JSONField(required=False)
     action_space = serializers.JSONField(required=False, help_text="New action values; the count stays the parent's.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), required=False)
     hyperparameters = serializers.JSONField(required=False)
     max_minutes = serializers.IntegerField(required=False)
 
+    validate_race_type = ModelCreateSerializer.validate_race_type
+    validate_hyperparameters = ModelCreateSerializer.validate_hyperparameters
 
-def _form_data(data: dict) -> dict:
+
+def _form_data(data: dict, owner) -> dict:
     """API JSON → the wizard form's flat fields."""
     flat = {key: value for key, value in data.items()
             if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
-    track = BUILTIN_TRACKS.get(data.get("track"))
-    native = track.direction if track else "counterclockwise"
+    try:
+        native = resolve_track(owner.pk, str(data.get("track"))).direction
+    except TrackError:
+        native = "counterclockwise"  # the form refuses the unknown track itself
     other = "clockwise" if native == "counterclockwise" else "counterclockwise"
     flat["direction"] = other if data.get("track_reversed") else native
     if "action_space" in data:
@@ -145,7 +157,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         serializer = ModelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = {"reward_code": reward.default_code(), **serializer.validated_data}
-        form = ModelWizardForm(_form_data(data), owner=request.user)
+        form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return _created(form)
@@ -163,17 +175,18 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def clone(self, request, pk=None):
         """A new model from this one: same vehicle (values editable, action count fixed), parent recorded."""
         source = self.get_object()
-        initial = initial_for(source)
-        data = dict(initial)
-        overrides = dict(request.data.items()) if hasattr(request.data, "items") else {}
-        for key in ("name", "description", "reward_code", "max_minutes"):
-            if key in overrides:
-                data[key] = overrides[key]
-        if "action_space" in overrides:
-            data["action_space"] = json.dumps(overrides["action_space"])
-        if isinstance(overrides.get("hyperparameters"), dict):
-            data.update(overrides["hyperparameters"])
-        form = ModelWizardForm(data, owner=request.user, source=source)
+        serializer = ModelCloneSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        merged = {
+            "name": clone_name(source), "description": source.description, "track": source.track,
+            "track_reversed": source.track_reversed, "race_type": source.race_type, "reward_code": source.reward_code,
+            "training_algorithm": source.training_algorithm, "hyperparameters": source.hyperparameters,
+            "max_minutes": source.max_minutes, "action_space": source.vehicle_snapshot["action_space"],
+            **serializer.validated_data,
+        }
+        # Hyperparameters change one by one: the ones not named keep the parent's values.
+        merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
+        form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
         if not form.is_valid():
             return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
         return _created(form)
@@ -216,7 +229,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
 
 class ValidationRequestSerializer(serializers.Serializer):
     code = serializers.CharField(trim_whitespace=False, max_length=reward.MAX_CODE_CHARS)
-    track = serializers.ChoiceField(choices=list(BUILTIN_TRACKS), default="quick_loop")
+    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug or user-<id> of yours.")
     track_reversed = serializers.BooleanField(default=False)
     race_type = serializers.JSONField(required=False)
 
@@ -228,7 +241,8 @@ class ValidationRequestSerializer(serializers.Serializer):
         "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True)})
 @api_view(["POST"])
 def validate_reward(request):
-    """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes."""
+    """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
+    {"errors": [...], "warnings": [...]} (style findings, never failures)."""
     from models_app.race_types import RaceTypeError, check_race_type
 
     serializer = ValidationRequestSerializer(data=request.data)
@@ -239,9 +253,15 @@ def validate_reward(request):
     except RaceTypeError as error:
         return Response({"race_type": error.errors}, status=status.HTTP_400_BAD_REQUEST)
     try:
-        errors = reward.validate(data["code"], data["track"], data["track_reversed"], race_type)
+        track = resolve_track(request.user.pk, data["track"], data["track_reversed"])
+    except TrackError as error:
+        return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+    try:
+        errors, warnings = reward.validate_with_warnings(data["code"], track, race_type)
     except reward.ValidationUnavailable as error:
         return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if request.query_params.get("warnings"):
+        return Response({"errors": errors, "warnings": warnings})
     return Response(errors)
 
 

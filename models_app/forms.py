@@ -25,28 +25,29 @@ from models_app.models import (
     MAX_MINUTES,
     MIN_MINUTES,
     NAME_RULE,
+    ImportedTrack,
     RLModel,
     validate_model_name,
 )
-from simulator.tracks import BUILTIN_TRACKS
+from models_app.tracks import resolve_track, track_options
+from simulator.tracks import TrackError, load_npy
 
 DEFAULT_TRACK = "quick_loop"
 DIRECTIONS = {"counterclockwise": "Counter-clockwise", "clockwise": "Clockwise"}
 PLACEMENTS = {"random": "Randomize object locations", "fixed": "Fixed locations"}
 HYPERPARAMETER_FIELDS = tuple(DEFAULTS)
 
-def track_choices():
-    return [(slug, track.title) for slug, track in BUILTIN_TRACKS.items()]
 
 def name_is_taken(owner, name) -> bool:
     return RLModel.objects.filter(owner=owner, name=name).exists()
+
 
 class ModelWizardForm(forms.Form):
     name = forms.CharField(max_length=64, validators=[validate_model_name], label="Model name", help_text=NAME_RULE)
     description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                   label="Training job description - optional",
                                   help_text=f"Up to {MAX_DESCRIPTION} characters.")
-    track = forms.ChoiceField(choices=track_choices, widget=forms.RadioSelect, initial=DEFAULT_TRACK)
+    track = forms.ChoiceField(widget=forms.RadioSelect, initial=DEFAULT_TRACK)
     direction = forms.ChoiceField(choices=DIRECTIONS.items(), widget=forms.RadioSelect, initial="counterclockwise",
                                   label="Direction")
     race_type = forms.ChoiceField(choices=race_types.RACE_TYPES.items(), widget=forms.RadioSelect,
@@ -93,6 +94,8 @@ class ModelWizardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.source = source
+        self.tracks = track_options(owner)
+        self.fields["track"].choices = [(slug, track.title) for slug, track in self.tracks.items()]
         vehicles = Vehicle.objects.filter(owner=owner)
         self.fields["vehicle"].queryset = vehicles
         self.fields["vehicle"].required = source is None
@@ -187,10 +190,13 @@ class ModelWizardForm(forms.Form):
     def _clean_reward(self, data):
         """Refuse a reward function that fails Validate, with each error at its line."""
         code = data["reward_code"]
-        if reward.validation_available():
-            errors = reward.validate(code, data["track"], data["direction"] == "clockwise", data["race_type_config"])
-        else:
-            errors = reward.syntax_errors(code)
+        track = self.tracks[data["track"]]
+        if data["direction"] != track.direction:
+            track = track.reversed()
+        try:
+            errors = reward.validate(code, track, data["race_type_config"])
+        except reward.ValidationUnavailable:
+            errors = reward.syntax_errors(code)  # training refuses to start later, with its own clear message
         data["reward_errors"] = errors
         for error in errors:
             where = f"Line {error['line']}: " if error.get("line") else ""
@@ -198,7 +204,7 @@ class ModelWizardForm(forms.Form):
 
     def save(self) -> RLModel:
         data = self.cleaned_data
-        track = BUILTIN_TRACKS[data["track"]]
+        track = self.tracks[data["track"]]
         return RLModel.objects.create(
             owner=self.owner,
             name=data["name"],
@@ -225,7 +231,10 @@ def _json_or_none(text):
 
 def initial_for(source: RLModel) -> dict:
     """The wizard pre-filled from a model to clone."""
-    track = BUILTIN_TRACKS.get(source.track)
+    try:
+        track = resolve_track(source.owner_id, source.track)
+    except TrackError:
+        track = None
     direction = track.direction if track else "counterclockwise"
     if source.track_reversed:
         direction = "clockwise" if direction == "counterclockwise" else "counterclockwise"
@@ -281,3 +290,37 @@ class ModelImportForm(forms.Form):
             raise forms.ValidationError(f"The archive is {archive.size:,} bytes; the limit is "
                                         f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
         return archive
+
+
+class TrackImportForm(forms.Form):
+    title = forms.CharField(max_length=64, label="Track name")
+    npy = forms.FileField(label="Track file (.npy)",
+                          help_text="An N x 6 array of rows [centre_x, centre_y, inner_x, inner_y, outer_x, outer_y] "
+                                    "in metres, as DeepRacer's track files.")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_title(self):
+        title = self.cleaned_data["title"].strip()
+        if ImportedTrack.objects.filter(owner=self.owner, title=title).exists():
+            raise forms.ValidationError("You already have a track with this name.")
+        return title
+
+    def clean_npy(self):
+        upload = self.cleaned_data["npy"]
+        if upload.size > settings.MAX_UPLOAD_TRACK_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size:,} bytes; the limit is "
+                                        f"{settings.MAX_UPLOAD_TRACK_BYTES:,}.")
+        data = upload.read()
+        try:
+            self.track = load_npy(data, "upload", title="upload")
+        except TrackError as error:
+            raise forms.ValidationError(f"This track file cannot be used: {error}.") from None
+        return data
+
+    def save(self) -> ImportedTrack:
+        return ImportedTrack.objects.create(owner=self.owner, title=self.cleaned_data["title"],
+                                            npy=self.cleaned_data["npy"], length=self.track.length,
+                                            width=self.track.width)

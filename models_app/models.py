@@ -34,6 +34,39 @@ class Status(models.TextChoices):
     ERROR = "ERROR", "Error"
 
 
+IMPORTED_TRACK_PREFIX = "user-"
+
+
+class ImportedTrack(models.Model):
+    """A racer's own track file (.npy, SPEC 5.5). The file lives in the database so that workers on other
+    machines read it the same way; it is small (MAX_UPLOAD_TRACK_BYTES)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imported_tracks")
+    title = models.CharField(max_length=64)
+    npy = models.BinaryField()
+    length = models.FloatField()
+    width = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "title"], name="unique_track_title_per_owner")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def slug(self) -> str:
+        return f"{IMPORTED_TRACK_PREFIX}{self.pk}"
+
+    def load(self, reverse: bool = False):
+        """The simulator's Track (raises simulator.tracks.TrackError if the stored file no longer loads)."""
+        from simulator.tracks import load_npy
+
+        track = load_npy(bytes(self.npy), self.slug, title=self.title, description="Imported track")
+        return track.reversed() if reverse else track
+
+
 class RLModelQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
@@ -88,10 +121,15 @@ class RLModel(models.Model):
 
     @property
     def track_title(self) -> str:
-        from simulator.tracks import BUILTIN_TRACKS
+        from models_app.tracks import track_title
 
-        track = BUILTIN_TRACKS.get(self.track)
-        return track.title if track else self.track
+        return track_title(self.owner_id, self.track)
+
+    def get_track(self):
+        """The Track this model trains on (built-in or imported), reversed when track_reversed."""
+        from models_app.tracks import resolve_track
+
+        return resolve_track(self.owner_id, self.track, self.track_reversed)
 
     @property
     def race_type_label(self) -> str:

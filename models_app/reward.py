@@ -5,7 +5,7 @@ its dynamic checks in the reward sandbox."""
 import ast
 from importlib import import_module
 
-from simulator.tracks import TrackError, get_track
+from simulator.tracks import Track
 
 MAX_CODE_CHARS = 140_000
 # Until simulator.reward.examples lands: the console's default example, follow the centre line (SPEC 1.4).
@@ -67,19 +67,27 @@ def validation_available() -> bool:
     return _module("simulator.reward.validation") is not None
 
 
-def validate(code: str, track_slug: str, reverse: bool, race_type: dict) -> list[dict]:
+def validate(code: str, track: Track, race_type: dict) -> list[dict]:
     """SPEC 1.3 errors [{type, message, line}] for this code on this track and race type."""
+    return validate_with_warnings(code, track, race_type)[0]
+
+
+def validate_with_warnings(code: str, track: Track, race_type: dict) -> tuple[list, list]:
+    """(errors, warnings): warnings are style findings shown beside the code, never failures."""
     if len(code) > MAX_CODE_CHARS:
         return [{"type": "SYNTAX_ERROR", "line": None,
-                 "message": f"The reward function is {len(code):,} characters; the limit is {MAX_CODE_CHARS:,}."}]
+                 "message": f"The reward function is {len(code):,} characters; the limit is {MAX_CODE_CHARS:,}."}], []
     module = _module("simulator.reward.validation")
     if module is None:
         raise ValidationUnavailable("Reward validation is not installed yet (simulator.reward.validation).")
+    from simulator.reward.sandbox import IsolationUnavailable
+
     try:
-        track = get_track(track_slug, reverse=reverse)
-    except TrackError as error:
-        return [{"type": "TEST_FAILURE", "message": str(error), "line": None}]
-    return module.validate_reward_function(code, track, race_type)
+        if hasattr(module, "validate_with_warnings"):
+            return module.validate_with_warnings(code, track, race_type)
+        return module.validate_reward_function(code, track, race_type), []
+    except IsolationUnavailable as error:
+        raise ValidationUnavailable(f"This server cannot run reward code safely, so it cannot test it: {error}") from None
 
 
 def syntax_errors(code: str) -> list[dict]:

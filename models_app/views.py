@@ -12,11 +12,11 @@ from rest_framework.authtoken.models import Token
 from garage.models import Vehicle
 from models_app import race_types, reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model, stream_tar_gz
-from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm
+from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
-from models_app.models import RLModel, Status
+from models_app.models import ImportedTrack, RLModel, Status
 from models_app.services import model_create, model_delete
-from simulator.tracks import BUILTIN_TRACKS
+from simulator.tracks import TrackError
 
 # The training app fills the model page's tabs (training, evaluation) with this template when it exists.
 TABS_TEMPLATES = ("training/model_tabs.html",)
@@ -32,7 +32,7 @@ def _get_model_for_user(request, pk) -> RLModel:
 @require_GET
 def model_list(request):
     models = RLModel.objects.owned_by(request.user).select_related("parent")
-    return render(request, "models_app/list.html", {"models": models, "tracks": BUILTIN_TRACKS})
+    return render(request, "models_app/list.html", {"models": models})
 
 
 @login_required
@@ -58,7 +58,7 @@ def _wizard(request, source):
     return render(request, "models_app/create.html", {
         "form": form,
         "source": source,
-        "tracks": _track_cards(),
+        "tracks": _track_cards(form.tracks),
         "vehicles": Vehicle.objects.filter(owner=request.user),
         "examples": reward.examples(),
         "editor_config": {
@@ -71,21 +71,25 @@ def _wizard(request, source):
     })
 
 
-def _track_cards():
-    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(PREVIEW_SIZE))}  # noqa: S308 (our own SVG)
-            for slug, track in BUILTIN_TRACKS.items()]
+def _track_cards(tracks):
+    # to_svg() escapes the title: the markup is the simulator's own drawing.
+    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(PREVIEW_SIZE))}  # noqa: S308
+            for slug, track in tracks.items()]
 
 
 @login_required
 @require_GET
 def model_detail(request, pk):
     model = _get_model_for_user(request, pk)
-    track = BUILTIN_TRACKS.get(model.track)
+    try:
+        track = model.get_track()
+    except TrackError:
+        track = None
     return render(request, "models_app/detail.html", {
         "model": model,
         "track": track,
         "track_svg": mark_safe(track.to_svg(PREVIEW_SIZE * 2)) if track else "",  # noqa: S308
-        "direction": _direction(track, model.track_reversed),
+        "direction": DIRECTIONS[track.direction] if track else "",
         "hyperparameters": [(LABELS[name], model.hyperparameters.get(name)) for name in LABELS
                             if name in model.hyperparameters],
         "tabs_template": _tabs_template(),
@@ -93,13 +97,6 @@ def model_detail(request, pk):
         "race_type_objects": model.race_type.get("object_positions", []),
         "race_types": race_types.RACE_TYPES,
     })
-
-
-def _direction(track, reversed_):
-    if track is None:
-        return ""
-    flip = {"counterclockwise": "clockwise", "clockwise": "counterclockwise"}
-    return DIRECTIONS[flip[track.direction] if reversed_ else track.direction]
 
 
 def _tabs_template():
@@ -174,3 +171,36 @@ def api_token(request):
         return redirect("models:api_token")
     token = Token.objects.filter(user=request.user).first()
     return render(request, "models_app/api_token.html", {"token": token})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def track_list(request):
+    """The racer's imported tracks, and the form to import a .npy track file (SPEC 5.5)."""
+    form = TrackImportForm(request.POST or None, request.FILES or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        imported = form.save()
+        messages.success(request, f"Track {imported.title} is imported: pick it when you create a model.")
+        return redirect("models:tracks")
+    tracks = [(imported, _preview(imported)) for imported in ImportedTrack.objects.filter(owner=request.user)]
+    return render(request, "models_app/tracks.html", {"form": form, "tracks": tracks})
+
+
+def _preview(imported):
+    try:
+        return mark_safe(imported.load().to_svg(PREVIEW_SIZE))  # noqa: S308 (the simulator's own drawing)
+    except TrackError:
+        return ""
+
+
+@login_required
+@require_http_methods(["POST"])
+def track_delete(request, pk):
+    imported = get_object_or_404(ImportedTrack, pk=pk, owner=request.user)
+    users = list(RLModel.objects.owned_by(request.user).filter(track=imported.slug).values_list("name", flat=True))
+    if users:
+        messages.error(request, f"{imported.title} is the track of {', '.join(users)}: delete those models first.")
+    else:
+        imported.delete()
+        messages.success(request, f"Track {imported.title} is deleted.")
+    return redirect("models:tracks")

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command
+from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command, parse_colour
 from simulator.episode import Episode, StartPositions, Status
 from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
@@ -45,6 +45,9 @@ MIN_ACTIONS, MAX_ACTIONS = 2, 30
 MAX_EPISODE_STEPS = 10_000
 REWARD_LIMIT = 1e5            # SPEC 1.2: a reward must be finite and within ±1e5
 MODES = ("training", "evaluation")
+# Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
+RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
+RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
 
 
 def follow_center_line(params: dict) -> float:
@@ -156,6 +159,7 @@ class DeepRacerEnv(gym.Env):
         collision_penalty: float = 5.0,
         render_mode: str | None = None,
         max_episode_steps: int = MAX_EPISODE_STEPS,
+        car_colour=None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be 'training' or 'evaluation', not {mode!r}")
@@ -175,7 +179,7 @@ class DeepRacerEnv(gym.Env):
 
         # Physics and pictures.
         self.world = build_world(
-            self.track, boxes=self.race.object_count, bots=self.race.bot_count
+            self.track, boxes=self.race.object_count, bots=self.race.bot_count, car_colour=parse_colour(car_colour)
         )
         self.camera_rig = CameraRig(self.world.model, IMAGE_WIDTH, IMAGE_HEIGHT)
         self.sensors = build_sensors(sensors, self.world, self.camera_rig)
@@ -247,7 +251,7 @@ class DeepRacerEnv(gym.Env):
         reward = self._reward(params)
         if outcome.reset_pose is not None:
             # Continuous evaluation: back on the centre line, to sit out the penalty.
-            self._hold_pose = outcome.reset_pose
+            self._hold_pose = self._clear_of_objects(outcome.reset_pose)
         if status == Status.PAUSE or outcome.reset_pose is not None:
             world.car.place(*self._hold_pose)
             world.forward()
@@ -307,6 +311,20 @@ class DeepRacerEnv(gym.Env):
         z = WHEEL_RADIUS if self.obstacles.is_bots else 0.0
         for index, (x, y, yaw) in zip(indices, poses, strict=True):
             self.world.set_mocap(index, x, y, yaw, z)
+
+    def _clear_of_objects(self, pose: tuple[float, float, float]) -> tuple[float, float, float]:
+        """The reset pose, moved back along the road until the car is clear of every object: a car reset
+        into the box it hit would crash again the moment its penalty ends."""
+        x, y, yaw = pose
+        distance = self.track.project(x, y).distance
+        for _ in range(RESET_BACKOFF_STEPS):
+            # Clear where it stands and a little way ahead, so it has room to steer round.
+            ahead = [(x + d * math.cos(yaw), y + d * math.sin(yaw)) for d in RESET_CLEARANCE]
+            if not any(self.obstacles.hit(px, py, yaw, only_ahead=False) for px, py in ahead):
+                break
+            distance -= RESET_BACKOFF
+            x, y, yaw = self.track.pose_at(distance)
+        return x, y, yaw
 
     def _reward(self, params: dict) -> float:
         # The reward function's exceptions are the caller's to see: they propagate.

@@ -40,8 +40,7 @@ class Views:
         camera = model.camera("top")
         self._top_centre = camera.pos0[:2].copy()
         self._top_span = float(model.cam_fovy[camera.id])    # metres shown vertically (orthographic)
-        self._boxes = [i for i in world.box_mocap]
-        self._bots = [i for i in world.bot_mocap]
+        self._boxes, self._bots = list(world.box_mocap), list(world.bot_mocap)
 
     def chase(self) -> np.ndarray:
         """(360, 480, 3) uint8: behind the car, with the whole track inset top right."""

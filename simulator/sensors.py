@@ -60,8 +60,8 @@ class CameraRig:
     @property
     def renderer(self) -> mujoco.Renderer:
         if self._renderer is None:
-            _use_headless_gl_if_windowless()
             try:
+                _use_headless_gl_if_windowless()
                 self._renderer = mujoco.Renderer(self.model, self.height, self.width)
             except Exception as error:
                 raise RuntimeError(

@@ -97,6 +97,13 @@
     var algorithm = checked("training_algorithm");
     form.querySelectorAll("[data-show-algorithm]").forEach(function (el) { el.hidden = el.dataset.showAlgorithm !== algorithm; });
     form.elements.num_episodes_between_training.disabled = algorithm === "sac";
+    // SAC drives continuous vehicles only: say so before the server has to.
+    var vehicle = form.querySelector("input[name='vehicle']:checked");
+    var cloneTable = document.getElementById("clone-actions");
+    var discrete = vehicle ? vehicle.closest(".vehicle-choice").dataset.continuous !== "true"
+                           : Boolean(cloneTable && cloneTable.dataset.spaceType === "discrete");
+    var sacNote = document.getElementById("sac-note");
+    if (sacNote) { sacNote.hidden = !(discrete && algorithm === "sac"); }
     if (race === "OBJECT_AVOIDANCE" && placement === "fixed") { renderPositions(); }
   }
 
@@ -150,6 +157,9 @@
     textarea.hidden = true;
     editor = window.ace.edit(holder, { mode: "ace/mode/python", tabSize: 4, useSoftTabs: true, fontSize: "14px",
                                        minLines: 18, maxLines: 40, showPrintMargin: false });
+    // Ace's default line height clips underscores with some monospace fonts: give the lines room.
+    editor.container.style.lineHeight = "1.45";
+    editor.renderer.updateFontSize();
     editor.setValue(textarea.value, -1);
     editor.session.on("change", function () { textarea.value = editor.getValue(); });
     window.rewardEditor = editor;  // for browser tests and the curious
@@ -160,7 +170,7 @@
     editor.session.setAnnotations(serverErrors);
   }
 
-  function showErrors(errors) {
+  function showErrors(errors, warnings) {
     errorList.textContent = "";
     errors.forEach(function (error) {
       var item = document.createElement("li");
@@ -173,9 +183,13 @@
       errorList.appendChild(item);
     });
     if (editor) {
-      editor.session.setAnnotations(errors.filter(function (e) { return e.line; }).map(function (e) {
-        return { row: e.line - 1, column: 0, text: e.message, type: "error" };
-      }));
+      var annotations = [];
+      [[errors, "error"], [warnings || [], "warning"]].forEach(function (pair) {
+        pair[0].filter(function (e) { return e.line; }).forEach(function (e) {
+          annotations.push({ row: e.line - 1, column: 0, text: e.message, type: pair[1] });
+        });
+      });
+      editor.session.setAnnotations(annotations);
     }
   }
 
@@ -189,7 +203,7 @@
     statusLine.textContent = "Validating…";
     statusLine.className = "validation-status";
     var track = checked("track");
-    fetch(config.validate_url, {
+    fetch(config.validate_url + "?warnings=1", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
@@ -198,9 +212,10 @@
       return response.json().then(function (body) { return { ok: response.ok, status: response.status, body: body }; });
     }).then(function (result) {
       if (result.ok) {
-        showErrors(result.body);
-        statusLine.textContent = result.body.length ? result.body.length + " error(s): see below." : "Your reward function passed validation.";
-        statusLine.classList.add(result.body.length ? "failed" : "passed");
+        var errors = result.body.errors;
+        showErrors(errors, result.body.warnings);
+        statusLine.textContent = errors.length ? errors.length + " error(s): see below." : "Your reward function passed validation.";
+        statusLine.classList.add(errors.length ? "failed" : "passed");
       } else {
         showErrors([]);
         statusLine.textContent = result.body.detail || JSON.stringify(result.body);

@@ -101,3 +101,33 @@ def test_it_builds_a_vehicle_and_creates_a_model(page, shot):
     expect(page.locator(".properties").get_by_text("Quick Loop")).to_be_visible()
     shot("model-page")
     assert console_errors == []
+
+
+def test_it_clones_a_model_with_new_action_values_and_fixed_objects(racer_page, owner, shot):
+    from tests.models_app.conftest import make_model
+
+    page = racer_page
+    parent = make_model(owner, name="parent-model")
+    page.goto(f"/models/{parent.pk}/clone/")
+    expect(page.get_by_role("textbox", name="Model name")).to_have_value("parent-model-clone")
+    expect(page.get_by_role("table", name="Actions").locator("tbody tr")).to_have_count(10)
+    page.get_by_label("Action 0 speed").fill("0.8")
+    page.get_by_label("Object avoidance").check()
+    page.get_by_label("Number of objects").fill("2")
+    page.get_by_label("Number of objects").dispatch_event("change")
+    page.get_by_label("Fixed locations").check()
+    page.get_by_label("Object 2 location").fill("0.6")
+    page.get_by_label("Object 2 lane").select_option("inner")
+    page.get_by_role("radio", name="SAC").check()  # a discrete vehicle: the server refuses, the clone keeps everything typed
+    expect(page.locator("#sac-note")).to_be_visible()
+    shot("clone-wizard")
+    page.get_by_role("button", name="Create model").click()
+    expect(page.get_by_role("alert").filter(has_text="SAC needs a vehicle with a continuous action space.")).to_be_visible()
+    page.get_by_role("radio", name="PPO").check()
+    page.get_by_role("button", name="Create model").click()
+
+    expect(page.get_by_test_id("model-name")).to_have_text("parent-model-clone")
+    expect(page.get_by_text("clone of")).to_be_visible()
+    expect(page.get_by_text("Object avoidance: 2 objects, fixed")).to_be_visible()
+    expect(page.get_by_role("table").first.locator("tbody tr").first).to_contain_text("0.8")
+    shot("clone-page")

@@ -156,3 +156,29 @@ def test_it_answers_400_for_a_bad_validation_request(api):
     assert "track" in api.post("/api/reward/validate/", {"code": "x", "track": "moon"}, format="json").json()
     response = api.post("/api/reward/validate/", {"code": "x", "race_type": {"race_type": "NASCAR"}}, format="json")
     assert response.status_code == 400 and "race_type" in response.json()
+
+
+def test_it_returns_warnings_apart_when_asked(api):
+    code = "import math\n\ndef reward_function(params):\n    return 1\n"
+    response = api.post("/api/reward/validate/?warnings=1", {"code": code, "track": "oval"}, format="json")
+    if not reward.validation_available():
+        assert response.status_code == 503
+        return
+    body = response.json()
+    assert body["errors"] and body["errors"][0]["type"] == "TEST_FAILURE"  # an int reward is not a float
+    assert [warning["line"] for warning in body["warnings"]] == [1]  # math imported but unused
+
+
+def test_it_clones_onto_another_track_and_race_type(api, owner, new_model):
+    parent = api.post("/api/models/", {**new_model, "hyperparameters": {"batch_size": 128}}, format="json").json()
+    race = {"race_type": "HEAD_TO_BOT", "bot_count": 2, "bot_speed": 1.0}
+    response = api.post(f"/api/models/{parent['id']}/clone/", {"track": "flow_cup", "track_reversed": True,
+                                                               "race_type": race, "hyperparameters": {"lr": 0.0001}},
+                        format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["track"] == "flow_cup" and body["track_reversed"] is True
+    assert body["race_type"] == {**race, "bot_lane_changes": False}
+    assert body["hyperparameters"]["lr"] == 0.0001 and body["hyperparameters"]["batch_size"] == 128
+    bad = api.post(f"/api/models/{parent['id']}/clone/", {"track": "moon"}, format="json")
+    assert bad.status_code == 400 and "track" in bad.json()

@@ -144,3 +144,22 @@ def test_a_long_wander_is_truncated_at_the_step_cap():
         _, _, terminated, truncated, info = env.step(np.array([0.0, 0.5], np.float32))
         assert not terminated
     assert truncated and info["trace"]["done"]
+
+
+def test_continuous_evaluation_resets_a_crashed_car_clear_of_the_box():
+    race = {"race_type": "OBJECT_AVOIDANCE", "randomize_objects": False, "object_positions": [[0.15, "inner"]]}
+    env = DeepRacerEnv(track="oval", sensors=(), action_space=CONTINUOUS, race_type=race, mode="evaluation",
+                       continuous=True, collision_penalty=0.5)
+    env.reset(seed=0)
+    driver = PurePursuit(env, lateral=env.track.width / 4)
+    statuses = []
+    for _ in range(400):
+        # Into the box once, then round it on the outer lane.
+        if "crashed" in statuses:
+            driver.lateral = -env.track.width / 4
+        _, _, terminated, _, info = env.step(driver.action())
+        statuses.append(info["episode_status"])
+        if terminated:
+            break
+    assert statuses.count("crashed") == 1 and info["crash_count"] == 1 and info["penalty_time"] == 0.5
+    assert info["episode_status"] == "lap_complete" and info["reset_count"] == 1

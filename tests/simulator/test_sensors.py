@@ -1,5 +1,10 @@
 """Sensors: camera images of the road, the stereo pair, LIDAR ranges and sectors."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import mujoco
 import numpy as np
 import pytest
@@ -109,3 +114,19 @@ def test_gray_conversion_weights_green_most():
     gray = to_gray(rgb)
     assert gray[0, 1] > gray[0, 0] > gray[0, 2]
     assert to_gray(np.full((2, 2, 3), 255, np.uint8)).min() >= 254
+
+
+def test_the_camera_renders_headless_even_when_mujoco_was_imported_first():
+    # MuJoCo picks its GL backend at import; a process that imported it before `simulator` got the
+    # windowed default, which cannot start without a display. The camera must still work.
+    script = (
+        "import mujoco, simulator\n"
+        "from simulator.env import DeepRacerEnv\n"
+        "obs, _ = DeepRacerEnv(track='oval').reset(seed=0)\n"
+        "print(obs['FRONT_FACING_CAMERA'].std() > 5)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=environment, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True"
