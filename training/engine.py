@@ -379,25 +379,35 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             torch.set_num_threads(1)  # collecting: the env workers need the cores
+            clock = time.monotonic()
             episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
                                     on_finish=self._on_training_episode)
             if self.stopping:
                 break
             self._write_simtrace(iteration, episodes)
+            samples = sum(len(f.episode) for f in episodes)
+            timing = {"timing/collect_seconds": time.monotonic() - clock}
             torch.set_num_threads(run.update_threads or os.cpu_count() or 1)
+            clock = time.monotonic()
             stats = learner.learn([f.episode for f in episodes],
                                   keep_going=self._keep_updating)
+            timing["timing/update_seconds"] = time.monotonic() - clock
             self.counters["iteration"] += 1
-            self.counters["steps"] += sum(len(f.episode) for f in episodes)
+            self.counters["steps"] += samples
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
             if self.stopping:
                 break
             torch.set_num_threads(1)
+            clock = time.monotonic()
             evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
                                       on_finish=self._on_evaluation_episode)
             if self.stopping:
                 break
+            timing["timing/evaluate_seconds"] = time.monotonic() - clock
+            timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
+            timing["charts/update_samples_per_second"] = (
+                samples * config.num_epochs / max(timing["timing/update_seconds"], 1e-9))
             eval_progress = float(np.mean([f.progress for f in evaluation]))
             self._append_evaluation_metrics(evaluation)
             is_best = self._checkpoint(eval_progress)
@@ -408,7 +418,7 @@ class _Trainer(_Session):
                         evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluation),
                         evaluation_episodes=len(evaluation),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
-                        episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats)
+                        episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
 
     # ------------------------------------------------------------------------- reporting episodes
 
