@@ -259,6 +259,8 @@ class _Session:
                                                   deterministic=deterministic)
             env_actions = agent.env_action(action)
             actions = action.cpu().numpy()
+            log_probs = np.zeros(len(workers)) if log_prob is None else log_prob.cpu().numpy()
+            values = np.zeros(len(workers)) if value is None else value.cpu().numpy()
             now = time.monotonic()
             want_frames = self.stream_frames and now - self.last_frame >= FRAME_INTERVAL
             for row, worker in enumerate(workers):
@@ -268,8 +270,8 @@ class _Session:
                 episode = running[worker]
                 episode.observations.append({k: v[row] for k, v in obs.items()})
                 episode.actions.append(actions[row])
-                episode.log_probs.append(0.0 if log_prob is None else float(log_prob[row]))
-                episode.values.append(0.0 if value is None else float(value[row]))
+                episode.log_probs.append(log_probs[row])
+                episode.values.append(values[row])
                 episode.rewards.append(reward)
                 episode.info = info
                 if "trace" in info:
