@@ -127,3 +127,20 @@ def test_it_tells_the_console_which_values_are_out_of_its_ranges():
     errors = Hyperparameters(batch_size=100, num_epochs=20, num_episodes_between_training=1).console_range_errors()
     assert len(errors) == 3
     assert Hyperparameters(num_episodes_between_training=1).console_range_errors("sac") == []
+
+
+def test_it_learns_on_rewards_scaled_to_unit_returns_whatever_the_reward_scale():
+    frames = np.zeros((50, 1, 120, 160), np.uint8)
+    zeros = np.zeros(50, np.float32)
+
+    def targets(reward):
+        learner = PPOLearner(build_agent({}, CAMERA, gym.spaces.Discrete(2)), PPOConfig())
+        episode = Episode(obs={"FRONT_FACING_CAMERA": frames}, final_obs={"FRONT_FACING_CAMERA": frames[:1]},
+                          actions=np.zeros(50, np.int64), rewards=np.full(50, reward, np.float32),
+                          log_probs=zeros, values=zeros, terminated=True)
+        return learner.batch([episode]).returns.numpy()
+
+    small, large = targets(1.0), targets(1000.0)
+    assert np.allclose(small, large, rtol=1e-3)
+    assert 0.5 < np.abs(small).max() < 10.0
+    assert not PPOConfig(normalize_rewards=False).normalize_rewards
