@@ -395,6 +395,9 @@ class RewardSandbox:
             self._start()
 
     def _kill(self) -> None:
+        """Stop a child that misbehaved now (no grace period), then clean up as close() does."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
         self.close()
 
     # the exchange
