@@ -38,6 +38,16 @@ MAX_BATCH = 1 << 16                # params in one batch
 # on an oversubscribed machine (5.6k/s spinning without it under load 4), and an idle end costs nothing.
 SPIN_SECONDS = 200e-6
 
+# SPEC 1: what a reward function may import: DeepRacer's own list, then the harmless standard modules
+# that locally trained functions use (and ``__future__``, which only changes how the file compiles).
+# Validation refuses anything else; the runner refuses it at run time too (a courtesy mirroring
+# DeepRacer: the OS layers are what contain hostile code).
+ALLOWED_IMPORTS = frozenset({
+    "math", "random", "numpy", "scipy", "shapely",
+    "bisect", "collections", "functools", "itertools", "heapq", "statistics", "copy", "time", "json", "re",
+    "typing", "dataclasses", "enum", "__future__",
+})
+
 RACER_FILENAME = "reward_function.py"   # the racer's code appears under this name in tracebacks
 REWARD_LIMIT = 1e5                      # SPEC 1.2: finite and within [-1e5, 1e5]
 

@@ -20,14 +20,6 @@ import confine
 import orjson
 import protocol as wire
 
-# The modules SPEC 1 allows a reward function to import (the rest of the stdlib stays reachable for
-# numpy & co., which import freely). Validation refuses the others before the code ever gets here;
-# this runtime check is a courtesy that mirrors DeepRacer. The OS layers are what contain hostile code.
-ALLOWED_IMPORTS = frozenset({
-    "math", "random", "numpy", "scipy", "shapely", "bisect", "collections", "functools", "itertools",
-    "heapq", "statistics", "copy", "time", "json", "re", "typing", "dataclasses", "enum",
-    "__future__", "abc", "numbers", "operator", "decimal", "fractions", "cmath", "string",
-})
 MODULE_NAME = "reward_function"
 READ_CHUNK = 1 << 16
 
@@ -152,15 +144,16 @@ def describe(error: BaseException) -> str:
     return f"{name}: {text[:2000]}" if text else name
 
 
-def error_report(error: BaseException, index: int | None, prints: str, during: str) -> bytes:
+def error_report(error: BaseException, index: int | None, prints: str, loading: bool = False) -> bytes:
+    where = " while loading the module" if loading else ""
     if isinstance(error, BadReward):
         kind, message, line = "value", str(error), None
     elif isinstance(error, MemoryError):
-        kind, message, line = "memory", f"ran out of memory {during}", racer_line(error)
+        kind, message, line = "memory", f"ran out of memory{where}", racer_line(error)
     elif isinstance(error, SystemExit):
-        kind, message, line = "code", f"the code called exit() {during}", racer_line(error)
+        kind, message, line = "code", f"the code called exit(){where}", racer_line(error)
     else:
-        kind, message, line = "code", f"{describe(error)} ({during})", racer_line(error)
+        kind, message, line = "code", describe(error) + (f" ({where.strip()})" if where else ""), racer_line(error)
     return orjson.dumps({"kind": kind, "message": message, "line": line, "index": index, "prints": prints})
 
 
@@ -200,7 +193,7 @@ def guard_imports(module_globals: dict) -> None:
         caller = get_frame(1).f_globals
         if caller is module_globals or caller.get("__name__") == MODULE_NAME:
             top = name.partition(".")[0]
-            if level or top not in ALLOWED_IMPORTS:
+            if level or top not in wire.ALLOWED_IMPORTS:
                 raise ImportError(f"import of {name!r} is not allowed in a reward function (allowed: "
                                   "math, random, numpy, scipy, shapely and harmless standard modules)")
         return original_import(name, globals, locals, fromlist, level)
@@ -238,7 +231,7 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 if type(reward) is not float or not -limit <= reward <= limit:
                     reward = as_reward(reward, strict_float)
             except BaseException as error:
-                channel.send(wire.ST_ERROR, (), error_report(error, 0, prints.collect(), "in reward_function"))
+                channel.send(wire.ST_ERROR, (), error_report(error, 0, prints.collect()))
                 continue
             if prints.pending:
                 channel.send(wire.ST_OK, (reward,), prints.collect().encode("utf-8", "replace"))
@@ -255,7 +248,7 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                         reward = as_reward(reward, strict_float)
                     rewards.append(reward)
             except BaseException as error:
-                report = error_report(error, len(rewards), prints.collect(), "in reward_function")
+                report = error_report(error, len(rewards), prints.collect())
                 channel.send(wire.ST_ERROR, rewards, report)
                 continue
             channel.send(wire.ST_OK, rewards, prints.collect().encode("utf-8", "replace"))
@@ -284,7 +277,7 @@ def main() -> None:
     try:
         module = load_module(start["code"], start.get("allow_all_imports", False))
     except BaseException as error:
-        channel.send(wire.ST_ERROR, (), error_report(error, None, prints.collect(), "while loading the module"))
+        channel.send(wire.ST_ERROR, (), error_report(error, None, prints.collect(), loading=True))
         os._exit(0)
     info["prints"] = prints.collect()
     channel.send(wire.ST_READY, (), orjson.dumps(info))
