@@ -65,14 +65,15 @@ DEFAULT_BOT_SPEED = 1.0             # m/s
 
 
 def validate_reward_function(code: str, track: Track, race_type: dict | None = None, *,
-                             backend: str = "auto") -> list[dict]:
+                             backend: str = "auto", state_timeout: float = STATE_TIMEOUT) -> list[dict]:
     """SPEC 1.3's list of errors for ``code`` on ``track`` and the model's race type ([] = valid).
     Raises IsolationUnavailable when this server cannot run reward code safely at all."""
-    return validate_with_warnings(code, track, race_type, backend=backend)[0]
+    return validate_with_warnings(code, track, race_type, backend=backend, state_timeout=state_timeout)[0]
 
 
 def validate_with_warnings(code: str, track: Track, race_type: dict | None = None, *,
-                           backend: str = "auto") -> tuple[list[dict], list[dict]]:
+                           backend: str = "auto", state_timeout: float = STATE_TIMEOUT
+                           ) -> tuple[list[dict], list[dict]]:
     """(errors, warnings). Static checks first; the code runs (in the sandbox) only if they pass."""
     if not isinstance(code, str):
         return [_finding(SYNTAX_ERROR, "The reward function must be Python source text.")], []
@@ -86,7 +87,7 @@ def validate_with_warnings(code: str, track: Track, race_type: dict | None = Non
     errors += _arity_errors(tree) + _import_errors(tree) + _signature_errors(tree)
     if errors:
         return sorted(errors, key=_by_line), warnings
-    return _run_states(code, track, race_type, backend), warnings
+    return _run_states(code, track, race_type, backend, state_timeout), warnings
 
 
 def _finding(kind: str, message: str, line: int | None = None) -> dict:
@@ -283,13 +284,13 @@ def _call_problem(arguments: ast.arguments, n_positional: int, keywords: list[st
 
 # --- dynamic checks --------------------------------------------------------------------------------
 
-def _run_states(code: str, track: Track, race_type: dict | None, backend: str) -> list[dict]:
+def _run_states(code: str, track: Track, race_type: dict | None, backend: str, timeout: float) -> list[dict]:
     """SPEC 1.3 step 4: a float within [-1e5, 1e5] on each synthetic state, 5 s each, in one sandbox
     that keeps the module's state between them as training would."""
     states = synthetic_states(track, race_type)
     failures: dict[tuple[str, int | None], list[str]] = {}
     try:
-        sandbox = RewardSandbox(code, backend=backend, strict_float=True, call_timeout=STATE_TIMEOUT,
+        sandbox = RewardSandbox(code, backend=backend, strict_float=True, call_timeout=timeout,
                                 load_timeout=LOAD_TIMEOUT)
     except RewardFunctionError as error:
         during = "loading the code" if isinstance(error, RewardCodeError) else "starting the code"
