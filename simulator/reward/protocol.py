@@ -32,10 +32,11 @@ MAX_TEXT = 1 << 20                 # bytes of text in one reply
 PRINT_LIMIT = 64 * 1024            # characters of print output the child forwards per reply
 MAX_BATCH = 1 << 16                # params in one batch
 
-# Both ends spin (yielding the core on each turn) this long for the other's next message before blocking:
-# back-to-back round trips then skip the idle-CPU wake-up latency (measured here: 14k round trips/s
-# blocking on an idle machine, 60k+ spinning); sched_yield keeps a spinner from starving the other end
-# on an oversubscribed machine (5.6k/s spinning without it under load 4), and an idle end costs nothing.
+# Both ends spin (yielding the core on each turn) this long for the other's next message before blocking,
+# as long as messages keep arriving within it: back-to-back round trips then skip the idle-CPU wake-up
+# latency (measured here: 14k round trips/s blocking on an idle machine, 60k+ spinning), sched_yield keeps
+# a spinner from starving the other end on an oversubscribed machine (5.6k/s spinning without it under
+# load 4), and an end whose last wait outlasted the spin (an env step between calls) blocks at once.
 SPIN_SECONDS = 200e-6
 
 # SPEC 1: what a reward function may import: DeepRacer's own list, then the harmless standard modules

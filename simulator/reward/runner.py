@@ -77,9 +77,8 @@ class PrintBuffer:
 class Channel:
     """Framed reads from the request pipe and writes to the reply pipe.
 
-    Waiting for the next request spins for a few microseconds before blocking: back-to-back calls (a
-    batch of envs, a benchmark) then skip the scheduler's wake-up latency, which on a busy 2-core
-    machine is most of a round trip, and an idle child costs no CPU."""
+    Waiting for the next request spins briefly before blocking while requests come back to back (see
+    protocol.SPIN_SECONDS); once one took longer than the spin, the next wait blocks at once."""
 
     def __init__(self, read_fd: int, write_fd: int):
         self.read_fd, self.write_fd = read_fd, write_fd
@@ -87,6 +86,7 @@ class Channel:
         os.set_blocking(read_fd, False)
         self.poller = select.poll()
         self.poller.register(read_fd, select.POLLIN)
+        self.spin = True
 
     def receive(self) -> tuple[int, bytes]:
         while True:
@@ -103,17 +103,20 @@ class Channel:
             self.buffer += chunk
 
     def _read(self) -> bytes:
-        read, fd, clock = os.read, self.read_fd, time.perf_counter
-        give_up = clock() + wire.SPIN_SECONDS
+        clock = time.perf_counter
+        started = clock()
+        give_up = started + (wire.SPIN_SECONDS if self.spin else 0.0)
         while True:
             try:
-                return read(fd, READ_CHUNK)
+                chunk = os.read(self.read_fd, READ_CHUNK)
+                break
             except BlockingIOError:
                 if clock() < give_up:
                     os.sched_yield()    # spinning must not starve the parent on a busy machine
                 else:
                     self.poller.poll()
-                    give_up = clock() + wire.SPIN_SECONDS
+        self.spin = clock() - started < wire.SPIN_SECONDS
+        return chunk
 
     def send(self, status: int, rewards=(), text: bytes = b"") -> None:
         frame = wire.REPLY.pack(status, len(rewards), len(text))
