@@ -1,10 +1,12 @@
 """Reward-function calls per second through the sandbox, one per round trip and batched.
 
 Targets (issue 6): >= 30,000 calls/s single round trip and >= 150,000 calls/s batched on the 2-core dev
-machine. Prints, per backend and function, calls/s and the sandbox's overhead per env step (µs per call
-through the sandbox minus the same function called in-process). Run:
+machine. Prints, per backend and function, calls/s, the overhead per call back to back (µs per call through
+the sandbox minus the same function called in-process), and the overhead per env step: calls separated by
+a few ms of busy work, as in training, where the sandbox must be woken for each step. Figures from a
+shared machine are noisy: the load average is printed beside them. Run:
 
-    python bench/reward_throughput.py [--calls 20000] [--batch 256]
+    python bench/reward_throughput.py [--calls 20000] [--batch 256] [--step-ms 2]
 """
 
 import argparse
@@ -39,6 +41,7 @@ def reward_function(params):
     return float(reward)
 """
 FUNCTIONS = {"trivial": TRIVIAL, "waypoint heading": WAYPOINT_HEADING}
+STEPS_MEASURED = 1000
 
 
 def track_waypoints(points=160):
@@ -75,7 +78,17 @@ def in_process_us(code, params):
     return (time.perf_counter() - started) / len(params) * 1e6
 
 
-def measure(backend, code, params, batch):
+def busy(seconds):
+    """Stand-in for the rest of an env step (physics, rendering): the worker's core stays busy."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def measure(backend, code, params, batch, step_seconds):
+    """(single, batched, per env step) seconds per call. Per env step: calls separated by
+    ``step_seconds`` of busy work, as in training, where the sandbox sleeps between steps and has to be
+    woken up; the step's own work is subtracted."""
     with RewardSandbox(code, backend=backend) as sandbox:
         for item in params[:200]:
             sandbox(item)                       # warm up
@@ -88,26 +101,33 @@ def measure(backend, code, params, batch):
         for start in range(0, len(params), batch):
             sandbox.call_batch(params[start:start + batch])
         batched = (time.perf_counter() - started) / len(params)
-    return single, batched
+        stepped = params[:STEPS_MEASURED]
+        started = time.perf_counter()
+        for item in stepped:
+            busy(step_seconds)
+            sandbox(item)
+        per_step = (time.perf_counter() - started) / len(stepped) - step_seconds
+    return single, batched, per_step
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--step-ms", type=float, default=2.0, help="busy work per env step")
     args = parser.parse_args()
     waypoints = track_waypoints()
     params = [params_for_step(step, waypoints) for step in range(args.calls)]
     print(f"load average before: {os.getloadavg()}; {args.calls} calls, batches of {args.batch}, "
-          f"{len(waypoints)} waypoints; auto backend: {check_isolation()}")
+          f"{len(waypoints)} waypoints, env steps of {args.step_ms} ms; auto backend: {check_isolation()}")
     print(f"{'backend':<12} {'function':<18} {'single calls/s':>15} {'batched calls/s':>16} "
-          f"{'in-process µs':>14} {'overhead µs/step':>17}")
+          f"{'in-process µs':>14} {'overhead µs/call':>17} {'overhead µs/env step':>21}")
     for backend in BACKENDS:
         for name, code in FUNCTIONS.items():
-            single, batched = measure(backend, code, params, args.batch)
+            single, batched, per_step = measure(backend, code, params, args.batch, args.step_ms / 1000)
             local = in_process_us(code, params)
             print(f"{backend:<12} {name:<18} {1 / single:>15,.0f} {1 / batched:>16,.0f} {local:>14.2f} "
-                  f"{single * 1e6 - local:>17.2f}")
+                  f"{single * 1e6 - local:>17.2f} {per_step * 1e6 - local:>21.2f}")
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -219,7 +219,8 @@ def load_module(code: str, allow_all_imports: bool) -> types.ModuleType:
 
 def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -> None:
     """The hot loop: one reply per request, in order. Each call gets a freshly decoded params dict (and a
-    fresh copy of the waypoint list), so a function that mutates its params cannot affect the next call."""
+    fresh copy of the waypoint list), so a function that mutates its params cannot affect the next call.
+    Points are tuples, as in DeepRacer (JSON only knows lists)."""
     waypoints = None
     loads, reply_header, limit = orjson.loads, wire.REPLY.pack, wire.REWARD_LIMIT
     one_reward = reply_header(wire.ST_OK, 1, 0)
@@ -230,6 +231,8 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 params = loads(payload)
                 if waypoints is not None:
                     params["waypoints"] = waypoints.copy()
+                if params.get("objects_location"):
+                    params["objects_location"] = [tuple(point) for point in params["objects_location"]]
                 reward = function(params)
                 if type(reward) is not float or not -limit <= reward <= limit:
                     reward = as_reward(reward, strict_float)
@@ -246,6 +249,8 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 for params in loads(payload):
                     if waypoints is not None:
                         params["waypoints"] = waypoints.copy()
+                    if params.get("objects_location"):
+                        params["objects_location"] = [tuple(point) for point in params["objects_location"]]
                     reward = function(params)
                     if type(reward) is not float or not -limit <= reward <= limit:
                         reward = as_reward(reward, strict_float)

@@ -74,13 +74,14 @@ def test_it_gives_each_call_a_fresh_params_dict(make_sandbox):
     assert params == {"waypoints": WAYPOINTS, "closest_waypoints": [0, 1]}
 
 
-def test_it_gives_waypoints_as_a_list_of_tuples_and_follows_a_change_of_track(make_sandbox):
+def test_it_gives_points_as_lists_of_tuples_and_follows_a_change_of_track(make_sandbox):
     sandbox = make_sandbox("""
         def reward_function(params):
-            waypoints = params["waypoints"]
-            assert type(waypoints) is list and all(type(point) is tuple for point in waypoints)
-            return float(waypoints[1][0])
+            for points in (params["waypoints"], params.get("objects_location", [])):
+                assert type(points) is list and all(type(point) is tuple for point in points)
+            return float(params["waypoints"][1][0])
     """)
+    assert sandbox({"waypoints": WAYPOINTS, "objects_location": [(1.0, 2.0), (3.0, 4.0)]}) == 1.0
     other = [(5.0, 5.0), (7.0, 1.0), (5.0, 5.0)]
     assert sandbox({"waypoints": WAYPOINTS}) == 1.0
     assert sandbox({"waypoints": other}) == 7.0
