@@ -352,6 +352,7 @@ class RewardSandbox:
     # the child's lifecycle
     def _start(self) -> None:
         self.restarts += 1
+        self.info = {}
         layout = _Layout(self.backend)
         log = tempfile.TemporaryFile(prefix="reward-sandbox-log-")
         request_read, request_write = os.pipe()
@@ -368,10 +369,8 @@ class RewardSandbox:
             log.close()
             layout.cleanup()
             raise
-        finally:
-            if "proc" in locals():
-                os.close(request_read)
-                os.close(reply_write)
+        os.close(request_read)          # the child's ends
+        os.close(reply_write)
         for fd in (request_write, reply_read):
             os.set_blocking(fd, False)
             try:
