@@ -6,15 +6,21 @@ the sandbox minus the same function called in-process), and the overhead per env
 a few ms of busy work, as in training, where the sandbox must be woken for each step. Figures from a
 shared machine are noisy: the load average is printed beside them. Run:
 
-    python bench/reward_throughput.py [--calls 20000] [--batch 256] [--step-ms 2]
+    python bench/reward_throughput.py [--calls 20000] [--batch 256] [--step-ms 2] [--track quick_loop]
 """
 
 import argparse
 import math
 import os
+import sys
 import time
+from pathlib import Path
 
-from simulator.reward.sandbox import BACKENDS, RewardSandbox, check_isolation
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simulator.params import RewardParams, place_car  # noqa: E402
+from simulator.reward.sandbox import BACKENDS, RewardSandbox, check_isolation  # noqa: E402
+from simulator.tracks import get_track  # noqa: E402
 
 TRIVIAL = """
 def reward_function(params):
@@ -44,28 +50,18 @@ FUNCTIONS = {"trivial": TRIVIAL, "waypoint heading": WAYPOINT_HEADING}
 STEPS_MEASURED = 1000
 
 
-def track_waypoints(points=160):
-    """An oval the size of a small real track (real files have 70-230 waypoints)."""
-    loop = [(3.0 * math.cos(2 * math.pi * i / points), 1.8 * math.sin(2 * math.pi * i / points))
-            for i in range(points)]
-    return loop + [loop[0]]
-
-
-def params_for_step(step, waypoints):
-    """A SPEC 1.1 params dict as the env builds one each step (a fresh dict; the waypoint list is the
-    track's cached list)."""
-    n = len(waypoints) - 1
-    return {
-        "all_wheels_on_track": True, "x": waypoints[step % n][0], "y": waypoints[step % n][1],
-        "heading": (step * 7.0) % 360 - 180, "steering_angle": 15.0, "speed": 1.0,
-        "progress": (step % 1000) / 10, "steps": step + 1, "distance_from_center": 0.05,
-        "is_left_of_center": bool(step % 2), "track_width": 0.76, "track_length": 17.6,
-        "waypoints": waypoints, "closest_waypoints": [step % n, (step + 1) % n], "is_reversed": False,
-        "is_offtrack": False, "is_crashed": False, "projection_distance": 0.11 * (step % n),
-        "closest_objects": [0, 0], "objects_location": [], "objects_distance": [],
-        "objects_distance_from_center": [], "objects_left_of_center": [], "objects_heading": [],
-        "objects_speed": [], "object_in_camera": False, "sim_time": step / 15,
-    }
+def env_params(track, count):
+    """Params dicts as the env builds them each step (simulator.params), for a car going round the track
+    near the centre line."""
+    builder = RewardParams(track)
+    params = []
+    for step in range(count):
+        distance = (step * 0.05) % track.length
+        x, y, heading = track.pose_at(distance, 0.05 * math.sin(step / 10))
+        car = place_car(track, x, y, heading + 0.1 * math.sin(step / 7))
+        params.append(builder.build(car, steering_angle=15.0, speed=1.0, progress=100 * distance / track.length,
+                                    steps=step + 1, sim_time=step / 15))
+    return params
 
 
 def in_process_us(code, params):
@@ -115,11 +111,13 @@ def main():
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--step-ms", type=float, default=2.0, help="busy work per env step")
+    parser.add_argument("--track", default="quick_loop")
     args = parser.parse_args()
-    waypoints = track_waypoints()
-    params = [params_for_step(step, waypoints) for step in range(args.calls)]
-    print(f"load average before: {os.getloadavg()}; {args.calls} calls, batches of {args.batch}, "
-          f"{len(waypoints)} waypoints, env steps of {args.step_ms} ms; auto backend: {check_isolation()}")
+    track = get_track(args.track)
+    params = env_params(track, args.calls)
+    print(f"load average before: {os.getloadavg()}; {args.calls} calls, batches of {args.batch}, track "
+          f"{track.slug} ({len(track.waypoints)} waypoints), env steps of {args.step_ms} ms; auto backend: "
+          f"{check_isolation()}")
     print(f"{'backend':<12} {'function':<18} {'single calls/s':>15} {'batched calls/s':>16} "
           f"{'in-process µs':>14} {'overhead µs/call':>17} {'overhead µs/env step':>21}")
     for backend in BACKENDS:
