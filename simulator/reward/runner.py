@@ -1,9 +1,10 @@
 """The sandboxed side of the reward sandbox: confine this process, load the racer's module once, then
 evaluate ``reward_function`` on the params the parent sends, in order, until the parent closes the pipe.
 
-Started by ``simulator.reward.sandbox`` as ``python -I -S -B runner.py`` with the request pipe on fd 0,
-the reply pipe on fd 1 and a size-limited log file on fd 2. Top-level imports only (``protocol``,
-``confine``): inside the sandbox this file sits beside them and nothing of the project is visible.
+Started by ``simulator.reward.sandbox`` as ``python -I -S -B -c "...; import runner; runner.main()"``
+with the request pipe on fd 0, the reply pipe on fd 1 and a size-limited log file on fd 2. Its imports
+are top-level (``protocol``, ``confine``): inside the sandbox this file sits beside them in a folder of its
+own, and nothing else of the project is visible.
 """
 
 import builtins
