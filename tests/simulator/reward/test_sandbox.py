@@ -15,6 +15,7 @@ from simulator.reward.sandbox import (
     RewardValueError,
     check_isolation,
 )
+from tests.simulator.reward.conftest import BACKENDS
 
 WAYPOINTS = [(float(i), 0.5 * i) for i in range(10)] + [(0.0, 0.0)]
 
@@ -281,3 +282,9 @@ def test_it_refuses_to_run_when_no_backend_isolates(monkeypatch, tmp_path):
         check_isolation("bubblewrap")
     with pytest.raises(ValueError, match="unknown reward sandbox backend"):
         check_isolation("chroot")
+
+
+def test_it_lets_the_environment_force_a_backend(monkeypatch):
+    monkeypatch.setenv(sandbox_module.ENV_SWITCH, "landlock")
+    assert check_isolation() == "landlock"
+    assert check_isolation("bubblewrap") == "bubblewrap" or "bubblewrap" not in BACKENDS
