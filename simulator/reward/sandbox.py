@@ -77,6 +77,9 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 SANDBOX_ROOT = "/sandbox"                                # where bubblewrap mounts site/ and lib/
 SANDBOX_SCRATCH = "/tmp"
 HERE = Path(__file__).resolve().parent
+# The base interpreter, not a virtualenv's copy or link of it: the child runs without the venv (it sees
+# only the allowed packages, bound into a site dir of its own).
+INTERPRETER = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
 class RewardFunctionError(Exception):
@@ -152,7 +155,7 @@ def _package_paths(names) -> list[tuple[str, str]]:
 
 def _interpreter_paths() -> list[str]:
     """The real interpreter binary, its standard library and its shared libpython."""
-    paths = [os.path.realpath(sys.executable), sysconfig.get_path("stdlib")]
+    paths = [INTERPRETER, sysconfig.get_path("stdlib")]
     dynload = sysconfig.get_config_var("DESTSHARED")
     if dynload and not dynload.startswith(paths[1]):
         paths.append(dynload)
@@ -223,7 +226,7 @@ def _child_environment(scratch: str) -> dict[str, str]:
 def _python_command(layout: _Layout) -> list[str]:
     bootstrap = (f"import sys; sys.path[:0] = [{layout.lib!r}, {layout.site!r}]; "
                  "import runner; runner.main()")
-    return [os.path.realpath(sys.executable), "-I", "-S", "-B", "-c", bootstrap]
+    return [INTERPRETER, "-I", "-S", "-B", "-c", bootstrap]
 
 
 def _bubblewrap_command(layout: _Layout) -> list[str]:
