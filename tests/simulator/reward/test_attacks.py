@@ -323,7 +323,7 @@ ATTACKS = [
     """, RewardCrash, r"SIGSEGV"),
     ("huge print", """
         def reward_function(params):
-            print("x" * 100_000_000)
+            print("x" * 20_000_000)
             raise ValueError("printed")
     """, RewardCodeError, r"ValueError: printed"),
     ("raw write to stderr beyond the file size limit", """
