@@ -132,8 +132,8 @@ def main():
     track = get_track(args.track)
     params = env_params(track, args.calls)
     print(f"load average before: {os.getloadavg()}; {args.calls} calls, batches of {args.batch}, track "
-          f"{track.slug} ({len(track.waypoints)} waypoints), env steps of {args.step_ms} ms, best of {args.repeats}; backend: "
-          f"{check_isolation()}")
+          f"{track.slug} ({len(track.waypoints)} waypoints), env steps of {args.step_ms} ms, "
+          f"best of {args.repeats}; auto backend: {check_isolation()}")
     print(f"{'backend':<12} {'function':<18} {'single calls/s':>15} {'batched calls/s':>16} "
           f"{'in-process µs':>14} {'overhead µs/call':>17} {'overhead µs/env step':>21}")
     for backend in BACKENDS:
