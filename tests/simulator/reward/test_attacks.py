@@ -44,6 +44,7 @@ def host(tmp_path, monkeypatch):
         yield {"pid": os.getpid(), "database": str(database), "folder": str(tmp_path),
                "settings": str(REPO / "pyproject.toml"), "home": str(Path.home()),
                "site_packages": str(Path(pytest.__file__).resolve().parents[1]),
+               "writable_on_host": [str(tmp_path), "/dev/shm", "/var/tmp", str(REPO), str(Path.home())],
                "port": tcp.getsockname()[1], "unix": unix.getsockname().decode(), "secret": SECRET}
 
 
@@ -100,10 +101,16 @@ ATTACKS = [
     """, RewardCodeError, r"ModuleNotFoundError: No module named 'django'"),
     ("write outside the scratch dir", """
         def reward_function(params):
-            with open(params["folder"] + "/pwned", "w") as handle:
-                handle.write("x")
-            return 1.0
-    """, RewardCodeError, BLOCKED_FILE + "|OSError"),
+            written = []
+            for folder in params["writable_on_host"]:
+                try:
+                    with open(folder + "/pwned", "w") as handle:
+                        handle.write("x")
+                    written.append(folder)
+                except OSError:
+                    pass
+            raise PermissionError(f"written: {written}")
+    """, RewardCodeError, r"PermissionError: written: \[\]"),
     ("overwrite the runner", """
         import sys
         def reward_function(params):
@@ -377,7 +384,7 @@ def test_it_contains_the_attack(make_sandbox, host, body, expected, message):
     sandbox, error = attack(make_sandbox, host, body, call_timeout=1.0)
     assert isinstance(error, expected), f"{type(error).__name__}: {error}"
     assert re.search(message, str(error)), str(error)
-    assert not os.path.exists(os.path.join(host["folder"], "pwned"))
+    assert not any(os.path.exists(os.path.join(folder, "pwned")) for folder in host["writable_on_host"])
     assert os.environ["DJANGO_SECRET_KEY"] == SECRET and os.getpid() == host["pid"]
     assert_still_serving(sandbox)
 
