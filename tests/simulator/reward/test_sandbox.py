@@ -288,3 +288,15 @@ def test_it_lets_the_environment_force_a_backend(monkeypatch):
     monkeypatch.setenv(sandbox_module.ENV_SWITCH, "landlock")
     assert check_isolation() == "landlock"
     assert check_isolation("bubblewrap") == "bubblewrap" or "bubblewrap" not in BACKENDS
+
+
+def test_it_names_every_backend_that_failed(monkeypatch):
+    monkeypatch.delenv(sandbox_module.ENV_SWITCH, raising=False)
+    monkeypatch.setattr(sandbox_module, "_self_tests", {"bubblewrap": "namespaces are not permitted",
+                                                        "landlock": "Landlock is not available"})
+    with pytest.raises(IsolationUnavailable) as caught:
+        RewardSandbox("def reward_function(params):\n    return 1.0\n")
+    message = str(caught.value)
+    assert "bubblewrap: namespaces are not permitted" in message
+    assert "landlock: Landlock is not available" in message
+    assert "refuses to run reward functions unisolated" in message
