@@ -1,0 +1,27 @@
+"""The Celery app: two queues on Redis.
+
+`default` takes short jobs (validation, notifications, bookkeeping). `training` takes training and
+evaluation jobs; its workers run one job per process with a pool whose workers may start their own
+processes (`-P solo`: prefork children are daemonic and cannot), e.g.
+
+    celery -A console worker -Q training -P solo
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+DEFAULT_QUEUE = "default"
+TRAINING_QUEUE = "training"
+# Read by torch, NumPy's BLAS and Mesa's llvmpipe when they start, so set before any of them loads.
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+for _name in THREAD_ENV_VARS:
+    os.environ.setdefault(_name, os.environ.get("WORKER_THREADS", "1"))
+
+app = Celery("console")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue(DEFAULT_QUEUE), Queue(TRAINING_QUEUE))
+app.autodiscover_tasks()

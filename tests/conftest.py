@@ -1,0 +1,118 @@
+"""Fixtures every app's tests reuse.
+
+Personas: `owner` and `stranger` are racers with racer names; `owner_client` and `stranger_client` are
+Django test clients signed in as them (views must 404 for the stranger). `site_admin` and `facilitator`
+(with `*_client`) carry the admin and race facilitator roles. `make_racer(...)` makes more.
+Infrastructure: `redis_url` (a live Redis-protocol server, or a clear failure), `server_env` (environment
+for subprocesses that must share the test database and Redis), `worker` (a real Celery worker subprocess
+consuming both queues).
+"""
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.processes import celery_worker, database_url, subprocess_env
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def make_racer(username: str, racer_name: str | None = None, *role_names: str, password: str = PASSWORD):
+    """A user with a racer profile (racer name optional) and the racer role plus `role_names`."""
+    # Imported here: plain-Python test folders (simulator, learners) share this conftest without Django.
+    from django.contrib.auth import get_user_model
+
+    from console import roles
+    from console.models import RacerProfile
+
+    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.com",
+                                                password=password)
+    RacerProfile.objects.create(user=user, racer_name=racer_name)
+    for role in ("racer", *role_names):
+        roles.grant_role(user, role)
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request):
+    # Real hashing costs ~0.5 s per password on a busy 2-core machine; tests check behaviour, not hashes.
+    # (Users that a live server must sign in through its form should sign up through the browser.)
+    if request.config.pluginmanager.hasplugin("django"):
+        request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _client_for(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner(db):
+    return make_racer("owner", "Owner_Racer")
+
+
+@pytest.fixture
+def stranger(db):
+    return make_racer("stranger", "Stranger-Racer")
+
+
+@pytest.fixture
+def site_admin(db):
+    return make_racer("site_admin", "Site_Admin", "admin")
+
+
+@pytest.fixture
+def facilitator(db):
+    return make_racer("facilitator", "Race_Facilitator", "race facilitator")
+
+
+@pytest.fixture
+def owner_client(owner):
+    return _client_for(owner)
+
+
+@pytest.fixture
+def stranger_client(stranger):
+    return _client_for(stranger)
+
+
+@pytest.fixture
+def site_admin_client(site_admin):
+    return _client_for(site_admin)
+
+
+@pytest.fixture
+def facilitator_client(facilitator):
+    return _client_for(facilitator)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """settings.REDIS_URL, checked: `make test` starts an embedded server; plain pytest needs REDIS_URL."""
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.fail(f"No Redis-protocol server at {settings.REDIS_URL} ({error}). Run `make test`, which starts "
+                    "one, or set REDIS_URL.", pytrace=False)
+    return settings.REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def server_env(django_db_setup, django_db_blocker, redis_url):
+    """Environment for subprocesses (web server, workers) sharing the test database and Redis keys."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database = database_url(connection.settings_dict)
+    return subprocess_env(database, redis_url, settings.REDIS_PREFIX)
+
+
+@pytest.fixture(scope="session")
+def worker(server_env):
+    """A real Celery worker subprocess consuming `default` and `training`; stopped after the session."""
+    process = celery_worker(server_env)
+    yield process
+    process.stop()

@@ -1,0 +1,48 @@
+import pytest
+from django.urls import reverse
+
+URL = reverse("console:home")
+
+
+@pytest.mark.django_db
+def test_it_greets_anonymous_visitors_with_sign_up_and_sign_in(client):
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert b"Teach a race car to drive itself" in response.content
+    assert reverse("accounts:sign_up").encode() in response.content
+    assert reverse("accounts:login").encode() in response.content
+    assert b'id="side-nav"' not in response.content
+
+
+def test_it_hides_sign_up_when_registration_is_closed(client, owner, settings):
+    settings.REGISTRATION_OPEN = False
+    response = client.get(URL)
+    assert b'class="button primary" href="/accounts/signup/"' not in response.content
+
+
+def test_it_teaches_the_concepts_to_racers(owner_client):
+    response = owner_client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Get started with reinforcement learning" in page
+    for concept in ("agent", "environment", "state", "action", "reward", "episode", "explores", "exploits",
+                    "Hyperparameters"):
+        assert concept in page
+    assert page.count("<svg") >= 5
+
+
+def test_it_shows_the_racer_name_in_the_header(owner_client):
+    assert b'data-testid="racer-name">Owner_Racer<' in owner_client.get(URL).content
+
+
+def test_it_hides_the_create_model_call_to_action_until_a_page_exists(owner_client):
+    # Neither models:create nor garage:list resolves in this checkout's foundation alone.
+    from console.navigation import first_resolving_url
+
+    response = owner_client.get(URL)
+    target = first_resolving_url("models:create", "garage:list")
+    assert (b"Create model" in response.content) == (target is not None)
+
+
+def test_it_refuses_other_methods(owner_client):
+    assert owner_client.post(URL).status_code == 405

@@ -1,0 +1,46 @@
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from console.navigation import NAVIGATION, NavEntry, first_resolving_url, navigation_for
+
+
+def _labels(sections):
+    return [link.label for _, links in sections for link in links]
+
+
+def test_it_shows_only_entries_whose_url_resolves(owner):
+    entries = (NavEntry("Home", "console:home", "A"), NavEntry("Not built", "nowhere:list", "A"))
+    assert _labels(navigation_for(owner, "/", entries)) == ["Home"]
+
+
+def test_it_keeps_the_deepracer_console_entries_and_future_url_names():
+    names = {entry.url_name for entry in NAVIGATION}
+    assert {"garage:list", "models:list", "races:list", "races:leaderboards", "accounts:profile"} <= names
+
+
+def test_it_shows_the_admin_area_to_admins_only(owner, site_admin):
+    assert "Site administration" not in _labels(navigation_for(owner, "/"))
+    assert "Site administration" in _labels(navigation_for(site_admin, "/"))
+
+
+def test_it_marks_the_current_page(owner):
+    sections = dict(navigation_for(owner, "/accounts/profile/"))
+    current = [link.label for link in sections["You"] if link.current]
+    assert current == ["Racer profile"]
+    assert not any(link.current for link in sections["Reinforcement learning"])
+
+
+def test_it_groups_entries_into_sections_in_order(owner):
+    sections = [section for section, _ in navigation_for(owner, "/")]
+    assert sections[0] == "Reinforcement learning"
+    assert "Administration" not in sections
+
+
+@pytest.mark.django_db
+def test_it_shows_nothing_admin_to_anonymous_users():
+    assert "Site administration" not in _labels(navigation_for(AnonymousUser(), "/"))
+
+
+def test_it_finds_the_first_url_that_resolves():
+    assert first_resolving_url("nowhere:list", "console:home") == "/"
+    assert first_resolving_url("nowhere:list") is None

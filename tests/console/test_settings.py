@@ -1,0 +1,52 @@
+"""Settings as a fresh process sees them: production security switches on with DEBUG off."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "console.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://console.example.com",
+    "TRUST_X_FORWARDED_PROTO": "true",
+}
+
+
+def _manage(*args, **env):
+    environment = {key: value for key, value in os.environ.items() if key not in PRODUCTION_ENV}
+    environment.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_it_passes_the_deployment_checks_with_the_documented_production_environment():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert "set SECRET_KEY" in result.stderr
+
+
+def test_it_names_a_bad_environment_value():
+    result = _manage("check", DEBUG="perhaps")
+    assert result.returncode != 0
+    assert "DEBUG='perhaps'" in result.stderr
+
+
+def test_it_has_the_model_store_and_upload_limits(settings):
+    assert settings.MODEL_STORE.name == "models"
+    assert settings.MAX_UPLOAD_TRACK_BYTES > 0
+    assert settings.MAX_UPLOAD_MODEL_BYTES > settings.MAX_UPLOAD_TRACK_BYTES
+
+
+def test_it_uses_redis_for_the_channel_layer_and_celery(settings):
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://"))
