@@ -4,7 +4,7 @@ The console's defaults throughout: "The Original DeepRacer" (front camera, 3-lay
 1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 10
 epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates).
 
-    python bench/time_to_lap.py [--track quick_loop | reinvent_base] [--max-minutes 30] [--workers 2]
+    python bench/time_to_lap.py [--track quick_loop | reinvent_base | path/to/track.npy] [--max-minutes 30]
 
 Training runs iteration by iteration as DeepRacer does; when an iteration's evaluation completes every
 lap, training stops and a 3-trial evaluation of that checkpoint decides; if it fails, training resumes
@@ -45,12 +45,12 @@ TRIALS = 3
 
 
 def track_argument(name: str):
-    """A built-in slug, or a real DeepRacer track imported from ../shared/tracks/<name>.npy."""
-    path = SHARED_TRACKS / f"{name}.npy"
-    if path.exists():
-        from simulator.tracks import load_npy
+    """A built-in slug, a .npy path, or a real DeepRacer track imported from ../shared/tracks/<name>.npy."""
+    for path in (Path(name), SHARED_TRACKS / f"{name}.npy"):
+        if path.suffix == ".npy" and path.is_file():
+            from simulator.tracks import load_npy
 
-        return load_npy(path, slug=name)
+            return load_npy(path, slug=path.stem)
     return name
 
 

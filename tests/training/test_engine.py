@@ -1,3 +1,4 @@
+import functools
 import multiprocessing
 import os
 import signal
@@ -14,7 +15,14 @@ from deepracer.logs import DeepRacerLog
 from tests.training.conftest import CORRIDOR, TINY, Recorder, metadata, tiny_run
 from tests.training.corridor_env import failing_reward_factory
 from training import artifacts
-from training.engine import EvaluationRun, TrainingError, evaluate, format_lap_time, train
+from training.engine import (
+    DEFAULT_ENV_FACTORY,
+    EvaluationRun,
+    TrainingError,
+    evaluate,
+    format_lap_time,
+    train,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -201,3 +209,57 @@ def test_the_learners_import_no_django_celery_or_channels():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+SANDBOXED_REWARD = '''
+import math
+
+def reward_function(params):
+    if params["steps"] == 1:
+        print("sandbox says hello at step", params["steps"])
+    return float(math.exp(-params["distance_from_center"]))
+'''
+BROKEN_REWARD = '''
+def reward_function(params):
+    if params["steps"] > 2:
+        return params["speed"] / 0
+    return 1.0
+'''
+
+
+def test_it_runs_the_racers_reward_function_in_a_sandbox_per_worker(tmp_path):
+    sandbox = pytest.importorskip("simulator.reward.sandbox")
+    recorder = Recorder()
+    factory = functools.partial(sandbox.RewardSandbox, SANDBOXED_REWARD)
+    result = train(tiny_run(tmp_path / "m", reward_code=SANDBOXED_REWARD, reward_factory=factory, max_iterations=1),
+                   recorder)
+    assert result.iterations == 1
+    lines = [line for log in recorder.of("log") for line in log["lines"]]
+    assert lines.count("sandbox says hello at step 1") == 3 + 2  # each training and evaluation episode
+    assert (tmp_path / "m" / "reward_function.py").read_text() == SANDBOXED_REWARD
+    rewards = {row["reward"] for row in artifacts.read_simtrace(tmp_path / "m" / "training-simtrace" / "0-iteration.csv")}
+    assert all(0.0 < float(r) <= 1.0 for r in rewards)
+
+
+def test_it_fails_with_the_sandboxed_reward_functions_error_and_line(tmp_path):
+    sandbox = pytest.importorskip("simulator.reward.sandbox")
+    factory = functools.partial(sandbox.RewardSandbox, BROKEN_REWARD)
+    with pytest.raises(TrainingError, match="line 4: ZeroDivisionError"):
+        train(tiny_run(tmp_path / "m", reward_factory=factory, num_workers=1), Recorder())
+
+
+@pytest.mark.parametrize("algorithm, continuous", [("clipped_ppo", False), ("sac", True)])
+def test_it_trains_on_the_real_simulator(algorithm, continuous, tmp_path):
+    pytest.importorskip("simulator.env")
+    recorder = Recorder()
+    run = tiny_run(tmp_path / "m", metadata=metadata(algorithm, continuous=continuous), env_factory=DEFAULT_ENV_FACTORY,
+                   env_kwargs={"track": "oval"}, max_iterations=1, eval_episodes=1,
+                   hyperparameters={"num_episodes_between_training": 2, "num_epochs": 1, "batch_size": 32})
+    result = train(run, recorder)
+    assert result.iterations == 1
+    rows = artifacts.read_simtrace(tmp_path / "m" / "training-simtrace" / "0-iteration.csv")
+    assert {int(r["episode"]) for r in rows} == {0, 1}
+    assert rows[-1]["done"] == "True"
+    assert artifacts.read_training_params(tmp_path / "m")["WORLD_NAME"] == "oval"
+    chase = [f["jpeg"] for f in recorder.of("frame") if f["view"] == "chase"]
+    assert chase and all(jpeg[:2] == b"\xff\xd8" for jpeg in chase)
