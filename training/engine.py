@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -608,10 +608,7 @@ class _Evaluator(_Session):
         algorithm = metadata["training_algorithm"]
         learner = (SACLearner(agent, SACConfig(), device) if algorithm == "sac"
                    else PPOLearner(agent, PPOConfig(), device))
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        # deepracer-utils finds evaluations of a deepracer-for-cloud folder as evaluation-<14 digits>/.
-        folder = self.model_dir / f"evaluation-{stamp}"
-        folder.mkdir(parents=True, exist_ok=False)
+        stamp, folder = _new_evaluation_folder(self.model_dir)
         spec = WorkerSpec(
             env_factory=run.env_factory,
             env_kwargs={**run.env_kwargs, "sensors": tuple(metadata["sensor"]),
@@ -651,6 +648,20 @@ class _Evaluator(_Session):
                 reset_count=result.reset_count)
             for n, (done, result) in enumerate(zip(trials, results, strict=True))])
         return EvaluationResult(stamp, results, metrics_path, simtrace, video_path, self.stop_reason is not None)
+
+
+def _new_evaluation_folder(model_dir: Path) -> tuple[str, Path]:
+    """evaluation-<YYYYmmddHHMMSS>/ (deepracer-utils finds a deepracer-for-cloud folder's evaluations so);
+    two evaluations started in the same second take the next free second."""
+    moment = datetime.now(UTC)
+    while True:
+        stamp = moment.strftime("%Y%m%d%H%M%S")
+        folder = model_dir / f"evaluation-{stamp}"
+        try:
+            folder.mkdir(parents=True)
+            return stamp, folder
+        except FileExistsError:
+            moment += timedelta(seconds=1)
 
 
 def _trial(done: Finished, number: int, run: EvaluationRun) -> TrialResult:

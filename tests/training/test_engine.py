@@ -263,3 +263,11 @@ def test_it_trains_on_the_real_simulator(algorithm, continuous, tmp_path):
     assert artifacts.read_training_params(tmp_path / "m")["WORLD_NAME"] == "oval"
     chase = [f["jpeg"] for f in recorder.of("frame") if f["view"] == "chase"]
     assert chase and all(jpeg[:2] == b"\xff\xd8" for jpeg in chase)
+
+
+def test_two_evaluations_in_the_same_second_get_their_own_folders(tmp_path):
+    from training.engine import _new_evaluation_folder
+
+    first, second = _new_evaluation_folder(tmp_path), _new_evaluation_folder(tmp_path)
+    assert first[0] != second[0] and first[1].is_dir() and second[1].is_dir()
+    assert len(first[0]) == 14 and first[0].isdigit()
