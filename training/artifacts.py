@@ -16,6 +16,7 @@ import json
 import os
 import tarfile
 import time
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -361,7 +362,9 @@ def export_onnx(agent, sensors, path: Path) -> Path:
     example = tuple(torch.as_tensor(space[name].sample()[None]) for name in names)
     output = "action_probabilities" if getattr(agent, "discrete", False) else "action"
     wrapper = PolicyExport(agent.cpu().eval(), names).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript; its warning is not news.
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             wrapper, example, str(path), input_names=names, output_names=[output],
             dynamic_axes={name: {0: "batch"} for name in [*names, output]},

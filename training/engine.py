@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +259,8 @@ class _Session:
                                                   deterministic=deterministic)
             env_actions = agent.env_action(action)
             actions = action.cpu().numpy()
+            log_probs = np.zeros(len(workers)) if log_prob is None else log_prob.cpu().numpy()
+            values = np.zeros(len(workers)) if value is None else value.cpu().numpy()
             now = time.monotonic()
             want_frames = self.stream_frames and now - self.last_frame >= FRAME_INTERVAL
             for row, worker in enumerate(workers):
@@ -268,8 +270,8 @@ class _Session:
                 episode = running[worker]
                 episode.observations.append({k: v[row] for k, v in obs.items()})
                 episode.actions.append(actions[row])
-                episode.log_probs.append(0.0 if log_prob is None else float(log_prob[row]))
-                episode.values.append(0.0 if value is None else float(value[row]))
+                episode.log_probs.append(log_probs[row])
+                episode.values.append(values[row])
                 episode.rewards.append(reward)
                 episode.info = info
                 if "trace" in info:
@@ -379,25 +381,35 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             torch.set_num_threads(1)  # collecting: the env workers need the cores
+            clock = time.monotonic()
             episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
                                     on_finish=self._on_training_episode)
             if self.stopping:
                 break
             self._write_simtrace(iteration, episodes)
+            samples = sum(len(f.episode) for f in episodes)
+            timing = {"timing/collect_seconds": time.monotonic() - clock}
             torch.set_num_threads(run.update_threads or os.cpu_count() or 1)
+            clock = time.monotonic()
             stats = learner.learn([f.episode for f in episodes],
                                   keep_going=self._keep_updating)
+            timing["timing/update_seconds"] = time.monotonic() - clock
             self.counters["iteration"] += 1
-            self.counters["steps"] += sum(len(f.episode) for f in episodes)
+            self.counters["steps"] += samples
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
             if self.stopping:
                 break
             torch.set_num_threads(1)
+            clock = time.monotonic()
             evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
                                       on_finish=self._on_evaluation_episode)
             if self.stopping:
                 break
+            timing["timing/evaluate_seconds"] = time.monotonic() - clock
+            timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
+            timing["charts/update_samples_per_second"] = (
+                samples * config.num_epochs / max(timing["timing/update_seconds"], 1e-9))
             eval_progress = float(np.mean([f.progress for f in evaluation]))
             self._append_evaluation_metrics(evaluation)
             is_best = self._checkpoint(eval_progress)
@@ -408,7 +420,7 @@ class _Trainer(_Session):
                         evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluation),
                         evaluation_episodes=len(evaluation),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
-                        episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats)
+                        episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
 
     # ------------------------------------------------------------------------- reporting episodes
 
@@ -596,10 +608,7 @@ class _Evaluator(_Session):
         algorithm = metadata["training_algorithm"]
         learner = (SACLearner(agent, SACConfig(), device) if algorithm == "sac"
                    else PPOLearner(agent, PPOConfig(), device))
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        # deepracer-utils finds evaluations of a deepracer-for-cloud folder as evaluation-<14 digits>/.
-        folder = self.model_dir / f"evaluation-{stamp}"
-        folder.mkdir(parents=True, exist_ok=False)
+        stamp, folder = _new_evaluation_folder(self.model_dir)
         spec = WorkerSpec(
             env_factory=run.env_factory,
             env_kwargs={**run.env_kwargs, "sensors": tuple(metadata["sensor"]),
@@ -639,6 +648,20 @@ class _Evaluator(_Session):
                 reset_count=result.reset_count)
             for n, (done, result) in enumerate(zip(trials, results, strict=True))])
         return EvaluationResult(stamp, results, metrics_path, simtrace, video_path, self.stop_reason is not None)
+
+
+def _new_evaluation_folder(model_dir: Path) -> tuple[str, Path]:
+    """evaluation-<YYYYmmddHHMMSS>/ (deepracer-utils finds a deepracer-for-cloud folder's evaluations so);
+    two evaluations started in the same second take the next free second."""
+    moment = datetime.now(UTC)
+    while True:
+        stamp = moment.strftime("%Y%m%d%H%M%S")
+        folder = model_dir / f"evaluation-{stamp}"
+        try:
+            folder.mkdir(parents=True)
+            return stamp, folder
+        except FileExistsError:
+            moment += timedelta(seconds=1)
 
 
 def _trial(done: Finished, number: int, run: EvaluationRun) -> TrialResult:

@@ -122,9 +122,41 @@ class PPOConfig(Hyperparameters):
     """weight of the value loss against the policy loss (one shared torso)"""
     max_grad_norm: float = 0.5
     """global gradient-norm clip"""
+    normalize_rewards: bool = True
+    """learn on rewards divided by the running std of discounted returns (the racer's reward is unchanged)"""
 
     def internals(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in {f.name for f in fields(Hyperparameters)}}
+
+
+class ReturnScale:
+    """Running variance of discounted returns (SB3's and CleanRL's reward normalization).
+
+    With discount 0.999 a lap of the default reward is worth hundreds; dividing rewards by this scale
+    keeps value targets of order one, where the Huber loss still has a gradient that grows with the error.
+    """
+
+    def __init__(self):
+        self.count, self.mean, self.var = 1e-4, 0.0, 1.0
+
+    def update(self, episodes: list["Episode"], discount: float) -> None:
+        returns = np.concatenate([lfilter([1.0], [1.0, -discount], e.rewards.astype(np.float64)) for e in episodes])
+        count, mean, var = len(returns), float(returns.mean()), float(returns.var())
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean += delta * count / total
+        self.var = (self.var * self.count + var * count + delta**2 * self.count * count / total) / total
+        self.count = total
+
+    @property
+    def factor(self) -> float:
+        return float(1.0 / np.sqrt(self.var + 1e-8))
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "mean": self.mean, "var": self.var}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count, self.mean, self.var = state["count"], state["mean"], state["var"]
 
 
 def _summary(stats: dict) -> dict[str, float]:
@@ -187,6 +219,7 @@ class PPOLearner:
         self.config = config
         self.device = torch.device(device)
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_epsilon)
+        self.return_scale = ReturnScale()
 
     @torch.inference_mode()
     def act(self, obs: dict[str, torch.Tensor], deterministic: bool = False):
@@ -217,8 +250,12 @@ class PPOLearner:
             final = {name: np.concatenate([e.final_obs[name] for e in truncated]) for name in truncated[0].final_obs}
             values = self.value({name: torch.as_tensor(v, device=device) for name, v in final.items()})
             bootstrap = {id(e): float(v) for e, v in zip(truncated, values.cpu(), strict=True)}
+        factor = 1.0
+        if config.normalize_rewards:
+            self.return_scale.update(episodes, config.discount_factor)
+            factor = self.return_scale.factor
         advantages, returns = zip(*(
-            episode_advantages(e.rewards, e.values, bootstrap.get(id(e), 0.0), config.discount_factor,
+            episode_advantages(e.rewards * factor, e.values, bootstrap.get(id(e), 0.0), config.discount_factor,
                                config.gae_lambda)
             for e in episodes), strict=True)
         names = episodes[0].obs.keys()
@@ -289,9 +326,13 @@ class PPOLearner:
             stats["losses/clipfrac"].append(((ratio - 1.0).abs() > config.clip_coef).float().mean().item())
 
     def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "return_scale": self.return_scale.state_dict()}
 
     def load_state_dict(self, state: dict, weights_only: bool = False):
+        """weights_only (a clone): the weights and the return scale its value head learned in."""
         self.agent.load_state_dict(state["agent"])
+        if "return_scale" in state:
+            self.return_scale.load_state_dict(state["return_scale"])
         if not weights_only and "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])

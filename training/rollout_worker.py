@@ -8,12 +8,15 @@ Frames for the console (JPEG) and the evaluation video (MP4) are encoded here, o
 
 import importlib
 import io
-import multiprocessing
 import os
 import pickle
+import socket
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 # Thread counts are set before numpy/MuJoCo/Mesa load in the child: 2 cores are shared by every worker.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS",
@@ -173,12 +176,11 @@ def _small_info(info: dict) -> dict:
     return {key: info[key] for key in INFO_KEYS if key in info}
 
 
-def worker_main(connection, spec_bytes: bytes, threads: int) -> None:
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+def worker_main(connection) -> None:
+    """The worker's loop: build the envs from the spec the parent sends first, then serve commands."""
     worker = None
     try:
-        worker = _Worker(pickle.loads(spec_bytes))
+        worker = _Worker(pickle.loads(connection.recv_bytes()))
         connection.send(("ready", None))
         while True:
             command, *args = connection.recv()
@@ -186,12 +188,12 @@ def worker_main(connection, spec_bytes: bytes, threads: int) -> None:
                 break
             result = getattr(worker, command)(*args)
             connection.send(("ok", result))
-    except (EOFError, KeyboardInterrupt, BrokenPipeError):
-        pass
+    except (EOFError, KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
+        pass  # the parent went away: nothing left to answer
     except BaseException as error:  # everything goes back to the parent, which raises it with context
         try:
             connection.send(("error", (type(error).__name__, str(error), traceback.format_exc())))
-        except (BrokenPipeError, OSError):
+        except OSError:
             pass
     finally:
         if worker is not None:
@@ -202,21 +204,35 @@ def worker_main(connection, spec_bytes: bytes, threads: int) -> None:
         connection.close()
 
 
+def _start_process(spec: WorkerSpec) -> tuple[Connection, subprocess.Popen]:
+    """A plain child interpreter (not multiprocessing): it may be started from a daemonic process such as
+    a Celery prefork child, it does not re-import the caller's __main__, and its thread variables are
+    set before numpy, MuJoCo or Mesa load."""
+    ours, theirs = socket.socketpair()
+    environment = dict(os.environ)
+    environment.update({name: str(spec.threads) for name in THREAD_VARIABLES})
+    # The child finds the same modules as the parent (the repository root, test helpers).
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training.rollout_worker", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
+    finally:
+        theirs.close()
+    connection = Connection(ours.detach())
+    connection.send_bytes(pickle.dumps(spec))
+    return connection, process
+
+
 class WorkerPool:
     """Env worker processes; ``send``/``receive`` pair so that every worker steps at the same time."""
 
     def __init__(self, specs: list[WorkerSpec]):
-        # spawn, not fork: the parent holds torch threads and maybe a GL context that must not be forked.
-        context = multiprocessing.get_context("spawn")
         self.connections, self.processes = [], []
         try:
             for spec in specs:
-                parent, child = context.Pipe()
-                process = context.Process(target=worker_main, args=(child, pickle.dumps(spec), spec.threads),
-                                          daemon=True)
-                process.start()
-                child.close()
-                self.connections.append(parent)
+                connection, process = _start_process(spec)
+                self.connections.append(connection)
                 self.processes.append(process)
             for index in range(len(specs)):
                 self._wait(index, START_TIMEOUT)
@@ -244,8 +260,8 @@ class WorkerPool:
         connection = self.connections[index]
         deadline = None if timeout is None else time.monotonic() + timeout
         while not connection.poll(1.0):
-            if not self.processes[index].is_alive():
-                raise WorkerError(index, "WorkerDied", f"exit code {self.processes[index].exitcode}")
+            if self.processes[index].poll() is not None:
+                raise WorkerError(index, "WorkerDied", f"exit code {self.processes[index].returncode}")
             if deadline is not None and time.monotonic() > deadline:
                 raise WorkerError(index, "Timeout", f"no answer within {timeout:.0f} s")
         try:
@@ -260,13 +276,14 @@ class WorkerPool:
         for connection in self.connections:
             try:
                 connection.send(("close",))
-            except (BrokenPipeError, OSError):
+            except OSError:
                 pass
         for process in self.processes:
-            process.join(timeout=10)
-            if process.is_alive():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
+                process.wait()
         for connection in self.connections:
             connection.close()
         self.connections, self.processes = [], []
@@ -276,3 +293,7 @@ class WorkerPool:
 
     def __exit__(self, *exc):
         self.close()
+
+
+if __name__ == "__main__":
+    worker_main(Connection(int(sys.argv[1])))

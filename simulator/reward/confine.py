@@ -33,6 +33,7 @@ FS_MAKE_REG, FS_MAKE_SOCK, FS_MAKE_FIFO, FS_MAKE_BLOCK = 1 << 8, 1 << 9, 1 << 10
 FS_MAKE_SYM, FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 12, 1 << 13, 1 << 14, 1 << 15
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
+ROOT_MINIMUM_ABI = 3                # the first ABI that handles truncation
 FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 READ_RIGHTS = FS_READ_FILE | FS_READ_DIR
@@ -142,6 +143,11 @@ def landlock_restrict(read_paths, write_paths) -> int:
     abi = landlock_abi()
     if abi < 1:
         raise ConfinementError("Landlock is not available in this kernel")
+    if abi < ROOT_MINIMUM_ABI and os.geteuid() == 0:
+        # Running as root, the files Landlock only lets us read are our own: before ABI 3 nothing would
+        # stop truncating them (open with O_TRUNC, truncate()).
+        raise ConfinementError(f"Landlock ABI {abi} cannot stop a root process truncating files; "
+                               f"ABI {ROOT_MINIMUM_ABI} (Linux 6.2) or bubblewrap is needed")
     handled_fs = FS_RIGHTS_BY_ABI.get(abi, FS_RIGHTS_BY_ABI[5])
     attr = _RulesetAttr(handled_fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
                         SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)

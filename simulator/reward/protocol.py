@@ -32,11 +32,22 @@ MAX_TEXT = 1 << 20                 # bytes of text in one reply
 PRINT_LIMIT = 64 * 1024            # characters of print output the child forwards per reply
 MAX_BATCH = 1 << 16                # params in one batch
 
-# Both ends spin (yielding the core on each turn) this long for the other's next message before blocking:
-# back-to-back round trips then skip the idle-CPU wake-up latency (measured here: 14k round trips/s
-# blocking on an idle machine, 60k+ spinning); sched_yield keeps a spinner from starving the other end
-# on an oversubscribed machine (5.6k/s spinning without it under load 4), and an idle end costs nothing.
+# Both ends spin (yielding the core on each turn) this long for the other's next message before blocking,
+# as long as messages keep arriving within it: back-to-back round trips then skip the idle-CPU wake-up
+# latency (measured here: 14k round trips/s blocking on an idle machine, 60k+ spinning), sched_yield keeps
+# a spinner from starving the other end on an oversubscribed machine (5.6k/s spinning without it under
+# load 4), and an end whose last wait outlasted the spin (an env step between calls) blocks at once.
 SPIN_SECONDS = 200e-6
+
+# SPEC 1: what a reward function may import: DeepRacer's own list, then the harmless standard modules
+# that locally trained functions use (and ``__future__``, which only changes how the file compiles).
+# Validation refuses anything else; the runner refuses it at run time too (a courtesy mirroring
+# DeepRacer: the OS layers are what contain hostile code).
+ALLOWED_IMPORTS = frozenset({
+    "math", "random", "numpy", "scipy", "shapely",
+    "bisect", "collections", "functools", "itertools", "heapq", "statistics", "copy", "time", "json", "re",
+    "typing", "dataclasses", "enum", "__future__",
+})
 
 RACER_FILENAME = "reward_function.py"   # the racer's code appears under this name in tracebacks
 REWARD_LIMIT = 1e5                      # SPEC 1.2: finite and within [-1e5, 1e5]

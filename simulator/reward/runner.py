@@ -1,9 +1,10 @@
 """The sandboxed side of the reward sandbox: confine this process, load the racer's module once, then
 evaluate ``reward_function`` on the params the parent sends, in order, until the parent closes the pipe.
 
-Started by ``simulator.reward.sandbox`` as ``python -I -S -B runner.py`` with the request pipe on fd 0,
-the reply pipe on fd 1 and a size-limited log file on fd 2. Top-level imports only (``protocol``,
-``confine``): inside the sandbox this file sits beside them and nothing of the project is visible.
+Started by ``simulator.reward.sandbox`` as ``python -I -S -B -c "...; import runner; runner.main()"``
+with the request pipe on fd 0, the reply pipe on fd 1 and a size-limited log file on fd 2. Its imports
+are top-level (``protocol``, ``confine``): inside the sandbox this file sits beside them in a folder of its
+own, and nothing else of the project is visible.
 """
 
 import builtins
@@ -20,14 +21,6 @@ import confine
 import orjson
 import protocol as wire
 
-# The modules SPEC 1 allows a reward function to import (the rest of the stdlib stays reachable for
-# numpy & co., which import freely). Validation refuses the others before the code ever gets here;
-# this runtime check is a courtesy that mirrors DeepRacer. The OS layers are what contain hostile code.
-ALLOWED_IMPORTS = frozenset({
-    "math", "random", "numpy", "scipy", "shapely", "bisect", "collections", "functools", "itertools",
-    "heapq", "statistics", "copy", "time", "json", "re", "typing", "dataclasses", "enum",
-    "__future__", "abc", "numbers", "operator", "decimal", "fractions", "cmath", "string",
-})
 MODULE_NAME = "reward_function"
 READ_CHUNK = 1 << 16
 
@@ -85,9 +78,8 @@ class PrintBuffer:
 class Channel:
     """Framed reads from the request pipe and writes to the reply pipe.
 
-    Waiting for the next request spins for a few microseconds before blocking: back-to-back calls (a
-    batch of envs, a benchmark) then skip the scheduler's wake-up latency, which on a busy 2-core
-    machine is most of a round trip, and an idle child costs no CPU."""
+    Waiting for the next request spins briefly before blocking while requests come back to back (see
+    protocol.SPIN_SECONDS); once one took longer than the spin, the next wait blocks at once."""
 
     def __init__(self, read_fd: int, write_fd: int):
         self.read_fd, self.write_fd = read_fd, write_fd
@@ -95,6 +87,7 @@ class Channel:
         os.set_blocking(read_fd, False)
         self.poller = select.poll()
         self.poller.register(read_fd, select.POLLIN)
+        self.spin = True
 
     def receive(self) -> tuple[int, bytes]:
         while True:
@@ -111,17 +104,20 @@ class Channel:
             self.buffer += chunk
 
     def _read(self) -> bytes:
-        read, fd, clock = os.read, self.read_fd, time.perf_counter
-        give_up = clock() + wire.SPIN_SECONDS
+        clock = time.perf_counter
+        started = clock()
+        give_up = started + (wire.SPIN_SECONDS if self.spin else 0.0)
         while True:
             try:
-                return read(fd, READ_CHUNK)
+                chunk = os.read(self.read_fd, READ_CHUNK)
+                break
             except BlockingIOError:
                 if clock() < give_up:
                     os.sched_yield()    # spinning must not starve the parent on a busy machine
                 else:
                     self.poller.poll()
-                    give_up = clock() + wire.SPIN_SECONDS
+        self.spin = clock() - started < wire.SPIN_SECONDS
+        return chunk
 
     def send(self, status: int, rewards=(), text: bytes = b"") -> None:
         frame = wire.REPLY.pack(status, len(rewards), len(text))
@@ -152,15 +148,16 @@ def describe(error: BaseException) -> str:
     return f"{name}: {text[:2000]}" if text else name
 
 
-def error_report(error: BaseException, index: int | None, prints: str, during: str) -> bytes:
+def error_report(error: BaseException, index: int | None, prints: str, loading: bool = False) -> bytes:
+    where = " while loading the module" if loading else ""
     if isinstance(error, BadReward):
         kind, message, line = "value", str(error), None
     elif isinstance(error, MemoryError):
-        kind, message, line = "memory", f"ran out of memory {during}", racer_line(error)
+        kind, message, line = "memory", f"ran out of memory{where}", racer_line(error)
     elif isinstance(error, SystemExit):
-        kind, message, line = "code", f"the code called exit() {during}", racer_line(error)
+        kind, message, line = "code", f"the code called exit(){where}", racer_line(error)
     else:
-        kind, message, line = "code", f"{describe(error)} ({during})", racer_line(error)
+        kind, message, line = "code", describe(error) + (f" ({where.strip()})" if where else ""), racer_line(error)
     return orjson.dumps({"kind": kind, "message": message, "line": line, "index": index, "prints": prints})
 
 
@@ -200,7 +197,7 @@ def guard_imports(module_globals: dict) -> None:
         caller = get_frame(1).f_globals
         if caller is module_globals or caller.get("__name__") == MODULE_NAME:
             top = name.partition(".")[0]
-            if level or top not in ALLOWED_IMPORTS:
+            if level or top not in wire.ALLOWED_IMPORTS:
                 raise ImportError(f"import of {name!r} is not allowed in a reward function (allowed: "
                                   "math, random, numpy, scipy, shapely and harmless standard modules)")
         return original_import(name, globals, locals, fromlist, level)
@@ -223,7 +220,8 @@ def load_module(code: str, allow_all_imports: bool) -> types.ModuleType:
 
 def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -> None:
     """The hot loop: one reply per request, in order. Each call gets a freshly decoded params dict (and a
-    fresh copy of the waypoint list), so a function that mutates its params cannot affect the next call."""
+    fresh copy of the waypoint list), so a function that mutates its params cannot affect the next call.
+    Points are tuples, as in DeepRacer (JSON only knows lists)."""
     waypoints = None
     loads, reply_header, limit = orjson.loads, wire.REPLY.pack, wire.REWARD_LIMIT
     one_reward = reply_header(wire.ST_OK, 1, 0)
@@ -234,11 +232,13 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 params = loads(payload)
                 if waypoints is not None:
                     params["waypoints"] = waypoints.copy()
+                if params.get("objects_location"):
+                    params["objects_location"] = [tuple(point) for point in params["objects_location"]]
                 reward = function(params)
                 if type(reward) is not float or not -limit <= reward <= limit:
                     reward = as_reward(reward, strict_float)
             except BaseException as error:
-                channel.send(wire.ST_ERROR, (), error_report(error, 0, prints.collect(), "in reward_function"))
+                channel.send(wire.ST_ERROR, (), error_report(error, 0, prints.collect()))
                 continue
             if prints.pending:
                 channel.send(wire.ST_OK, (reward,), prints.collect().encode("utf-8", "replace"))
@@ -250,12 +250,14 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 for params in loads(payload):
                     if waypoints is not None:
                         params["waypoints"] = waypoints.copy()
+                    if params.get("objects_location"):
+                        params["objects_location"] = [tuple(point) for point in params["objects_location"]]
                     reward = function(params)
                     if type(reward) is not float or not -limit <= reward <= limit:
                         reward = as_reward(reward, strict_float)
                     rewards.append(reward)
             except BaseException as error:
-                report = error_report(error, len(rewards), prints.collect(), "in reward_function")
+                report = error_report(error, len(rewards), prints.collect())
                 channel.send(wire.ST_ERROR, rewards, report)
                 continue
             channel.send(wire.ST_OK, rewards, prints.collect().encode("utf-8", "replace"))
@@ -284,7 +286,7 @@ def main() -> None:
     try:
         module = load_module(start["code"], start.get("allow_all_imports", False))
     except BaseException as error:
-        channel.send(wire.ST_ERROR, (), error_report(error, None, prints.collect(), "while loading the module"))
+        channel.send(wire.ST_ERROR, (), error_report(error, None, prints.collect(), loading=True))
         os._exit(0)
     info["prints"] = prints.collect()
     channel.send(wire.ST_READY, (), orjson.dumps(info))

@@ -68,6 +68,8 @@ MAX_PRINT_LINE_CHARS = 4000
 STDERR_TAIL_BYTES = 2000                    # of the child's log, quoted when it crashes
 PIPE_BYTES = 1 << 20
 KILL_GRACE = 0.5                            # seconds a closing child gets before SIGKILL
+ONE_REWARD_HEADER = wire.REPLY.pack(wire.ST_OK, 1, 0)
+ONE_REWARD_REPLY_SIZE = wire.REPLY.size + wire.DOUBLE.size
 
 ALLOWED_PACKAGES = ("numpy", "scipy", "shapely")        # SPEC 1's third-party imports
 RUNNER_PACKAGES = ("orjson", "pyseccomp")               # what the runner itself needs
@@ -75,6 +77,9 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 SANDBOX_ROOT = "/sandbox"                                # where bubblewrap mounts site/ and lib/
 SANDBOX_SCRATCH = "/tmp"
 HERE = Path(__file__).resolve().parent
+# The base interpreter, not a virtualenv's copy or link of it: the child runs without the venv (it sees
+# only the allowed packages, bound into a site dir of its own).
+INTERPRETER = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
 class RewardFunctionError(Exception):
@@ -150,7 +155,7 @@ def _package_paths(names) -> list[tuple[str, str]]:
 
 def _interpreter_paths() -> list[str]:
     """The real interpreter binary, its standard library and its shared libpython."""
-    paths = [os.path.realpath(sys.executable), sysconfig.get_path("stdlib")]
+    paths = [INTERPRETER, sysconfig.get_path("stdlib")]
     dynload = sysconfig.get_config_var("DESTSHARED")
     if dynload and not dynload.startswith(paths[1]):
         paths.append(dynload)
@@ -221,7 +226,7 @@ def _child_environment(scratch: str) -> dict[str, str]:
 def _python_command(layout: _Layout) -> list[str]:
     bootstrap = (f"import sys; sys.path[:0] = [{layout.lib!r}, {layout.site!r}]; "
                  "import runner; runner.main()")
-    return [os.path.realpath(sys.executable), "-I", "-S", "-B", "-c", bootstrap]
+    return [INTERPRETER, "-I", "-S", "-B", "-c", bootstrap]
 
 
 def _bubblewrap_command(layout: _Layout) -> list[str]:
@@ -350,6 +355,7 @@ class RewardSandbox:
     # the child's lifecycle
     def _start(self) -> None:
         self.restarts += 1
+        self.info = {}
         layout = _Layout(self.backend)
         log = tempfile.TemporaryFile(prefix="reward-sandbox-log-")
         request_read, request_write = os.pipe()
@@ -366,10 +372,8 @@ class RewardSandbox:
             log.close()
             layout.cleanup()
             raise
-        finally:
-            if "proc" in locals():
-                os.close(request_read)
-                os.close(reply_write)
+        os.close(request_read)          # the child's ends
+        os.close(reply_write)
         for fd in (request_write, reply_read):
             os.set_blocking(fd, False)
             try:
@@ -381,6 +385,7 @@ class RewardSandbox:
         self._buffer = bytearray()
         self._poller = select.poll()
         self._poller.register(reply_read, select.POLLIN)
+        self._spin = True
         self._waypoints_sent = None
         self._finalizer = weakref.finalize(self, _stop_child, proc, request_write, reply_read, log, layout)
         confinement = _confinement(self.backend, layout)
@@ -395,6 +400,9 @@ class RewardSandbox:
             self._start()
 
     def _kill(self) -> None:
+        """Stop a child that misbehaved now (no grace period), then clean up as close() does."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
         self.close()
 
     # the exchange
@@ -407,7 +415,15 @@ class RewardSandbox:
 
     def _exchange(self, frame: bytes, count: int, timeout: float, expect: int = wire.ST_OK) -> list[float]:
         deadline = time.monotonic() + timeout
-        self._send(frame, deadline)
+        self._send(frame, deadline, timeout)
+        if count == 1 and expect == wire.ST_OK:
+            # The hot path of one call: a header saying "one reward, no text" and the reward.
+            self._fill(deadline, timeout)
+            buffer = self._buffer
+            if len(buffer) == ONE_REWARD_REPLY_SIZE and buffer.startswith(ONE_REWARD_HEADER):
+                reward = wire.DOUBLE.unpack_from(buffer, wire.REPLY.size)[0]
+                buffer.clear()
+                return _checked_rewards((reward,))
         status, values, text = self._receive(count, deadline, timeout)
         if status == expect == wire.ST_OK:
             rewards = _checked_rewards(values)
@@ -423,14 +439,14 @@ class RewardSandbox:
         self._kill()
         raise SandboxProtocolError(f"the reward sandbox replied with status {status} out of turn")
 
-    def _send(self, frame: bytes, deadline: float) -> None:
+    def _send(self, frame: bytes, deadline: float, timeout: float) -> None:
         view = memoryview(frame)
         while view:
             try:
                 view = view[os.write(self._write_fd, view):]
             except BlockingIOError:
                 if not self._wait(select.POLLOUT, self._write_fd, deadline):
-                    self._timeout(deadline)
+                    self._timeout(timeout)
             except BrokenPipeError:
                 raise self._crash() from None
 
@@ -458,13 +474,14 @@ class RewardSandbox:
         return status, values, text
 
     def _fill(self, deadline: float, timeout: float) -> None:
-        """Append the next chunk of the reply: spin briefly (see protocol.SPIN_SECONDS), then block in
-        poll() until the deadline."""
-        read, fd, clock = os.read, self._read_fd, time.perf_counter
-        give_up = clock() + wire.SPIN_SECONDS
+        """Append the next chunk of the reply: spin briefly while replies come quickly (see
+        protocol.SPIN_SECONDS), then block in poll() until the deadline."""
+        clock = time.perf_counter
+        started = clock()
+        give_up = started + (wire.SPIN_SECONDS if self._spin else 0.0)
         while True:
             try:
-                chunk = read(fd, 1 << 16)
+                chunk = os.read(self._read_fd, 1 << 16)
                 break
             except BlockingIOError:
                 if clock() < give_up:
@@ -474,6 +491,7 @@ class RewardSandbox:
             if remaining <= 0 or not self._poller.poll(math.ceil(remaining * 1000)):
                 if time.monotonic() >= deadline:
                     self._timeout(timeout)
+        self._spin = clock() - started < wire.SPIN_SECONDS
         if not chunk:
             raise self._crash()
         self._buffer += chunk
@@ -569,7 +587,7 @@ def _runs_of_same_waypoints(params_list):
 def _checked_rewards(values) -> list[float]:
     """The child checks too; this holds even if the racer's code forged a reply on the pipe."""
     for value in values:
-        if not (math.isfinite(value) and abs(value) <= wire.REWARD_LIMIT):
+        if not -wire.REWARD_LIMIT <= value <= wire.REWARD_LIMIT:        # False for NaN too
             raise RewardValueError(f"the reward {value!r} is not finite or outside "
                                    f"[-{wire.REWARD_LIMIT:g}, {wire.REWARD_LIMIT:g}]")
     return list(values)

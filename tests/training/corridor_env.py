@@ -206,3 +206,29 @@ class CorridorEnv(gym.Env):
             "tstamp": self.steps * DT, "episode_status": status, "pause_duration": 0.0,
             "obstacle_crash_counter": 0,
         }
+
+
+class PrintingReward:
+    """A reward callable with the sandbox's drain_prints(): the engine must carry its prints to the log."""
+
+    def __init__(self):
+        self.prints = []
+
+    def __call__(self, params):
+        if params["steps"] == 1:
+            self.prints.append(f"starting at x={params['x']:.2f}")
+        return follow_centre_line(params)
+
+    def drain_prints(self):
+        drained, self.prints = self.prints, []
+        return drained
+
+
+def failing_reward(params):
+    if params["steps"] >= 3:
+        raise ZeroDivisionError("division by zero in reward_function line 7")
+    return 1.0
+
+
+def failing_reward_factory():
+    return failing_reward

@@ -15,6 +15,7 @@ from simulator.reward.sandbox import (
     RewardValueError,
     check_isolation,
 )
+from tests.simulator.reward.conftest import BACKENDS
 
 WAYPOINTS = [(float(i), 0.5 * i) for i in range(10)] + [(0.0, 0.0)]
 
@@ -74,13 +75,14 @@ def test_it_gives_each_call_a_fresh_params_dict(make_sandbox):
     assert params == {"waypoints": WAYPOINTS, "closest_waypoints": [0, 1]}
 
 
-def test_it_gives_waypoints_as_a_list_of_tuples_and_follows_a_change_of_track(make_sandbox):
+def test_it_gives_points_as_lists_of_tuples_and_follows_a_change_of_track(make_sandbox):
     sandbox = make_sandbox("""
         def reward_function(params):
-            waypoints = params["waypoints"]
-            assert type(waypoints) is list and all(type(point) is tuple for point in waypoints)
-            return float(waypoints[1][0])
+            for points in (params["waypoints"], params.get("objects_location", [])):
+                assert type(points) is list and all(type(point) is tuple for point in points)
+            return float(params["waypoints"][1][0])
     """)
+    assert sandbox({"waypoints": WAYPOINTS, "objects_location": [(1.0, 2.0), (3.0, 4.0)]}) == 1.0
     other = [(5.0, 5.0), (7.0, 1.0), (5.0, 5.0)]
     assert sandbox({"waypoints": WAYPOINTS}) == 1.0
     assert sandbox({"waypoints": other}) == 7.0
@@ -280,3 +282,21 @@ def test_it_refuses_to_run_when_no_backend_isolates(monkeypatch, tmp_path):
         check_isolation("bubblewrap")
     with pytest.raises(ValueError, match="unknown reward sandbox backend"):
         check_isolation("chroot")
+
+
+def test_it_lets_the_environment_force_a_backend(monkeypatch):
+    monkeypatch.setenv(sandbox_module.ENV_SWITCH, "landlock")
+    assert check_isolation() == "landlock"
+    assert check_isolation("bubblewrap") == "bubblewrap" or "bubblewrap" not in BACKENDS
+
+
+def test_it_names_every_backend_that_failed(monkeypatch):
+    monkeypatch.delenv(sandbox_module.ENV_SWITCH, raising=False)
+    monkeypatch.setattr(sandbox_module, "_self_tests", {"bubblewrap": "namespaces are not permitted",
+                                                        "landlock": "Landlock is not available"})
+    with pytest.raises(IsolationUnavailable) as caught:
+        RewardSandbox("def reward_function(params):\n    return 1.0\n")
+    message = str(caught.value)
+    assert "bubblewrap: namespaces are not permitted" in message
+    assert "landlock: Landlock is not available" in message
+    assert "refuses to run reward functions unisolated" in message

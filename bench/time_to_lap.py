@@ -1,0 +1,115 @@
+"""Time to lap: from scratch until an evaluation completes 3 of 3 laps at 100%.
+
+The console's defaults throughout: "The Original DeepRacer" (front camera, 3-layer CNN, 30° x 5 steering,
+1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 10
+epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates).
+
+    python bench/time_to_lap.py [--track quick_loop | reinvent_base | path/to/track.npy] [--max-minutes 30]
+
+Training runs iteration by iteration as DeepRacer does; when an iteration's evaluation completes every
+lap, training stops and a 3-trial evaluation of that checkpoint decides; if it fails, training resumes
+from the checkpoint. Prints wall-clock minutes, env steps, iterations and the mean lap time, with the
+load average (the 2 cores are shared with other work, so figures vary from run to run). Target on the
+2-core machine: at most 10 minutes.
+"""
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TRACKS = REPO / ".." / "shared" / "tracks"
+ORIGINAL_DEEPRACER = {
+    "action_space_type": "discrete",
+    "action_space": [{"steering_angle": s, "speed": v} for s in (-30.0, -15.0, 0.0, 15.0, 30.0) for v in (0.5, 1.0)],
+    "sensor": ["FRONT_FACING_CAMERA"],
+    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+    "training_algorithm": "clipped_ppo",
+    "version": "5",
+}
+CONSOLE_DEFAULTS = {"batch_size": 64, "num_epochs": 10, "lr": 3e-4, "beta_entropy": 0.01, "discount_factor": 0.999,
+                    "loss_type": "huber", "num_episodes_between_training": 20}
+TRIALS = 3
+
+
+def track_argument(name: str):
+    """A built-in slug, a .npy path, or a real DeepRacer track imported from ../shared/tracks/<name>.npy."""
+    for path in (Path(name), SHARED_TRACKS / f"{name}.npy"):
+        if path.suffix == ".npy" and path.is_file():
+            from simulator.tracks import load_npy
+
+            return load_npy(path, slug=path.stem)
+    return name
+
+
+class Watch:
+    """Prints each iteration and stops training when an evaluation completes every lap."""
+
+    def __init__(self, started: float):
+        self.started = started
+
+    def __call__(self, progress) -> bool:
+        if progress.kind != "metrics":
+            return True
+        data = progress.data
+        print(f"  {(time.monotonic() - self.started) / 60:5.1f} min  iteration {data['iteration']:3d}  "
+              f"steps {data['steps']:7d}  reward {data['average_reward']:7.1f}  "
+              f"training {data['average_training_completion']:5.1f}%  "
+              f"evaluation {data['average_evaluation_completion']:5.1f}% "
+              f"({data['evaluation_laps_complete']}/{data['evaluation_episodes']} laps)", flush=True)
+        return data["evaluation_laps_complete"] < data["evaluation_episodes"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--track", default="quick_loop")
+    parser.add_argument("--max-minutes", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", help="keep the model folder here instead of a temporary one")
+    args = parser.parse_args()
+
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="time-to-lap-")) / "model"
+    if args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    track = track_argument(args.track)
+    print(f"time to lap on {args.track}: {args.workers} env workers, {os.cpu_count()} cores, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    started = time.monotonic()
+    watch = Watch(started)
+    laps = []
+    while True:
+        elapsed_min = (time.monotonic() - started) / 60
+        result = train(TrainingRun(model_dir=folder, metadata=ORIGINAL_DEEPRACER, hyperparameters=CONSOLE_DEFAULTS,
+                                   env_kwargs={"track": track}, max_minutes=args.max_minutes,
+                                   num_workers=args.workers, stream_frames=False), watch)
+        if result.stop_reason != "stopped":
+            print(f"no lap within {args.max_minutes:.0f} minutes ({result.stop_reason}, {elapsed_min:.1f} min)")
+            break
+        check = evaluate(EvaluationRun(model_dir=folder, env_kwargs={"track": track}, trials=TRIALS, video=False,
+                                       stream_frames=False), lambda progress: True)
+        laps = [t for t in check.trials if t.status == "lap_complete"]
+        print(f"  3-trial evaluation: {[f'{t.completion:.0f}% {t.time}' for t in check.trials]}", flush=True)
+        if len(laps) == TRIALS:
+            break
+    minutes = (time.monotonic() - started) / 60
+    if len(laps) == TRIALS:
+        mean_lap = sum(t.time_seconds for t in laps) / len(laps)
+        print(f"RESULT {args.track}: {TRIALS}/{TRIALS} laps after {minutes:.1f} min wall clock, {result.steps} env steps, "
+              f"{result.iterations} iterations; mean lap {mean_lap:.2f} s (target <= 10 min)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

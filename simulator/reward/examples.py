@@ -1,0 +1,166 @@
+"""The reward editor's examples (SPEC 1.4): snippets a racer inserts and edits. Each validates clean on
+every built-in track and race type (a test holds them to it)."""
+
+from typing import NamedTuple
+
+
+class RewardExample(NamedTuple):
+    title: str
+    description: str
+    code: str
+
+
+FOLLOW_CENTER_LINE = '''\
+def reward_function(params):
+    """Time trial: follow the centre line. The closer the car stays to it, the higher the reward."""
+    track_width = params["track_width"]
+    distance_from_center = params["distance_from_center"]
+
+    # Three bands either side of the centre line, as fractions of the track width.
+    if distance_from_center <= 0.1 * track_width:
+        reward = 1.0
+    elif distance_from_center <= 0.25 * track_width:
+        reward = 0.5
+    elif distance_from_center <= 0.5 * track_width:
+        reward = 0.1
+    else:
+        reward = 1e-3  # on or past a border: about to leave the track
+
+    return float(reward)
+'''
+
+STAY_INSIDE_BORDERS = '''\
+def reward_function(params):
+    """Time trial: stay inside the two borders. Any line is fine as long as all wheels stay on the road."""
+    all_wheels_on_track = params["all_wheels_on_track"]
+    distance_from_center = params["distance_from_center"]
+    track_width = params["track_width"]
+
+    # Keep a small margin from the border so the car does not hug the white line.
+    margin = 0.05 * track_width
+    if all_wheels_on_track and distance_from_center + margin <= 0.5 * track_width:
+        reward = 1.0
+    else:
+        reward = 1e-3
+
+    return float(reward)
+'''
+
+PREVENT_ZIG_ZAG = '''\
+ABS_STEERING_THRESHOLD = 15.0  # degrees: steer harder than this only when the track demands it
+
+
+def reward_function(params):
+    """Time trial: follow the centre line, and penalize sharp steering that makes the car zig-zag."""
+    distance_from_center = params["distance_from_center"]
+    track_width = params["track_width"]
+    abs_steering = abs(params["steering_angle"])
+
+    if distance_from_center <= 0.1 * track_width:
+        reward = 1.0
+    elif distance_from_center <= 0.25 * track_width:
+        reward = 0.5
+    elif distance_from_center <= 0.5 * track_width:
+        reward = 0.1
+    else:
+        reward = 1e-3
+
+    if abs_steering > ABS_STEERING_THRESHOLD:
+        reward *= 0.8
+
+    return float(reward)
+'''
+
+OBJECT_AVOIDANCE = '''\
+import math
+
+
+def reward_function(params):
+    """Object avoidance: stay on the road on one lane, and keep away from the object ahead in that lane."""
+    all_wheels_on_track = params["all_wheels_on_track"]
+    distance_from_center = params["distance_from_center"]
+    track_width = params["track_width"]
+    objects_location = params["objects_location"]
+    is_left_of_center = params["is_left_of_center"]
+
+    # Staying on the road: full reward in one lane (inside half the road), less near the border.
+    if not all_wheels_on_track or distance_from_center > 0.5 * track_width:
+        return 1e-3
+    reward_lane = 1.0 if distance_from_center <= 0.4 * track_width else 0.5
+
+    # Avoiding the next object: only when the race has objects (a time trial passes empty lists).
+    reward_avoid = 1.0
+    if objects_location:
+        ahead = params["closest_objects"][1]
+        object_x, object_y = objects_location[ahead]
+        distance = math.hypot(params["x"] - object_x, params["y"] - object_y)
+        same_lane = params["objects_left_of_center"][ahead] == is_left_of_center
+        if same_lane and distance < 0.5:
+            reward_avoid = 1e-3
+        elif same_lane and distance < 0.8:
+            reward_avoid = 0.2
+        elif same_lane and distance < 1.2:
+            reward_avoid = 0.5
+
+    # Lane keeping matters less than not hitting the object.
+    return float(reward_lane + 4.0 * reward_avoid)
+'''
+
+PROGRESS = '''\
+def reward_function(params):
+    """Minimal: reward progress made per step, so that finishing the lap fast pays the most."""
+    if not params["all_wheels_on_track"]:
+        return 1e-3
+    # progress is 0..100 % of the lap, steps counts the steps so far (15 per second).
+    return float(params["progress"] / params["steps"]) if params["steps"] > 0 else 1e-3
+'''
+
+FOLLOW_TRACK_DIRECTION = '''\
+import math
+
+DIRECTION_THRESHOLD = 10.0  # degrees between the car's heading and the track's direction
+
+
+def reward_function(params):
+    """Time trial: point the car along the track, measured between the two closest waypoints."""
+    waypoints = params["waypoints"]
+    behind, ahead = params["closest_waypoints"]
+    heading = params["heading"]
+
+    track_direction = math.degrees(math.atan2(waypoints[ahead][1] - waypoints[behind][1],
+                                              waypoints[ahead][0] - waypoints[behind][0]))
+    direction_diff = abs(track_direction - heading)
+    if direction_diff > 180.0:
+        direction_diff = 360.0 - direction_diff
+
+    reward = 1.0
+    if direction_diff > DIRECTION_THRESHOLD:
+        reward *= 0.5
+    if not params["all_wheels_on_track"]:
+        reward = 1e-3
+
+    return float(reward)
+'''
+
+EXAMPLES: dict[str, RewardExample] = {
+    "follow_center_line": RewardExample(
+        "Time trial – follow the centre line (default)",
+        "Rewards staying close to the centre line, in three bands.", FOLLOW_CENTER_LINE),
+    "stay_inside_borders": RewardExample(
+        "Time trial – stay inside the two borders",
+        "Rewards keeping all four wheels on the road, whatever the line.", STAY_INSIDE_BORDERS),
+    "prevent_zig_zag": RewardExample(
+        "Time trial – prevent zig-zag",
+        "Follows the centre line and penalizes steering beyond 15 degrees.", PREVENT_ZIG_ZAG),
+    "object_avoidance": RewardExample(
+        "Object avoidance – stay on one lane, keep away from the object ahead",
+        "Rewards lane keeping, and distance from the next object when it is in the car's lane.",
+        OBJECT_AVOIDANCE),
+    "follow_track_direction": RewardExample(
+        "Time trial – follow the track's direction",
+        "Rewards heading the way the track goes between the two closest waypoints.", FOLLOW_TRACK_DIRECTION),
+    "progress": RewardExample(
+        "Minimal – progress per step",
+        "Rewards the share of the lap gained per step: fast, complete laps pay the most.", PROGRESS),
+}
+DEFAULT_EXAMPLE = "follow_center_line"

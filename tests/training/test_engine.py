@@ -1,0 +1,273 @@
+import functools
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+import torch
+from deepracer.logs import DeepRacerLog
+
+from tests.training.conftest import CORRIDOR, TINY, Recorder, metadata, tiny_run
+from tests.training.corridor_env import failing_reward_factory
+from training import artifacts
+from training.engine import (
+    DEFAULT_ENV_FACTORY,
+    EvaluationRun,
+    TrainingError,
+    evaluate,
+    format_lap_time,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_it_runs_iterations_and_writes_every_artifact(trained_model):
+    model_dir, _, result = trained_model
+    assert result.iterations == 2 and result.stop_reason == "max_iterations"
+    for name in ("model/model_metadata.json", "model/deepracer_checkpoints.json", "model/model.onnx",
+                 "ip/hyperparameters.json", "reward_function.py", "training_params.yaml",
+                 "metrics/TrainingMetrics.json", "training-simtrace/0-iteration.csv",
+                 "training-simtrace/1-iteration.csv", "logs/training/training-simulation.log", "car_bundle.tar.gz"):
+        assert (model_dir / name).is_file(), name
+    index = artifacts.read_checkpoints_index(model_dir)
+    assert index["last_checkpoint"]["name"] == f"2_Step-{result.steps}.ckpt.pt"
+    assert (model_dir / "model" / index["best_checkpoint"]["name"]).is_file()
+
+
+def test_it_collects_exactly_the_configured_episodes_per_iteration(trained_model):
+    model_dir, _, result = trained_model
+    records = artifacts.read_metrics(model_dir / "metrics" / "TrainingMetrics.json")
+    training = [r for r in records if r["phase"] == "training"]
+    evaluation = [r for r in records if r["phase"] == "evaluation"]
+    assert [r["episode"] for r in training] == list(range(1, 7))
+    assert [r["trial"] for r in training] == [1, 2, 3, 1, 2, 3]
+    assert [(r["episode"], r["trial"]) for r in evaluation] == [(3, 1), (3, 2), (6, 1), (6, 2)]
+    rows = artifacts.read_simtrace(model_dir / "training-simtrace" / "1-iteration.csv")
+    assert sorted({int(r["episode"]) for r in rows}) == [0, 1, 2]
+
+
+def test_it_chooses_the_best_checkpoint_by_mean_evaluation_progress(trained_model):
+    model_dir, recorder, _ = trained_model
+    metrics = recorder.of("metrics")
+    best = max(metrics, key=lambda m: (m["average_evaluation_completion"], m["iteration"]))
+    index = artifacts.read_checkpoints_index(model_dir)
+    assert index["best_checkpoint"]["avg_eval_metric"] == pytest.approx(best["average_evaluation_completion"])
+    assert index["best_checkpoint"]["name"].startswith(f"{best['iteration']}_Step-")
+
+
+def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
+    _, recorder, _ = trained_model
+    metrics = recorder.of("metrics")
+    assert [m["iteration"] for m in metrics] == [1, 2]
+    for key in ("average_reward", "average_training_completion", "average_evaluation_completion", "best",
+                "losses/policy_loss", "losses/value_loss"):
+        assert key in metrics[0]
+    episodes = recorder.of("episode")
+    assert [e["phase"] for e in episodes].count("training") == 6
+    assert {"reward", "progress", "status", "steps"} <= set(episodes[0])
+    frames = recorder.of("frame")
+    assert {f["view"] for f in frames} == {"chase", "camera"}
+    assert all(f["jpeg"][:2] == b"\xff\xd8" for f in frames)
+    lines = [line for log in recorder.of("log") for line in log["lines"]]
+    assert any(line.startswith("starting at x=") for line in lines)  # the reward function's prints
+
+
+def test_it_throttles_frames_to_a_few_per_second(trained_model):
+    _, recorder, result = trained_model
+    chase = recorder.of("frame")[::2]
+    assert len(chase) <= result.elapsed_seconds * 4 + 2
+
+
+def test_it_logs_sim_trace_lines_and_the_reward_prints(trained_model):
+    model_dir, _, _ = trained_model
+    log = (model_dir / "logs" / "training" / "training-simulation.log").read_text().splitlines()
+    trace_lines = [line for line in log if line.startswith("SIM_TRACE_LOG:")]
+    rows = artifacts.read_simtrace(model_dir / "training-simtrace" / "0-iteration.csv")
+    assert trace_lines[0] == "SIM_TRACE_LOG:" + ",".join(rows[0].values())
+    assert any(line.startswith("starting at x=") for line in log)
+    assert "Using the following hyper-parameters" in log
+
+
+def test_it_stops_cleanly_with_a_final_checkpoint_when_report_says_so(tmp_path):
+    recorder = Recorder(stop_when=lambda p: p.kind == "episode")
+    result = train(tiny_run(tmp_path / "m", max_iterations=5, num_workers=1), recorder)
+    assert result.stop_reason == "stopped" and result.iterations == 0
+    index = artifacts.read_checkpoints_index(tmp_path / "m")
+    assert index["last_checkpoint"]["name"] == "0_Step-0.ckpt.pt"
+    assert (tmp_path / "m" / "model" / "0_Step-0.ckpt.pt").is_file()
+
+
+def test_it_stops_at_the_time_limit(tmp_path):
+    result = train(tiny_run(tmp_path / "m", max_minutes=0.0, max_iterations=None, num_workers=1), Recorder())
+    assert result.stop_reason == "max_time"
+
+
+def _train_forever(model_dir):
+    torch.set_num_threads(1)
+    train(tiny_run(Path(model_dir), max_iterations=None, num_workers=1, stream_frames=False), lambda p: True)
+
+
+def test_it_resumes_a_killed_run_from_its_last_checkpoint(tmp_path):
+    model_dir = tmp_path / "m"
+    process = multiprocessing.get_context("spawn").Process(target=_train_forever, args=(str(model_dir),))
+    process.start()
+    index_path = model_dir / "model" / "deepracer_checkpoints.json"
+    deadline = time.monotonic() + 240
+    while not index_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    before = artifacts.read_checkpoints_index(model_dir)["last_checkpoint"]["name"]
+    done = int(before.split("_")[0])
+    result = train(tiny_run(model_dir, max_iterations=done + 1, num_workers=1), Recorder())
+    assert result.iterations == done + 1
+    records = artifacts.read_metrics(model_dir / "metrics" / "TrainingMetrics.json")
+    training = [r["episode"] for r in records if r["phase"] == "training"]
+    assert training == list(range(1, result.episodes + 1))  # nothing lost, nothing counted twice
+    log = (model_dir / "logs" / "training" / "training-simulation.log").read_text()
+    assert f"Resuming from checkpoint {before}" in log
+
+
+def test_it_clones_a_parent_with_the_same_action_count(trained_model, tmp_path):
+    parent, _, _ = trained_model
+    parent_agent, _ = artifacts.load_policy(parent)
+    result = train(tiny_run(tmp_path / "clone", parent_model_dir=parent, max_iterations=0, num_workers=1),
+                   Recorder())
+    assert result.iterations == 0
+    clone_agent, _ = artifacts.load_policy(tmp_path / "clone", "last")
+    for ours, theirs in zip(clone_agent.state_dict().values(), parent_agent.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_it_refuses_a_clone_that_changes_the_action_count(trained_model, tmp_path):
+    parent, _, _ = trained_model
+    fewer = metadata()
+    fewer["action_space"] = fewer["action_space"][:4]
+    with pytest.raises(TrainingError, match="action count"):
+        train(tiny_run(tmp_path / "clone", metadata=fewer, parent_model_dir=parent, num_workers=1), Recorder())
+
+
+def test_it_fails_with_the_reward_functions_error(tmp_path):
+    with pytest.raises(TrainingError, match="ZeroDivisionError: division by zero in reward_function"):
+        train(tiny_run(tmp_path / "m", reward_factory=failing_reward_factory, num_workers=1), Recorder())
+
+
+def test_it_refuses_bad_hyperparameters_before_starting_anything(tmp_path):
+    with pytest.raises(TrainingError, match="batch_size"):
+        train(tiny_run(tmp_path / "m", hyperparameters={**TINY, "batch_size": -3}), Recorder())
+    assert not (tmp_path / "m").exists()
+
+
+def test_it_trains_sac_on_a_continuous_action_space(tmp_path):
+    run = tiny_run(tmp_path / "sac", metadata=metadata("sac", continuous=True), max_iterations=2, eval_episodes=1,
+                   hyperparameters={"num_episodes_between_training": 2, "num_epochs": 1, "batch_size": 32})
+    result = train(run, Recorder())
+    assert result.iterations == 2
+    rows = artifacts.read_simtrace(tmp_path / "sac" / "training-simtrace" / "0-iteration.csv")
+    assert rows[0]["action"].startswith("[") and rows[0]["action"].endswith("]")
+    assert artifacts.read_model_metadata(tmp_path / "sac")["training_algorithm"] == "sac"
+    assert (tmp_path / "sac" / "model" / "model.onnx").is_file()
+
+
+def test_it_evaluates_trials_with_metrics_trace_and_a_playable_video(trained_model):
+    model_dir, _, _ = trained_model
+    recorder = Recorder()
+    result = evaluate(EvaluationRun(model_dir=model_dir, env_factory=CORRIDOR, trials=2, continuous=True,
+                                    off_track_penalty=3.0), recorder)
+    assert [t.trial for t in result.trials] == [1, 2]
+    for trial in result.trials:
+        assert trial.off_track_penalty == 3.0 * trial.off_track_count
+        assert trial.time == format_lap_time(trial.time_seconds)
+    records = artifacts.read_metrics(result.metrics_path)
+    assert {"off_track_count", "crash_count", "reset_count", "reversed_count", "immobilized_count"} <= set(records[0])
+    assert len({r["episode"] for r in artifacts.read_simtrace(result.simtrace_path)}) == 2
+    with av.open(str(result.video_path)) as video:
+        stream = video.streams.video[0]
+        assert stream.codec_context.name in ("h264", "mpeg4")
+        frames = sum(1 for _ in video.decode(stream))
+    assert frames == sum(t.steps for t in result.trials) + 2  # every step, plus each start
+    assert [e["trial"] for e in recorder.of("episode")] == [1, 2]
+    log = DeepRacerLog(str(model_dir))  # racers' notebooks find the evaluation too
+    log.load_evaluation_trace()
+    assert set(log.dataframe()["stream"]) == {result.timestamp}
+
+
+def test_it_formats_lap_times_as_the_console_shows_them():
+    assert format_lap_time(75.5) == "01:15.500"
+    assert format_lap_time(9.0421) == "00:09.042"
+
+
+def test_the_learners_import_no_django_celery_or_channels():
+    code = ("import sys, training.engine, training.ppo, training.sac, training.networks, training.artifacts;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('django', 'celery', 'channels')];"
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+SANDBOXED_REWARD = '''
+import math
+
+def reward_function(params):
+    if params["steps"] == 1:
+        print("sandbox says hello at step", params["steps"])
+    return float(math.exp(-params["distance_from_center"]))
+'''
+BROKEN_REWARD = '''
+def reward_function(params):
+    if params["steps"] > 2:
+        return params["speed"] / 0
+    return 1.0
+'''
+
+
+def test_it_runs_the_racers_reward_function_in_a_sandbox_per_worker(tmp_path):
+    sandbox = pytest.importorskip("simulator.reward.sandbox")
+    recorder = Recorder()
+    factory = functools.partial(sandbox.RewardSandbox, SANDBOXED_REWARD)
+    result = train(tiny_run(tmp_path / "m", reward_code=SANDBOXED_REWARD, reward_factory=factory, max_iterations=1),
+                   recorder)
+    assert result.iterations == 1
+    lines = [line for log in recorder.of("log") for line in log["lines"]]
+    assert lines.count("sandbox says hello at step 1") == 3 + 2  # each training and evaluation episode
+    assert (tmp_path / "m" / "reward_function.py").read_text() == SANDBOXED_REWARD
+    rewards = {row["reward"] for row in artifacts.read_simtrace(tmp_path / "m" / "training-simtrace" / "0-iteration.csv")}
+    assert all(0.0 < float(r) <= 1.0 for r in rewards)
+
+
+def test_it_fails_with_the_sandboxed_reward_functions_error_and_line(tmp_path):
+    sandbox = pytest.importorskip("simulator.reward.sandbox")
+    factory = functools.partial(sandbox.RewardSandbox, BROKEN_REWARD)
+    with pytest.raises(TrainingError, match="line 4: ZeroDivisionError"):
+        train(tiny_run(tmp_path / "m", reward_factory=factory, num_workers=1), Recorder())
+
+
+@pytest.mark.parametrize("algorithm, continuous", [("clipped_ppo", False), ("sac", True)])
+def test_it_trains_on_the_real_simulator(algorithm, continuous, tmp_path):
+    pytest.importorskip("simulator.env")
+    recorder = Recorder()
+    run = tiny_run(tmp_path / "m", metadata=metadata(algorithm, continuous=continuous), env_factory=DEFAULT_ENV_FACTORY,
+                   env_kwargs={"track": "oval"}, max_iterations=1, eval_episodes=1,
+                   hyperparameters={"num_episodes_between_training": 2, "num_epochs": 1, "batch_size": 32})
+    result = train(run, recorder)
+    assert result.iterations == 1
+    rows = artifacts.read_simtrace(tmp_path / "m" / "training-simtrace" / "0-iteration.csv")
+    assert {int(r["episode"]) for r in rows} == {0, 1}
+    assert rows[-1]["done"] == "True"
+    assert artifacts.read_training_params(tmp_path / "m")["WORLD_NAME"] == "oval"
+    chase = [f["jpeg"] for f in recorder.of("frame") if f["view"] == "chase"]
+    assert chase and all(jpeg[:2] == b"\xff\xd8" for jpeg in chase)
+
+
+def test_two_evaluations_in_the_same_second_get_their_own_folders(tmp_path):
+    from training.engine import _new_evaluation_folder
+
+    first, second = _new_evaluation_folder(tmp_path), _new_evaluation_folder(tmp_path)
+    assert first[0] != second[0] and first[1].is_dir() and second[1].is_dir()
+    assert len(first[0]) == 14 and first[0].isdigit()
