@@ -13,12 +13,10 @@ DIRECTIONS = (("false", "As built"), ("true", "Reversed"))
 
 
 def track_choices(model) -> list[tuple[str, str]]:
-    from simulator.builtin_tracks import DESIGNS
+    """The built-in tracks and the owner's imported ones."""
+    from models_app.tracks import track_options
 
-    choices = [(slug, design.title) for slug, design in DESIGNS.items()]
-    if model.track not in dict(choices):
-        choices.insert(0, (model.track, f"{model.track} (training track)"))
-    return choices
+    return [(slug, track.title) for slug, track in track_options(model.owner).items()]
 
 
 class EvaluationForm(forms.Form):

@@ -152,7 +152,6 @@ class EvaluationJob(Job):
 
     @property
     def track_title(self) -> str:
-        from simulator.tracks import BUILTIN_TRACKS
+        from models_app.tracks import track_title
 
-        track = BUILTIN_TRACKS.get(self.track)
-        return track.title if track else self.track
+        return track_title(self.model.owner_id, self.track)

@@ -81,18 +81,13 @@ def _worker_name() -> str:
 # ---------------------------------------------------------------------------------- model snapshot
 
 
-def _track_argument(slug: str):
-    """The env's ``track`` argument: a built-in slug as is, an imported track loaded from its file."""
-    from simulator.tracks import BUILTIN_TRACKS, TrackError
+def _track_argument(owner_id, slug: str):
+    """The env's ``track`` argument: a built-in's slug as is, the owner's imported track as a Track (the env
+    reverses either with its ``reverse`` argument)."""
+    from models_app.tracks import resolve_track
+    from simulator.tracks import BUILTIN_TRACKS
 
-    if slug in BUILTIN_TRACKS:
-        return slug
-    try:
-        from models_app.tracks import load_track  # imported tracks live with the models (apps branch)
-    except ImportError:
-        raise TrackError(f"The track {slug!r} is not a built-in track and imported tracks are not available.") \
-            from None
-    return load_track(slug)
+    return slug if slug in BUILTIN_TRACKS else resolve_track(owner_id, slug)
 
 
 def _race_type(race_type: dict | None) -> dict | None:
@@ -305,7 +300,7 @@ def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
         model_dir=Path(model.folder),
         metadata=model.metadata(),
         hyperparameters=_hyperparameters_file(model),
-        env_kwargs={"track": _track_argument(model.track), "reverse": model.track_reversed,
+        env_kwargs={"track": _track_argument(model.owner_id, model.track), "reverse": model.track_reversed,
                     "race_type": _race_type(model.race_type)},
         reward_code=model.reward_code,
         reward_factory=_reward_factory(model.reward_code),
@@ -488,7 +483,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
         if not 0 <= float(value) <= MAX_PENALTY_SECONDS:
             raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
     try:
-        _track_argument(track)
+        _track_argument(model.owner_id, track)
     except TrackError as error:
         raise JobError(str(error)) from None
     with transaction.atomic():
@@ -549,7 +544,7 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         _check_isolation()
         run = engine.EvaluationRun(
             model_dir=Path(model.folder),
-            env_kwargs={"track": _track_argument(job.track), "reverse": job.track_reversed,
+            env_kwargs={"track": _track_argument(model.owner_id, job.track), "reverse": job.track_reversed,
                         "race_type": _race_type(job.race_type)},
             trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
             collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),

@@ -2,6 +2,7 @@
 eagerly here only (DESIGN.md), the real worker is exercised in test_tasks.py."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -15,6 +16,11 @@ from tests.training.jobs_fixtures import make_model
 from training import artifacts, services
 from training.models import EvaluationJob, JobStatus, TrainingEpisode, TrainingJob
 
+# Real DeepRacer track files live in the folder `shared` beside the repository checkout (tests only; a
+# worktree's checkout sits one level deeper, so look upwards).
+SHARED_TRACKS = next((folder / "shared" / "tracks" for folder in Path(__file__).resolve().parents[2:]
+                      if (folder / "shared" / "tracks").is_dir()),
+                     Path(__file__).resolve().parents[2] / ".." / "shared" / "tracks")
 BROKEN_REWARD = "def reward_function(params):\n    return params['no_such_key']\n"
 
 
@@ -198,7 +204,7 @@ def test_it_checks_an_evaluation_before_queueing_it(rl_model, trained_rl_model):
         services.evaluation_start(trained_rl_model, track="quick_loop", trials=6)
     with pytest.raises(services.JobError, match="penalty"):
         services.evaluation_start(trained_rl_model, track="quick_loop", off_track_penalty=-1)
-    with pytest.raises(services.JobError, match="not a built-in track"):
+    with pytest.raises(services.JobError, match="unknown track 'atlantis'"):
         services.evaluation_start(trained_rl_model, track="atlantis")
     assert not EvaluationJob.objects.exists()
 
@@ -237,3 +243,27 @@ def test_it_ends_the_run_when_the_model_is_deleted_under_it(rl_model):
 
     assert services.training_run(job.pk, observer=delete_at_first_episode) is None
     assert not TrainingJob.objects.filter(pk=job.pk).exists()
+
+
+def _imported_track(owner, title="re:Invent 2018"):
+    from models_app.models import ImportedTrack
+
+    track = ImportedTrack(owner=owner, title=title, npy=(SHARED_TRACKS / "reinvent_base.npy").read_bytes(),
+                          length=17.7, width=0.76)
+    track.save()
+    return track
+
+
+def test_it_trains_on_the_owners_imported_track(owner):
+    track = _imported_track(owner)
+    imported = make_model(owner, name="On-Reinvent", track=track.slug, track_reversed=True)
+    job = services.training_run(services.training_start(imported, max_iterations=1, enqueue=False).pk)
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    params = artifacts.read_training_params(imported.folder)
+    assert (params["WORLD_NAME"], params["REVERSE_DIR"]) == (track.slug, True)
+
+
+def test_it_refuses_to_evaluate_on_a_strangers_imported_track(trained_rl_model, stranger):
+    theirs = _imported_track(stranger)
+    with pytest.raises(services.JobError, match="unknown track"):
+        services.evaluation_start(trained_rl_model, track=theirs.slug)
