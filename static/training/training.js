@@ -192,6 +192,7 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socket}`);
+    root.liveSocket = socket;  // the browser test cuts it to check a reconnect loses and repeats nothing
     socket.addEventListener("open", () => { reconnects = 0; root.dataset.socketState = "open"; backfill(); });
     socket.addEventListener("message", (message) => {
       const data = JSON.parse(message.data);

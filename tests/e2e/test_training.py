@@ -46,6 +46,16 @@ def test_it_trains_live_stops_and_evaluates(racer_page, worker, tiny_model, shot
     expect(page.get_by_test_id("training-logs")).not_to_be_empty()
     shot("live-graph-point")
 
+    # A network blip: the socket drops, the page reconnects, re-fetches the history and draws nothing twice.
+    page.evaluate("document.getElementById('training-page').liveSocket.close()")
+    page.wait_for_function("document.getElementById('training-page').dataset.socketState === 'closed'")
+    page.wait_for_function("document.getElementById('training-page').dataset.socketState === 'open'",
+                           timeout=LIVE_TIMEOUT_MS)
+    page.wait_for_function("Number(document.getElementById('reward-graph').dataset.iterations) > 1",
+                           timeout=LIVE_TIMEOUT_MS)
+    iterations = page.evaluate("document.getElementById('reward-graph').data[0].x")
+    assert iterations == sorted(set(iterations)) and len(iterations) >= 2
+
     page.get_by_test_id("stop-training").click()
     expect(page.get_by_test_id("status-banner").locator('[data-field="status"]')).to_have_text(
         "Completed", timeout=LIVE_TIMEOUT_MS)
