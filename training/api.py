@@ -16,6 +16,8 @@ JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
+    # Plain strings: the job statuses would collide with the model statuses' enum name in the schema.
+    status = serializers.CharField(read_only=True)
     remaining_seconds = serializers.FloatField(read_only=True)
 
     class Meta:
@@ -32,6 +34,8 @@ class TrainingStartSerializer(serializers.Serializer):
 
 
 class EvaluationJobSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+
     class Meta:
         model = EvaluationJob
         fields = [*JOB_FIELDS, "track", "track_reversed", "race_type", "trials", "continuous",
@@ -93,6 +97,7 @@ class _JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
 class TrainingJobViewSet(_JobViewSet):
     job_class = TrainingJob
+    queryset = TrainingJob.objects.all()  # for the schema; requests see get_queryset (owner only)
     serializer_class = TrainingJobSerializer
     start_serializer_class = TrainingStartSerializer
 
@@ -109,6 +114,7 @@ class TrainingJobViewSet(_JobViewSet):
 
 class EvaluationJobViewSet(_JobViewSet):
     job_class = EvaluationJob
+    queryset = EvaluationJob.objects.all()  # for the schema; requests see get_queryset (owner only)
     serializer_class = EvaluationJobSerializer
     start_serializer_class = EvaluationStartSerializer
 

@@ -33,7 +33,7 @@ def test_it_shows_the_model_page(owner_client, model):
     assert model.name in content and "Queued" in content
     assert "Camera" in content and "3-layer CNN" in content and "<svg" in content
     assert "reward_function(params)" in content and "Learning rate" in content
-    assert page.context["tabs_template"] is None  # until the training app provides training/model_tabs.html
+    assert page.context["tabs_template"] == "training/model_tabs.html"  # the training app provides it
 
 
 def test_it_hides_my_model_from_a_stranger(stranger_client, model):
