@@ -51,3 +51,36 @@ def test_it_requeues_a_dead_workers_job_through_the_recovery_task(worker_model, 
     assert len(enqueued) == 1
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+
+
+RUN_JOB = "import django; django.setup(); from training import services; services.training_run({job_id}, worker='doomed')"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_resumes_from_the_last_checkpoint_after_the_worker_is_killed(server_env, worker_model):
+    import signal
+    import sys
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.launcher import signal_group
+    from tests.processes import ManagedProcess
+    from training.models import STALE_AFTER
+
+    job = services.training_start(worker_model, max_iterations=3, enqueue=False)
+    doomed = ManagedProcess("doomed-training", [sys.executable, "-c", RUN_JOB.format(job_id=job.pk)],
+                            server_env).start()
+    doomed.wait_until(lambda: TrainingJob.objects.get(pk=job.pk).last_iteration >= 1, timeout=FINISH_SECONDS,
+                      what="a first iteration")
+    signal_group(doomed.process, signal.SIGKILL)  # the worker and its env processes, without warning
+    doomed.process.wait()
+    job.refresh_from_db()
+    assert job.status == JobStatus.IN_PROGRESS and job.worker == "doomed"  # what a killed worker leaves
+
+    # No one beats for it any more: once its heartbeat is stale another worker may claim it and resume.
+    TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
+    job = services.training_run(job.pk, worker="rescuer")
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    assert (job.last_iteration, job.attempts, job.worker) == (3, 2, "rescuer")
+    assert "Resuming from checkpoint" in services.training_log_path(job).read_text()
