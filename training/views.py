@@ -56,9 +56,15 @@ def model_training(request, model_id):
     if job is not None:
         _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
-               "hyperparameters": model.hyperparameters,
+               "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
+
+
+def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
+    from models_app.hyperparameters import LABELS
+
+    return [(LABELS.get(name, name), value) for name, value in (values or {}).items()]
 
 
 def _action_rows(snapshot: dict) -> list[dict]:

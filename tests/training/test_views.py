@@ -37,6 +37,7 @@ def test_it_shows_the_training_tab_with_the_live_page_hooks(owner_client, rl_mod
     assert "vendor/plotly/plotly.min.js" in page and "training/training.js" in page
     assert "Stop training" in page and "Download logs" in page
     assert "reward_function" in page and "3-layer CNN" in page and "Quick Loop" in page
+    assert "Gradient descent batch size" in page
     assert page.count("<tr><td>") >= 10  # the action space table
 
 
