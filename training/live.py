@@ -50,7 +50,4 @@ class LivePublisher:
                 except Exception:  # a Redis hiccup must not end the run: the page backfills
                     logger.warning("could not publish %s on %s", message["event"], group, exc_info=True)
         finally:
-            close_pools = getattr(layer, "close_pools", None)
-            if close_pools is not None:
-                loop.run_until_complete(close_pools())
-            loop.close()
+            loop.close()  # channels_redis closes this loop's connections with it (and only those)
