@@ -404,7 +404,7 @@ class RewardSandbox:
 
     # the exchange
     def _waypoints_frame(self, waypoints) -> bytes:
-        if waypoints is None or waypoints == self._waypoints_sent:
+        if waypoints is None or _same_points(waypoints, self._waypoints_sent):
             return b""
         payload = _dumps(waypoints)
         self._waypoints_sent = [tuple(point) for point in waypoints]
@@ -572,13 +572,23 @@ def _without_waypoints(params: dict) -> dict:
 def _runs_of_same_waypoints(params_list):
     run = [params_list[0]]
     for params in params_list[1:]:
-        waypoints, previous = params.get("waypoints"), run[-1].get("waypoints")
-        if waypoints is previous or waypoints == previous:
+        if _same_points(params.get("waypoints"), run[-1].get("waypoints")):
             run.append(params)
         else:
             yield run
             run = [params]
     yield run
+
+
+def _same_points(points, others) -> bool:
+    """Equal point lists; False (send them again) for anything that will not compare as one, such as
+    a NumPy array."""
+    if points is others:
+        return True
+    try:
+        return bool(points == others)
+    except ValueError:
+        return False
 
 
 def _checked_rewards(values) -> list[float]:

@@ -324,3 +324,12 @@ def test_it_plugs_into_the_env_as_its_reward_function(backend):
                     env.reset()
         finally:
             env.close()
+
+
+def test_it_takes_waypoints_as_a_numpy_array_too(make_sandbox):
+    import numpy as np
+
+    sandbox = make_sandbox("def reward_function(params):\n    return float(params['waypoints'][2][1])\n")
+    points = np.array(WAYPOINTS)
+    assert sandbox({"waypoints": points}) == 1.0
+    assert sandbox.call_batch([{"waypoints": points}, {"waypoints": points * 2}]) == [1.0, 2.0]
