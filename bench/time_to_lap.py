@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--track", default="quick_loop")
     parser.add_argument("--max-minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="seed of torch and the envs")
     parser.add_argument("--keep", help="keep the model folder here instead of a temporary one")
     args = parser.parse_args()
 
@@ -84,7 +85,7 @@ def main() -> None:
     if args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     track = track_argument(args.track)
-    print(f"time to lap on {args.track}: {args.workers} env workers, {os.cpu_count()} cores, "
+    print(f"time to lap on {args.track}: seed {args.seed}, {args.workers} env workers, {os.cpu_count()} cores, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     started = time.monotonic()
     watch = Watch(started)
@@ -93,7 +94,7 @@ def main() -> None:
         elapsed_min = (time.monotonic() - started) / 60
         result = train(TrainingRun(model_dir=folder, metadata=ORIGINAL_DEEPRACER, hyperparameters=CONSOLE_DEFAULTS,
                                    env_kwargs={"track": track}, max_minutes=args.max_minutes,
-                                   num_workers=args.workers, stream_frames=False), watch)
+                                   num_workers=args.workers, stream_frames=False, seed=args.seed), watch)
         if result.stop_reason != "stopped":
             print(f"no lap within {args.max_minutes:.0f} minutes ({result.stop_reason}, {elapsed_min:.1f} min)")
             break

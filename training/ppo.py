@@ -325,6 +325,10 @@ class PPOLearner:
             stats["losses/approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
             stats["losses/clipfrac"].append(((ratio - 1.0).abs() > config.clip_coef).float().mean().item())
 
+    def load_torso(self, torso_state: dict) -> None:
+        """A clone from another algorithm: the CNN's weights only; the heads start fresh."""
+        self.agent.torso.load_state_dict(torso_state)
+
     def state_dict(self) -> dict:
         return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "return_scale": self.return_scale.state_dict()}

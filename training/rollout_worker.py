@@ -79,12 +79,13 @@ class VideoWriter:
     def __init__(self, path: str, fps: int = VIDEO_FPS):
         import av
 
-        self.container = av.open(path, mode="w")
+        # faststart puts the index first, so a browser starts playing before the whole file arrives.
+        self.container = av.open(path, mode="w", options={"movflags": "+faststart"})
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         self.stream = self.container.add_stream(codec, rate=fps)
         self.stream.pix_fmt = "yuv420p"
         if codec == "libx264":
-            self.stream.options = {"preset": "veryfast", "crf": "26", "movflags": "+faststart"}
+            self.stream.options = {"preset": "veryfast", "crf": "26"}
         self.sized = False
 
     def add(self, frame) -> None:

@@ -145,6 +145,11 @@ class SACLearner:
         stats["losses/actor_loss"].append(actor_loss.item())
         stats["losses/entropy"].append(-log_prob.mean().item())
 
+    def load_torso(self, torso_state: dict) -> None:
+        """A clone from another algorithm: the CNN's weights only (online and target); heads start fresh."""
+        self.agent.torso.load_state_dict(torso_state)
+        self.target["torso"].load_state_dict(torso_state)
+
     def state_dict(self) -> dict:
         return {"agent": self.agent.state_dict(), "target": self.target.state_dict(),
                 "critic_optimizer": self.critic_optimizer.state_dict(),

@@ -23,6 +23,8 @@ from training.engine import (
     format_lap_time,
     train,
 )
+from training.networks import build_agent
+from training.ppo import PPOConfig, PPOLearner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,6 +145,30 @@ def test_it_clones_a_parent_with_the_same_action_count(trained_model, tmp_path):
     clone_agent, _ = artifacts.load_policy(tmp_path / "clone", "last")
     for ours, theirs in zip(clone_agent.state_dict().values(), parent_agent.state_dict().values(), strict=True):
         assert torch.equal(ours, theirs)
+
+
+def _saved_model(folder, model_metadata):
+    """A model folder with one checkpoint of a freshly built learner, without training it."""
+    model_metadata = artifacts.write_model_metadata(folder, model_metadata)
+    agent = build_agent(model_metadata, artifacts.observation_space(model_metadata["sensor"]),
+                        artifacts.action_space(model_metadata))
+    learner = PPOLearner(agent, PPOConfig()) if model_metadata["training_algorithm"] == "clipped_ppo" else None
+    name = artifacts.checkpoint_name(1, 10)
+    artifacts.save_checkpoint(folder, name, {"learner": learner.state_dict()})
+    entry = artifacts.checkpoint_entry(name, 50.0)
+    artifacts.write_checkpoints_index(folder, entry, entry)
+    return agent
+
+
+def test_it_clones_the_cnn_into_another_algorithm(tmp_path):
+    parent = _saved_model(tmp_path / "ppo", metadata("clipped_ppo", continuous=True))
+    run = tiny_run(tmp_path / "sac", metadata=metadata("sac", continuous=True), parent_model_dir=tmp_path / "ppo",
+                   max_iterations=0, num_workers=1)
+    train(run, Recorder())
+    clone, _ = artifacts.load_policy(tmp_path / "sac", "last")
+    for ours, theirs in zip(clone.torso.state_dict().values(), parent.torso.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs)
+    assert "Cloned the CNN of ppo" in (tmp_path / "sac" / "logs" / "training" / "training-simulation.log").read_text()
 
 
 def test_it_refuses_a_clone_that_changes_the_action_count(trained_model, tmp_path):
