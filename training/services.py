@@ -43,6 +43,7 @@ MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not reque
 MIN_TRIALS, MAX_TRIALS = 3, 5  # SPEC 4
 MAX_PENALTY_SECONDS = 60.0
 LOG_TAIL_LINES = 200
+MAX_EPISODE_POINTS = 5000  # newest per-episode points in a backfill: a day of training has ~10^5 episodes
 # The model's status while its job is in each status (SPEC 3).
 MODEL_STATUS = {
     JobStatus.QUEUED: "QUEUED",
@@ -442,7 +443,7 @@ def training_metrics(job: TrainingJob) -> dict:
         "status": job.status,
         "best_iteration": job.best_iteration,
         "iterations": job.metrics,
-        "episodes": [episode.as_point() for episode in job.episodes.all()],
+        "episodes": [episode.as_point() for episode in reversed(job.episodes.order_by("-id")[:MAX_EPISODE_POINTS])],
     }
 
 

@@ -174,3 +174,14 @@ def test_it_puts_the_tabs_and_a_summary_on_the_model_page(owner_client, training
     assert 'data-testid="training-summary"' in page and "Queued" in page
     assert reverse("training:model", args=[training_job.model_id]) in page
     assert reverse("training:model_evaluation", args=[training_job.model_id]) in page
+
+
+def test_it_backfills_only_the_newest_episode_points(owner_client, training_job, monkeypatch):
+    from training.models import TrainingEpisode
+
+    monkeypatch.setattr(services, "MAX_EPISODE_POINTS", 2)
+    for number in (1, 2, 3):
+        TrainingEpisode.objects.create(job=training_job, phase="training", iteration=1, number=number, reward=1.0,
+                                       progress=10.0 * number, status="off_track", steps=20)
+    state = owner_client.get(reverse("training:state", args=[training_job.pk])).json()
+    assert [point["episode"] for point in state["episodes"]] == [2, 3]
