@@ -183,7 +183,10 @@
 
   const handlers = {
     metrics: (payload) => { addIteration(payload); showStatus({ last_iteration: payload.iteration, elapsed_seconds: payload.elapsed_seconds, remaining_seconds: payload.remaining_seconds }); },
-    episode: addEpisode,
+    episode: (point) => {
+      addEpisode(point);
+      if (!FINISHED.includes(status)) field("phase").textContent = point.phase === "evaluation" ? "Evaluating" : "Collecting experience";
+    },
     frame: showFrame,
     log: (payload) => appendLogs(payload.lines, false),
     status: showStatus,
