@@ -94,7 +94,7 @@ def main() -> None:
             print(f"{kind:8s} {median[kind]:7.2f} ms per report (median)")
         reporter.close()
         print(f"events dropped while reports came faster than Redis took them: {reporter.live.dropped}")
-        sender = services.LivePublisher()
+        sender = services.LivePublisher(max_pending=args.reports)
         start = time.perf_counter()
         for _ in range(args.reports):
             sender.publish("bench.drain", "frame", {"view": "chase", "jpeg": "x" * 20_000})
