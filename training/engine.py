@@ -382,6 +382,7 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             torch.set_num_threads(1)  # collecting: the env workers need the cores
+            self.report("status", phase="collecting", iteration=iteration + 1)
             clock = time.monotonic()
             episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
                                     on_finish=self._on_training_episode)
@@ -402,6 +403,7 @@ class _Trainer(_Session):
             if self.stopping:
                 break
             torch.set_num_threads(1)
+            self.report("status", phase="evaluating", iteration=iteration + 1)
             clock = time.monotonic()
             evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
                                       on_finish=self._on_evaluation_episode)

@@ -78,6 +78,8 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     assert all(f["jpeg"][:2] == b"\xff\xd8" for f in frames)
     lines = [line for log in recorder.of("log") for line in log["lines"]]
     assert any(line.startswith("starting at x=") for line in lines)  # the reward function's prints
+    phases = [s["phase"] for s in recorder.of("status")]
+    assert phases[0] == "collecting" and "evaluating" in phases
 
 
 def test_it_throttles_frames_to_a_few_per_second(trained_model):
