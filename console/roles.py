@@ -27,6 +27,15 @@ def grant_role(user, role: str) -> None:
         user.save(update_fields=["is_superuser", "is_staff"])
 
 
+def revoke_role(user, role: str) -> None:
+    if role == RACER:
+        raise ValueError("Every account is a racer: the racer role cannot be taken away.")
+    user.groups.remove(role_group(role))
+    if role == ADMIN and (user.is_superuser or user.is_staff):
+        user.is_superuser = user.is_staff = False
+        user.save(update_fields=["is_superuser", "is_staff"])
+
+
 def has_role(user, role: str) -> bool:
     if not user.is_authenticated:
         return False
@@ -40,7 +49,8 @@ def is_admin(user) -> bool:
 
 
 def roles_of(user) -> list[str]:
-    names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    # groups.all() uses prefetch_related("groups") when the caller did it (lists of users).
+    names = {group.name for group in user.groups.all()}
     if user.is_superuser:
         names.add(ADMIN)
     return [role for role in ROLES if role in names]

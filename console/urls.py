@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView
 
-from console import account_views, views
+from console import account_views, user_views, views
 
 # Feature apps plug their pages in here once they exist (module, URL prefix); each module's urls.py
 # names its own namespace (app_name), e.g. garage:list, models:list, models:create, races:list.
@@ -14,6 +14,8 @@ FEATURE_URLS = (
     ("models_app.urls", "models/"),
     ("training.urls", "training/"),
     ("races.urls", "races/"),
+    ("garage.api", "api/"),
+    ("models_app.api", "api/"),
 )
 
 
@@ -27,6 +29,8 @@ console_patterns = (
     [
         path("", views.home, name="home"),
         path("health/", views.health, name="health"),
+        path("manage/users/", user_views.users, name="users"),
+        path("manage/users/<int:user_id>/roles/", user_views.user_roles, name="user_roles"),
     ],
     "console",
 )

@@ -1,10 +1,12 @@
 """The DeepRacer car: its MJCF body and the physics accessors the env drives it through.
 
-The car is real MuJoCo physics, kept cheap: a chassis on a free joint, four wheels whose only contacts
-are sphere-plane contacts with the ground (Coulomb friction, so a car that corners too fast slides),
-position servos on the two front steering hinges and velocity servos with a torque limit on all four
-wheel hinges (the DeepRacer is four-wheel drive). The commanded speed is a target the drivetrain tracks
-within its torque limit, so the car accelerates and brakes at a realistic rate instead of jumping.
+The car is real MuJoCo physics, kept cheap: a chassis sliding in x, y, z and turning in yaw, four wheels
+whose only contacts are sphere-plane contacts with the ground (Coulomb friction in an elliptic cone, so a
+car that corners faster than about 1 g of grip allows slides), position servos on the two front steering
+hinges (Ackermann geometry) and velocity servos with a torque limit on all four wheel hinges (the
+DeepRacer is four-wheel drive; each wheel's target follows its own turning circle, as differentials let
+it). The commanded speed is a target the drivetrain tracks within its torque limit, so the car
+accelerates and brakes at a realistic rate instead of jumping.
 
 The car's origin is the middle of the rear axle on the ground, heading along +x of its body frame: the
 pose the reward params are computed from (SPEC 1.1: x, y are 0.14 m ahead of that origin).
@@ -36,8 +38,21 @@ MAX_STEERING_DEG = 30.0
 CAMERA_X = FOOTPRINT_CENTRE_X + 0.09
 CAMERA_Z = 0.08
 
+# The inner wheel of a full-lock turn points further than the 30° command (Ackermann): ≈ 39°.
+MAX_WHEEL_ANGLE_DEG = 40.0
+# Tyres are compliant: a softer contact impedance (MuJoCo solimp) keeps all four on the ground through
+# tight turns instead of chattering.
+TYRE_SOLIMP = "0.5 0.95 0.005"
+
+# The chassis moves in x, y, z and yaw; roll and pitch are left out: a rigid 4-wheel car at a 13 ms step
+# rocks and chatters on its tyres when it slides, and a DeepRacer never rolls over on a flat track.
+# A damper on the vertical joint (the suspension's) calms the hops a hard slide still causes.
+CHASSIS_Z_DAMPING = 30.0      # N s/m
+
 # Masses (kg): about the real car's 1.5 kg in all.
 CHASSIS_MASS = 1.3
+# The chassis' centre of mass above the axles (m): battery and board sit low, between the wheels.
+CHASSIS_COM_Z = 0.0
 WHEEL_MASS = 0.05
 # Tyre-on-track friction: about 1 g of grip, so 1 m/s at full lock holds and 2 m/s slides.
 TYRE_FRICTION = 1.0
@@ -98,7 +113,8 @@ def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> 
     wheel_joint = 'type="hinge" axis="0 1 0" damping="0.00002" armature="0.0001"'
     collision = (
         f'type="sphere" size="{WHEEL_RADIUS}" friction="{TYRE_FRICTION} 0.005 0.0001" '
-        f'contype="0" conaffinity="1" condim="3" group="{GROUP_COLLISION}" mass="{WHEEL_MASS}"'
+        f'contype="0" conaffinity="1" condim="3" solimp="{TYRE_SOLIMP}" group="{GROUP_COLLISION}" '
+        f'mass="{WHEEL_MASS}"'
     )
 
     def wheel(side: str, x: float, wy: float, steered: bool) -> str:
@@ -111,15 +127,18 @@ def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> 
             return wheel_body
         return (
             f'<body name="{name}_knuckle_{side}" pos="{x} {wy} 0">'
-            f'<joint name="{name}_steer_{side}" type="hinge" axis="0 0 1" range="-{MAX_STEERING_DEG} '
-            f'{MAX_STEERING_DEG}" limited="true" damping="0.001" armature="0.001"/>'
+            f'<joint name="{name}_steer_{side}" type="hinge" axis="0 0 1" range="-{MAX_WHEEL_ANGLE_DEG} '
+            f'{MAX_WHEEL_ANGLE_DEG}" limited="true" damping="0.001" armature="0.001"/>'
             f'<inertial pos="0 0 0" mass="0.01" diaginertia="1e-5 1e-5 1e-5"/>{wheel_body}</body>'
         )
 
     body = f"""
 <body name="{name}" pos="0 0 {WHEEL_RADIUS}">
-  <freejoint name="{name}_free"/>
-  <inertial pos="{FOOTPRINT_CENTRE_X} 0 0.02" mass="{CHASSIS_MASS}" diaginertia="0.004 0.011 0.013"/>
+  <joint name="{name}_x" type="slide" axis="1 0 0"/>
+  <joint name="{name}_y" type="slide" axis="0 1 0"/>
+  <joint name="{name}_z" type="slide" axis="0 0 1" damping="{CHASSIS_Z_DAMPING}"/>
+  <joint name="{name}_yaw" type="hinge" axis="0 0 1"/>
+  <inertial pos="{FOOTPRINT_CENTRE_X} 0 {CHASSIS_COM_Z}" mass="{CHASSIS_MASS}" diaginertia="0.004 0.011 0.013"/>
   {_shell(name, colour)}
   {cameras}
   {wheel("rl", 0.0, y, False)}
@@ -134,7 +153,8 @@ def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> 
     )
     steer = "".join(
         f'<position name="{name}_steer_{side}" joint="{name}_steer_{side}" kp="{STEERING_GAIN}" '
-        f'dampratio="{STEERING_DAMP_RATIO}" ctrlrange="-0.5236 0.5236"/>'
+        f'dampratio="{STEERING_DAMP_RATIO}" ctrlrange="-{math.radians(MAX_WHEEL_ANGLE_DEG):.4f} '
+        f'{math.radians(MAX_WHEEL_ANGLE_DEG):.4f}"/>'
         for side in ("fl", "fr")
     )
     return body, drive + steer
@@ -170,6 +190,32 @@ def clamp_command(steering_deg: float, speed: float) -> tuple[float, float]:
         min(max(steering, -MAX_STEERING_DEG), MAX_STEERING_DEG),
         min(max(speed, MIN_SPEED), MAX_SPEED),
     )
+
+
+def ackermann(steering_deg: float) -> tuple[float, float]:
+    """Front-left and front-right wheel angles (radians) for a steering command: the command is the
+    angle of a virtual wheel midway between them, and each real wheel points at the same turning
+    centre, the inner one more sharply. Parallel wheels scrub in tight turns, and the scrub shook the
+    rigid car on its tyres (one or two wheels off the ground at full lock)."""
+    if abs(steering_deg) < 1e-6:
+        return 0.0, 0.0
+    radius = WHEELBASE / math.tan(math.radians(steering_deg))     # signed: > 0 turning left
+    left = math.atan(WHEELBASE / (radius - AXLE_TRACK / 2))
+    right = math.atan(WHEELBASE / (radius + AXLE_TRACK / 2))
+    return left, right
+
+
+def wheel_speeds(steering_deg: float, speed: float) -> tuple[float, float, float, float]:
+    """Target spin (rad/s) of the rear-left, rear-right, front-left and front-right wheels for a speed
+    at the rear axle's centre: in a turn each wheel rolls its own circle round the turning centre, as
+    the real car's differentials let them. Equal spins would make the wheels fight and drag the car
+    20% below its commanded speed at full lock."""
+    if abs(steering_deg) < 1e-6:
+        return (speed / WHEEL_RADIUS,) * 4
+    radius = WHEELBASE / math.tan(math.radians(steering_deg))     # signed: > 0 turning left
+    left, right = abs(radius - AXLE_TRACK / 2), abs(radius + AXLE_TRACK / 2)
+    scale = speed / (abs(radius) * WHEEL_RADIUS)
+    return (left * scale, right * scale, math.hypot(left, WHEELBASE) * scale, math.hypot(right, WHEELBASE) * scale)
 
 
 def _as_slice(indices: list[int]):
@@ -212,14 +258,16 @@ class Car:
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, name: str = "car"):
         self.model, self.data = model, data
         self.body_id = model.body(name).id
-        joint = model.joint(f"{name}_free")
-        self._qpos = slice(joint.qposadr[0], joint.qposadr[0] + 7)
-        self._qvel = slice(joint.dofadr[0], joint.dofadr[0] + 6)
+        joint = model.joint(f"{name}_x")
+        # x, y, z, yaw: consecutive joints of the chassis, one coordinate each.
+        self._qpos = slice(joint.qposadr[0], joint.qposadr[0] + 4)
+        self._qvel = slice(joint.dofadr[0], joint.dofadr[0] + 4)
+        chassis_joints = {model.joint(f"{name}_{axis}").id for axis in ("x", "y", "z", "yaw")}
         self._drive = _as_slice([model.actuator(f"{name}_drive_{s}").id for s in ("rl", "rr", "fl", "fr")])
         self._steer = _as_slice([model.actuator(f"{name}_steer_{s}").id for s in ("fl", "fr")])
         self._steer_qpos = [model.joint(f"{name}_steer_{s}").qposadr[0] for s in ("fl", "fr")]
         # Every joint below the chassis (wheels, steering): zeroed when the car is placed.
-        hinges = [j for j in range(model.njnt) if self._in_car(model, model.jnt_bodyid[j]) and j != joint.id]
+        hinges = [j for j in range(model.njnt) if self._in_car(model, model.jnt_bodyid[j]) and j not in chassis_joints]
         self._hinge_qpos = [model.jnt_qposadr[j] for j in hinges]
         self._hinge_dofs = [model.jnt_dofadr[j] for j in hinges]
 
@@ -233,7 +281,7 @@ class Car:
     def place(self, x: float, y: float, yaw: float) -> None:
         """Put the car at rest with its rear-axle origin at (x, y), heading yaw (radians)."""
         qpos = self.data.qpos
-        qpos[self._qpos] = (x, y, WHEEL_RADIUS, math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+        qpos[self._qpos] = (x, y, 0.0, yaw)
         self.data.qvel[self._qvel] = 0.0
         # Wheels and steering back to straight, at rest.
         qpos[self._hinge_qpos] = 0.0
@@ -243,14 +291,13 @@ class Car:
 
     def command(self, steering_deg: float, speed: float) -> None:
         """Set the steering target and the speed target (already clamped) for the next physics steps."""
-        # Ackermann would differ by a few degrees between the wheels; both wheels take the command.
-        self.data.ctrl[self._steer] = math.radians(steering_deg)
-        self.data.ctrl[self._drive] = speed / WHEEL_RADIUS
+        self.data.ctrl[self._steer] = ackermann(steering_deg)
+        self.data.ctrl[self._drive] = wheel_speeds(steering_deg, speed)
 
     def pose(self) -> CarPose:
-        """Where the rear-axle origin is and which way the car faces (yaw of its body quaternion)."""
-        x, y, _, w, qx, qy, qz = self.data.qpos[self._qpos].tolist()
-        return CarPose(x, y, math.atan2(2 * (w * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz)))
+        """Where the rear-axle origin is and which way the car faces (yaw within ±π)."""
+        x, y, _, yaw = self.data.qpos[self._qpos].tolist()
+        return CarPose(x, y, math.remainder(yaw, math.tau))
 
     def forward_speed(self) -> float:
         """Measured speed along the car's heading, m/s (negative when rolling backwards)."""
@@ -262,6 +309,6 @@ class Car:
         """The measured mean front-wheel angle."""
         return float(np.rad2deg(np.mean(self.data.qpos[self._steer_qpos])))
 
-    def is_upright(self) -> bool:
-        # The z component of the body's up axis: a flipped or rolled car is not driving any more.
-        return bool(self.data.xmat[self.body_id][8] > 0.5)
+    def height(self) -> float:
+        """How far the chassis sits above its resting height (m): tyre compression and hops."""
+        return float(self.data.qpos[self._qpos.start + 2])

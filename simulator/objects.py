@@ -79,10 +79,14 @@ class RaceConfig:
                 fraction, lane = float(item[0]), str(item[1])
             except (TypeError, ValueError, IndexError):
                 raise ValueError(f"an object position is [fraction of lap, 'inner' | 'outer'], not {item!r}") from None
-            if not 0.0 <= fraction < 1.0 or lane not in LANES:
-                raise ValueError(f"object position {item!r}: fraction must be in [0, 1) and lane inner or outer")
+            if not OBJECT_MIN_FRACTION <= fraction <= OBJECT_MAX_FRACTION or lane not in LANES:
+                raise ValueError(f"object position {item!r}: the fraction of the lap must be within "
+                                 f"{OBJECT_MIN_FRACTION}–{OBJECT_MAX_FRACTION} and the lane inner or outer")
             positions.append((fraction, lane))
         _count(len(positions), "the number of object_positions")
+        fractions = sorted(f for f, _ in positions)
+        if any(b - a < OBJECT_MIN_GAP - 1e-9 for a, b in zip(fractions, fractions[1:], strict=False)):
+            raise ValueError(f"objects must be at least {OBJECT_MIN_GAP} of the lap apart: {fractions}")
         return cls(OBJECT_AVOIDANCE, object_count=len(positions), randomize_objects=False,
                    object_positions=tuple(positions))
 

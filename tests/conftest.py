@@ -5,7 +5,7 @@ Django test clients signed in as them (views must 404 for the stranger). `site_a
 (with `*_client`) carry the admin and race facilitator roles. `make_racer(...)` makes more.
 Infrastructure: `redis_url` (a live Redis-protocol server, or a clear failure), `server_env` (environment
 for subprocesses that must share the test database and Redis), `worker` (a real Celery worker subprocess
-consuming both queues).
+consuming both queues), `eager_celery` (tasks run in-process: unit tests of services only).
 """
 
 import pytest
@@ -87,6 +87,17 @@ def site_admin_client(site_admin):
 @pytest.fixture
 def facilitator_client(facilitator):
     return _client_for(facilitator)
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in the test process (for unit tests of the services that enqueue them, never end to end)."""
+    from console.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,19 @@ def database_url(settings_dict: dict) -> str:
     raise NotImplementedError(f"No DATABASE_URL spelling for {engine}.")
 
 
+# Set in the test process only (see tests/e2e/conftest.py); servers must keep Django's async safety.
+TEST_PROCESS_ONLY_VARS = ("DJANGO_ALLOW_ASYNC_UNSAFE",)
+
+
+def clean_environ(**overrides) -> dict:
+    """os.environ for a subprocess, without the variables that only the test process may have."""
+    env = {key: value for key, value in os.environ.items() if key not in TEST_PROCESS_ONLY_VARS}
+    env.update(overrides)
+    return env
+
+
 def subprocess_env(database: str, redis_url: str, redis_prefix: str) -> dict:
-    env = dict(
-        os.environ,
+    env = clean_environ(
         DATABASE_URL=database,
         REDIS_URL=redis_url,
         REDIS_PREFIX=redis_prefix,
@@ -42,7 +52,6 @@ def subprocess_env(database: str, redis_url: str, redis_prefix: str) -> dict:
         DJANGO_SETTINGS_MODULE="console.settings",
         PYTHONUNBUFFERED="1",
     )
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     for name in THREAD_ENV_VARS:
         env[name] = "1"
     return env

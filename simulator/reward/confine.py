@@ -37,13 +37,13 @@ ROOT_MINIMUM_ABI = 3                # the first ABI that handles truncation
 FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 READ_RIGHTS = FS_READ_FILE | FS_READ_DIR
-SCRATCH_RIGHTS = (FS_READ_FILE | FS_READ_DIR | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR
+WRITE_RIGHTS = (FS_READ_FILE | FS_READ_DIR | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR
                   | FS_MAKE_REG | FS_TRUNCATE)
 
 # Everything a CPython interpreter with numpy, scipy and shapely needs once it is running, and nothing
 # that reaches outside the process: no sockets, no fork/clone/exec, no signals to others, no ptrace, no
 # timers that could run code between calls, no ioctl, no chmod/chown, no namespaces, no new filters.
-# Files are further fenced by Landlock (reads of the interpreter and allowed packages, writes to scratch).
+# Files are further fenced by Landlock (reads of the interpreter and the allowed packages only).
 SECCOMP_ALLOWED = (
     "read", "write", "readv", "writev", "pread64", "pwrite64", "close", "lseek",
     "open", "openat", "openat2", "stat", "fstat", "lstat", "newfstatat", "statx", "fstatfs", "statfs",
@@ -158,7 +158,7 @@ def landlock_restrict(read_paths, write_paths) -> int:
         for path in read_paths:
             _add_path_rule(ruleset, path, READ_RIGHTS & handled_fs)
         for path in write_paths:
-            _add_path_rule(ruleset, path, SCRATCH_RIGHTS & handled_fs)
+            _add_path_rule(ruleset, path, WRITE_RIGHTS & handled_fs)
         _prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
         _check(_libc.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset),
                              ctypes.c_uint32(0)), "landlock_restrict_self")

@@ -58,8 +58,7 @@ ENV_SWITCH = "REWARD_SANDBOX"               # "unsafe-local", or force one backe
 DEFAULT_CALL_TIMEOUT = 5.0                  # seconds per reward_function call
 DEFAULT_LOAD_TIMEOUT = 30.0                 # seconds to confine, import numpy & co. and run module code
 DEFAULT_MEMORY_LIMIT = 1 << 30              # bytes of address space (numpy + scipy + shapely use ~250 MB)
-SCRATCH_BYTES = 16 << 20                    # the only writable place, /tmp in the sandbox
-MAX_FILE_BYTES = 16 << 20                   # RLIMIT_FSIZE: scratch files and the child's log
+MAX_FILE_BYTES = 16 << 20                   # RLIMIT_FSIZE: the child's log
 MAX_OPEN_FILES = 64
 CPU_SECONDS = 24 * 3600                     # backstop only: per-call deadlines are what stop loops
 MAX_CODE_CHARS = 1 << 20                    # Validate enforces SPEC's 140,000; this bounds the start frame
@@ -75,7 +74,6 @@ ALLOWED_PACKAGES = ("numpy", "scipy", "shapely")        # SPEC 1's third-party i
 RUNNER_PACKAGES = ("orjson", "pyseccomp")               # what the runner itself needs
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SANDBOX_ROOT = "/sandbox"                                # where bubblewrap mounts site/ and lib/
-SANDBOX_SCRATCH = "/tmp"
 HERE = Path(__file__).resolve().parent
 # The base interpreter, not a virtualenv's copy or link of it: the child runs without the venv (it sees
 # only the allowed packages, bound into a site dir of its own).
@@ -176,25 +174,27 @@ def _shared_libraries() -> dict[str, str]:
 
 
 class _Layout:
-    """The paths one child sees: a site dir of allowed packages, a lib dir of the runner's modules and a
-    scratch dir. Under bubblewrap they are binds under /sandbox; without it, a private temp dir of
-    symlinks that Landlock lets the child read."""
+    """The paths one child sees: a site dir of allowed packages and a lib dir of the runner's modules.
+    Under bubblewrap they are binds under /sandbox; without it, a private temp dir of symlinks that
+    Landlock lets the child read.
+
+    Nothing is writable, not even a scratch dir: SPEC 1.3 forbids ``open`` in reward functions, and any
+    writable place would let hostile code exhaust the host's inodes (or tmpfs memory) one small file at a
+    time, which no size limit stops."""
 
     def __init__(self, backend: str):
         self.packages = _package_paths(ALLOWED_PACKAGES + RUNNER_PACKAGES)
         self.modules = [(name, str(HERE / name)) for name in wire.CHILD_MODULES]
         self.temp = None
         if backend == "bubblewrap":
-            self.root, self.scratch = SANDBOX_ROOT, SANDBOX_SCRATCH
+            self.root = SANDBOX_ROOT
         else:
             self.temp = tempfile.mkdtemp(prefix="reward-sandbox-")
             self.root = self.temp
-            self.scratch = os.path.join(self.temp, "scratch")
             for folder, entries in (("site", self.packages), ("lib", self.modules)):
                 os.mkdir(os.path.join(self.temp, folder))
                 for name, real in entries:
                     os.symlink(real, os.path.join(self.temp, folder, name))
-            os.mkdir(self.scratch)
 
     @property
     def site(self) -> str:
@@ -217,10 +217,8 @@ class _Layout:
             self.temp = None
 
 
-def _child_environment(scratch: str) -> dict[str, str]:
-    env = {"LANG": "C.UTF-8", "HOME": scratch, "TMPDIR": scratch}
-    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    return env
+def _child_environment() -> dict[str, str]:
+    return {"LANG": "C.UTF-8", **dict.fromkeys(THREAD_VARIABLES, "1")}
 
 
 def _python_command(layout: _Layout) -> list[str]:
@@ -236,7 +234,7 @@ def _bubblewrap_command(layout: _Layout) -> list[str]:
     command = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                "--new-session", "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534",
                "--hostname", "reward-sandbox", "--clearenv"]
-    for name, value in _child_environment(SANDBOX_SCRATCH).items():
+    for name, value in _child_environment().items():
         command += ["--setenv", name, value]
     for path in _system_library_dirs():
         if os.path.islink(path):
@@ -249,8 +247,7 @@ def _bubblewrap_command(layout: _Layout) -> list[str]:
     for folder, entries in (("site", layout.packages), ("lib", layout.modules)):
         for name, real in entries:
             command += ["--ro-bind", real, f"{SANDBOX_ROOT}/{folder}/{name}"]
-    command += ["--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_SCRATCH, "--remount-ro", "/",
-                "--chdir", SANDBOX_SCRATCH, "--"]
+    command += ["--remount-ro", "/", "--chdir", SANDBOX_ROOT, "--"]
     return command + _python_command(layout)
 
 
@@ -263,7 +260,7 @@ def _confinement(backend: str, layout: _Layout) -> dict:
         "parent_pid": None if backend == "bubblewrap" else os.getpid(),
         "rlimits": rlimits,
         "read_paths": layout.read_paths(backend),
-        "write_paths": [layout.scratch],
+        "write_paths": [],
         "require_landlock": backend == "landlock",
         "libraries": _shared_libraries(),
     }
@@ -364,7 +361,7 @@ class RewardSandbox:
             command = _bubblewrap_command(layout) if self.backend == "bubblewrap" else _python_command(layout)
             proc = subprocess.Popen(
                 command, stdin=request_read, stdout=reply_write, stderr=log, close_fds=True,
-                env=_child_environment(layout.scratch), cwd=layout.scratch if layout.temp else "/",
+                env=_child_environment(), cwd=layout.temp or "/",
                 start_new_session=True)
         except BaseException:
             for fd in (request_read, request_write, reply_read, reply_write):
@@ -407,7 +404,7 @@ class RewardSandbox:
 
     # the exchange
     def _waypoints_frame(self, waypoints) -> bytes:
-        if waypoints is None or waypoints == self._waypoints_sent:
+        if waypoints is None or _same_points(waypoints, self._waypoints_sent):
             return b""
         payload = _dumps(waypoints)
         self._waypoints_sent = [tuple(point) for point in waypoints]
@@ -575,13 +572,23 @@ def _without_waypoints(params: dict) -> dict:
 def _runs_of_same_waypoints(params_list):
     run = [params_list[0]]
     for params in params_list[1:]:
-        waypoints, previous = params.get("waypoints"), run[-1].get("waypoints")
-        if waypoints is previous or waypoints == previous:
+        if _same_points(params.get("waypoints"), run[-1].get("waypoints")):
             run.append(params)
         else:
             yield run
             run = [params]
     yield run
+
+
+def _same_points(points, others) -> bool:
+    """Equal point lists; False (send them again) for anything that will not compare as one, such as
+    a NumPy array."""
+    if points is others:
+        return True
+    try:
+        return bool(points == others)
+    except ValueError:
+        return False
 
 
 def _checked_rewards(values) -> list[float]:
@@ -650,7 +657,7 @@ def _write_outside():
         handle.write("x")
 
 def _environment():
-    extra = set(os.environ) - {"LANG", "HOME", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+    extra = set(os.environ) - {"LANG", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                "MKL_NUM_THREADS", "LC_CTYPE", "PWD"}
     if not extra:
         raise PermissionError("clean")
@@ -661,7 +668,7 @@ def _abstract_socket():
 ATTEMPTS = {
     "read /etc/passwd": lambda: _read("/etc/passwd"),
     "read the project's files": lambda: _read(PARENT_FILE),
-    "write outside the scratch dir": _write_outside,
+    "write a file": _write_outside,
     "connect to a TCP port on 127.0.0.1": lambda: socket.create_connection(("127.0.0.1", PARENT_PORT), 1),
     "connect to an abstract unix socket": _abstract_socket,
     "fork": _fork,

@@ -294,15 +294,20 @@ def _run_states(code: str, track: Track, race_type: dict | None, backend: str, t
                                 load_timeout=LOAD_TIMEOUT)
     except RewardFunctionError as error:
         during = "loading the code" if isinstance(error, RewardCodeError) else "starting the code"
-        return [_finding(TEST_FAILURE, f"Failed while {during}: {error.message}", error.line)]
+        return [_finding(TEST_FAILURE, f"Failed while {during}: {_for_the_editor(error)}", error.line)]
     with sandbox:
         for name, params in states:
             try:
                 sandbox(params)
             except RewardFunctionError as error:
-                failures.setdefault((error.message, error.line), []).append(name)
+                failures.setdefault((_for_the_editor(error), error.line), []).append(name)
     return [_finding(TEST_FAILURE, f"On the {_join(names)} state{'s' * (len(names) > 1)}: {message}", line)
             for (message, line), names in failures.items()]
+
+
+def _for_the_editor(error: RewardFunctionError) -> str:
+    """The error's message without what only matters to training (the sandbox restarting)."""
+    return error.message.split("; the sandbox was stopped")[0]
 
 
 def _join(names: list[str]) -> str:

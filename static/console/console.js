@@ -5,7 +5,9 @@
 
   var INFO_KEY = "console.info-open";
   var NAV_KEY = "console.nav-collapsed";
-  var RECONNECT_MS = 3000;
+  var RECONNECT_MS = 2000;
+  var RECONNECT_MAX_MS = 60000;
+  var reconnectDelay = RECONNECT_MS;
   var TOAST_MS = 8000;
   var body = document.body;
   body.classList.add("js");
@@ -66,7 +68,10 @@
     if (!path || !window.WebSocket) { return; }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + path);
-    socket.addEventListener("open", function () { body.dataset.notificationsConnected = "true"; });
+    socket.addEventListener("open", function () {
+      body.dataset.notificationsConnected = "true";
+      reconnectDelay = RECONNECT_MS;
+    });
     socket.addEventListener("message", function (event) {
       var data = JSON.parse(event.data);
       if (data.event === "notification") { showToast(data.payload.message, data.payload.level); }
@@ -74,12 +79,24 @@
     });
     socket.addEventListener("close", function (event) {
       body.dataset.notificationsConnected = "false";
-      // 4401: not signed in any more; do not knock again.
-      if (event.code !== 4401) { setTimeout(connectNotifications, RECONNECT_MS); }
+      // 4401: not signed in any more; do not knock again. Otherwise retry, less often each time.
+      if (event.code !== 4401) {
+        setTimeout(connectNotifications, reconnectDelay);
+        reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+      }
+    });
+  }
+
+  function closeMenusOnOutsideClick() {
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+        if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+      });
     });
   }
 
   window.consoleShell = { showToast: showToast };
+  closeMenusOnOutsideClick();
   setupInfoPanel();
   setupNavToggle();
   connectNotifications();

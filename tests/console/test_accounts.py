@@ -54,3 +54,17 @@ def test_it_enforces_unique_racer_names_in_the_database():
     make_racer("first", "Speedy")
     with pytest.raises(IntegrityError), transaction.atomic():
         make_racer("second", "SPEEDY")
+
+
+@pytest.mark.django_db
+def test_it_sends_a_createsuperuser_admin_to_choose_a_racer_name(client, monkeypatch):
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    call_command("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.com")
+    assert client.login(username="root", password=PASSWORD)
+    assert client.get(reverse("console:home"))["Location"].startswith(reverse("accounts:racer_name"))
+    client.post(reverse("accounts:racer_name"), {"racer_name": "Root"})
+    response = client.get(reverse("console:home"))
+    assert b"Site administration" in response.content

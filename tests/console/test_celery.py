@@ -23,3 +23,9 @@ def test_it_runs_training_workers_in_a_pool_that_may_start_processes():
 def test_it_finds_the_console_tasks():
     app.loader.import_default_modules()
     assert "console.tasks.notify_user" in app.tasks
+
+
+def test_it_runs_tasks_in_process_with_eager_celery(eager_celery, owner, redis_url):
+    from console.tasks import notify_user
+
+    assert notify_user.delay(owner.pk, "hello").successful()

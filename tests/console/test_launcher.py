@@ -11,6 +11,7 @@ from urllib.request import urlopen
 import pytest
 
 from console.launcher import free_port
+from tests.processes import clean_environ
 
 REPO = Path(__file__).resolve().parents[2]
 START_SECONDS = 120
@@ -53,7 +54,7 @@ def _wait_for_page(url: str, launcher: subprocess.Popen) -> bytes:
 
 def test_it_serves_the_console_and_stops_everything_on_ctrl_c(tmp_path):
     port = free_port()
-    env = dict(os.environ, PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+    env = clean_environ(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
                REDIS_PREFIX=f"launcher-test-{os.getpid()}")
     env.pop("REDIS_URL", None)  # the embedded server must start and stop too
     launcher = subprocess.Popen([sys.executable, "-m", "console.launcher", "run"], cwd=REPO, env=env,

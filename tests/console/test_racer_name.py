@@ -58,3 +58,9 @@ def test_it_never_changes_a_chosen_racer_name(owner_client, owner):
 
 def test_it_refuses_other_methods(nameless_client):
     assert nameless_client.delete(URL).status_code == 405
+
+
+def test_it_explains_an_empty_submission(nameless_client):
+    response = nameless_client.post(URL, {})
+    assert response.status_code == 200
+    assert b"This field is required" in response.content

@@ -1,9 +1,10 @@
 """Settings as a fresh process sees them: production security switches on with DEBUG off."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.processes import clean_environ
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -16,7 +17,7 @@ PRODUCTION_ENV = {
 
 
 def _manage(*args, **env):
-    environment = {key: value for key, value in os.environ.items() if key not in PRODUCTION_ENV}
+    environment = {key: value for key, value in clean_environ().items() if key not in PRODUCTION_ENV}
     environment.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=environment,
                           capture_output=True, text=True, timeout=120)

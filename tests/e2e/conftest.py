@@ -3,15 +3,17 @@ work) with a real Celery worker and Redis, all sharing the test database.
 
 Fixtures for every app's browser tests:
 - `live_url`: the base URL of the live server, e.g. "http://127.0.0.1:41234" (session-scoped).
-- `browser`: a headless Chromium (session-scoped). `page`: a fresh page (function-scoped).
-- `racer_page`: a page signed in as the `owner` persona (who has a racer name).
+- `browser`: a headless Chromium (one per test module). `page`: a fresh page (function-scoped).
+- `racer_page`: a page signed in as the `owner` persona (who has a racer name); `sign_in(user)` signs
+  `page` in as any user (e.g. `stranger`, to check that they get a 404).
 - `worker`: a running Celery worker for both queues (from tests/conftest.py).
-- `shot(name)`: saves test-artifacts/<test>/<NN>-<name>.png; a failing test's page is saved as well.
+- `shot(name)`: saves test-artifacts/<test>/<NN>-<name>.png for a step; every test's final page is saved
+  too, as failure.png or last.png.
 Tests that use these get a transactional database so the server subprocess sees what they write.
 """
 
-import os
 import re
+import shutil
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -31,10 +33,6 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 DEFAULT_TIMEOUT_MS = 15_000
 SERVER_START_SECONDS = 90
-
-# Playwright's sync API runs an event loop in this thread, which makes Django refuse ORM calls from the
-# test body; the test process only drives the browser and sets up rows, so that guard does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(items):
@@ -68,34 +66,45 @@ def live_url(server_env):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package (see .ci/run).",
                     pytrace=False)
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps an event loop running in this thread while it is started: Django then
+    # refuses ORM calls (the test process only drives the browser and writes fixtures, so that guard does
+    # not apply here; tests.processes.clean_environ keeps the variable away from the servers), and
+    # asyncio.run() fails. Module scope stops it before the tests that run after browser tests.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
 
 
 def _artifact_dir(request) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-    folder = ARTIFACTS / name
+    """test-artifacts/<file>__<test>/, e.g. test-artifacts/e2e.test_sign_up__test_it_signs_up/."""
+    path, _, name = request.node.nodeid.partition("::")
+    module = Path(path).with_suffix("").as_posix().removeprefix("tests/").replace("/", ".")
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{module}__{name}")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @pytest.fixture
 def page(request, browser, live_url, transactional_db):
+    shutil.rmtree(_artifact_dir(request))  # pictures of an earlier run would mislead
     context = browser.new_context(base_url=live_url, viewport=VIEWPORT)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     yield page
+    # Every test leaves a picture of where it ended: "failure.png" when it failed, "last.png" otherwise.
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        page.screenshot(path=str(_artifact_dir(request) / "failure.png"), full_page=True)
-    context.close()
+    failed = report is None or report.failed
+    try:
+        page.screenshot(path=str(_artifact_dir(request) / ("failure.png" if failed else "last.png")), full_page=True)
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -112,10 +121,21 @@ def shot(request, page):
 
 
 @pytest.fixture
-def racer_page(page, owner, live_url):
-    """`page` signed in as the `owner` persona: the session cookie of a Django test-client login."""
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_url}])
-    return page
+def sign_in(page, live_url):
+    """sign_in(user): sign `page` in as `user` with the session cookie of a Django test-client login."""
+
+    def sign_in_as(user):
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.clear_cookies()
+        page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_url}])
+        return page
+
+    return sign_in_as
+
+
+@pytest.fixture
+def racer_page(sign_in, owner):
+    """`page` signed in as the `owner` persona."""
+    return sign_in(owner)

@@ -121,11 +121,15 @@ ATTACKS = [
     ("fill the disk", """
         import os
         def reward_function(params):
-            with open(os.path.join(os.environ["TMPDIR"], "big"), "wb") as handle:
-                for _ in range(64):
-                    handle.write(b"x" * (1 << 20))
+            for folder in (os.getcwd(), "/tmp", "/dev/shm", "/var/tmp"):
+                try:
+                    os.mkdir(os.path.join(folder, "pile"))
+                except FileExistsError:
+                    pass
+                with open(os.path.join(folder, "pile", "0"), "wb") as handle:
+                    handle.write(b"x")
             return 1.0
-    """, RewardCodeError, r"File too large|No space left"),
+    """, RewardCodeError, BLOCKED_FILE + "|Read-only file system"),
     # network
     ("connect to 127.0.0.1 (Redis, PostgreSQL)", """
         import socket
@@ -465,17 +469,22 @@ def test_it_contains_modules_reached_by_a_subclasses_walk(backend, host):
     assert outcomes[4] in ("'PermissionError'", "'FileNotFoundError'")
 
 
-def test_it_lets_the_racer_use_its_scratch_dir(make_sandbox):
+def test_it_leaves_the_racer_nowhere_to_write(make_sandbox):
+    """No scratch dir either: a writable place would let hostile code exhaust the host's inodes."""
     sandbox = make_sandbox("""
-        import os
+        import os, numpy
         def reward_function(params):
-            path = os.path.join(os.environ["TMPDIR"], "state.txt")
-            count = int(open(path).read()) if os.path.exists(path) else 0
-            with open(path, "w") as handle:
-                handle.write(str(count + 1))
-            return float(count + 1)
+            written = []
+            for folder in (os.getcwd(), "/", "/tmp", "/dev", "/dev/shm", os.path.dirname(numpy.__file__)):
+                try:
+                    with open(os.path.join(folder, "note.txt"), "w") as handle:
+                        handle.write("x")
+                    written.append(folder)
+                except OSError:
+                    pass
+            return float(len(written))
     """, _allow_all_imports=True)
-    assert [sandbox({}), sandbox({}), sandbox({})] == [1.0, 2.0, 3.0]
+    assert sandbox({}) == 0.0
 
 
 def test_it_keeps_a_dying_worker_from_leaving_its_sandbox_behind(backend, tmp_path):

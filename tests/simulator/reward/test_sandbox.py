@@ -300,3 +300,36 @@ def test_it_names_every_backend_that_failed(monkeypatch):
     assert "bubblewrap: namespaces are not permitted" in message
     assert "landlock: Landlock is not available" in message
     assert "refuses to run reward functions unisolated" in message
+
+
+def test_it_plugs_into_the_env_as_its_reward_function(backend):
+    """The env's own params for a few random steps, with boxes on the track: the sandbox gives what the
+    same function gives in-process."""
+    from simulator.env import DeepRacerEnv
+    from simulator.reward.examples import EXAMPLES
+
+    code = EXAMPLES["object_avoidance"].code
+    namespace = {}
+    exec(compile(code, "reward_function.py", "exec"), namespace)    # our own example, run in-process
+    race_type = {"race_type": "OBJECT_AVOIDANCE", "object_count": 2, "randomize_objects": True}
+    with RewardSandbox(code, backend=backend) as sandbox:
+        env = DeepRacerEnv(track="quick_loop", race_type=race_type, reward_fn=sandbox)
+        try:
+            env.reset(seed=3)
+            env.action_space.seed(3)
+            for _ in range(8):
+                _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+                assert reward == namespace["reward_function"](info["params"])
+                if terminated or truncated:
+                    env.reset()
+        finally:
+            env.close()
+
+
+def test_it_takes_waypoints_as_a_numpy_array_too(make_sandbox):
+    import numpy as np
+
+    sandbox = make_sandbox("def reward_function(params):\n    return float(params['waypoints'][2][1])\n")
+    points = np.array(WAYPOINTS)
+    assert sandbox({"waypoints": points}) == 1.0
+    assert sandbox.call_batch([{"waypoints": points}, {"waypoints": points * 2}]) == [1.0, 2.0]

@@ -1,0 +1,286 @@
+"""REST API for models and reward validation: /api/models/, /api/reward/validate/.
+
+Creating and cloning go through the wizard's form (models_app/forms.py), so the API and the pages refuse
+exactly the same things, with the same messages, keyed by field."""
+
+import json
+
+from django.conf import settings
+from django.shortcuts import render
+from django.urls import include, path
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from models_app import reward
+from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
+from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
+from models_app.hyperparameters import ALGORITHMS, DEFAULTS
+from models_app.models import RLModel
+from models_app.race_types import RACE_TYPES, TIME_TRIAL
+from models_app.services import model_create, model_delete
+from models_app.tracks import resolve_track
+from models_app.views import BUSY_STATUSES, _tar_gz_response
+from simulator.tracks import TrackError
+
+
+class RLModelSerializer(serializers.ModelSerializer):
+    metadata = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RLModel
+        fields = ["id", "name", "description", "status", "vehicle", "vehicle_snapshot", "track", "track_reversed",
+                  "race_type", "reward_code", "training_algorithm", "hyperparameters", "max_minutes", "parent",
+                  "created_at", "metadata"]
+        read_only_fields = fields
+
+    def get_metadata(self, model) -> dict:
+        return model.metadata()
+
+
+class ModelCreateSerializer(serializers.Serializer):
+    """What the create-model wizard asks for, as JSON."""
+
+    name = serializers.CharField(help_text="^[A-Za-z0-9-]{1,64}$, unique among your models.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug.")
+    track_reversed = serializers.BooleanField(default=False)
+    race_type = serializers.JSONField(required=False, help_text="The env's race_type dict (docs/INTERFACES.md).")
+    vehicle = serializers.IntegerField(help_text="The id of one of your Garage vehicles.")
+    reward_code = serializers.CharField(required=False, trim_whitespace=False)
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default="clipped_ppo")
+    hyperparameters = serializers.JSONField(required=False)
+    max_minutes = serializers.IntegerField(default=60)
+
+    def validate_race_type(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give the race type as an object, e.g. {\"race_type\": \"TIME_TRIAL\"}.")
+        return value
+
+    def validate_hyperparameters(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Give the hyperparameters as an object.")
+        unknown = sorted(set(value) - set(DEFAULTS))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown hyperparameter."] for name in unknown})
+        return value
+
+
+class ModelCloneSerializer(serializers.Serializer):
+    """Anything to change in the clone; the rest is the parent's. The vehicle stays the parent's."""
+
+    name = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    track = serializers.CharField(required=False)
+    track_reversed = serializers.BooleanField(required=False)
+    race_type = serializers.JSONField(required=False)
+    action_space = serializers.JSONField(required=False, help_text="New action values; the count stays the parent's.")
+    reward_code = serializers.CharField(required=False, trim_whitespace=False)
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), required=False)
+    hyperparameters = serializers.JSONField(required=False)
+    max_minutes = serializers.IntegerField(required=False)
+
+    validate_race_type = ModelCreateSerializer.validate_race_type
+    validate_hyperparameters = ModelCreateSerializer.validate_hyperparameters
+
+
+def _form_data(data: dict, owner) -> dict:
+    """API JSON → the wizard form's flat fields."""
+    flat = {key: value for key, value in data.items()
+            if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
+    try:
+        native = resolve_track(owner.pk, str(data.get("track"))).direction
+    except TrackError:
+        native = "counterclockwise"  # the form refuses the unknown track itself
+    other = "clockwise" if native == "counterclockwise" else "counterclockwise"
+    flat["direction"] = other if data.get("track_reversed") else native
+    if "action_space" in data:
+        flat["action_space"] = json.dumps(data["action_space"])
+    race_type = data.get("race_type") or {"race_type": TIME_TRIAL}
+    flat["race_type"] = race_type.get("race_type")
+    flat["object_count"] = race_type.get("object_count")
+    flat["object_placement"] = "random" if race_type.get("randomize_objects", True) else "fixed"
+    flat["object_positions"] = json.dumps(race_type.get("object_positions"))
+    flat["bot_count"] = race_type.get("bot_count")
+    flat["bot_speed"] = race_type.get("bot_speed")
+    if race_type.get("bot_lane_changes"):
+        flat["bot_lane_changes"] = "on"
+    hyperparameters = data.get("hyperparameters") or {}
+    flat.update({**DEFAULTS, **hyperparameters})
+    return {key: value for key, value in flat.items() if value is not None}
+
+
+def _form_errors(form) -> dict:
+    """Form errors keyed as the API's fields: race-type and hyperparameter fields nest under theirs."""
+    race_fields = {"object_count", "object_placement", "object_positions", "bot_count", "bot_speed", "bot_lane_changes"}
+    errors: dict = {}
+    for field, messages in form.errors.get_json_data().items():
+        texts = [message["message"] for message in messages]
+        if field in HYPERPARAMETER_FIELDS:
+            errors.setdefault("hyperparameters", {})[field] = texts
+        elif field in race_fields:
+            errors.setdefault("race_type", {})[field] = texts
+        elif field == "direction":
+            errors["track_reversed"] = texts
+        elif field == "__all__":
+            errors["non_field_errors"] = texts
+        else:
+            errors[field] = texts
+    return errors
+
+
+def _created(form):
+    model, warning = model_create(form)
+    body = RLModelSerializer(model).data
+    if warning:
+        body = {**body, "warning": warning}
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = RLModelSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular builds the schema without a user
+            return RLModel.objects.none()
+        return RLModel.objects.owned_by(self.request.user)
+
+    @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer})
+    def create(self, request):
+        serializer = ModelCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = {"reward_code": reward.default_code(), **serializer.validated_data}
+        form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
+        if not form.is_valid():
+            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
+        return _created(form)
+
+    def destroy(self, request, pk=None):
+        model = self.get_object()
+        if model.status in BUSY_STATUSES:
+            return Response({"status": [f"The model is {model.get_status_display().lower()}: stop it first."]},
+                            status=status.HTTP_409_CONFLICT)
+        model_delete(model)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ModelCloneSerializer, responses={201: RLModelSerializer})
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        """A new model from this one: same vehicle (values editable, action count fixed), parent recorded."""
+        source = self.get_object()
+        serializer = ModelCloneSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        merged = {
+            "name": clone_name(source), "description": source.description, "track": source.track,
+            "track_reversed": source.track_reversed, "race_type": source.race_type, "reward_code": source.reward_code,
+            "training_algorithm": source.training_algorithm, "hyperparameters": source.hyperparameters,
+            "max_minutes": source.max_minutes, "action_space": source.vehicle_snapshot["action_space"],
+            **serializer.validated_data,
+        }
+        # Hyperparameters change one by one: the ones not named keep the parent's values.
+        merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
+        form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
+        if not form.is_valid():
+            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
+        return _created(form)
+
+    @extend_schema(responses={(200, "application/gzip"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """The model folder as .tar.gz (deepracer-for-cloud layout, SPEC 5.4), streamed."""
+        model = self.get_object()
+        return _tar_gz_response(folder_entries(model), f"{model.name}.tar.gz")
+
+    @extend_schema(responses={(200, "application/gzip"): bytes})
+    @action(detail=True, methods=["get"], url_path="car-bundle")
+    def car_bundle(self, request, pk=None):
+        """model_metadata.json + agent/model.onnx, once training exported the best checkpoint."""
+        model = self.get_object()
+        if not model.car_bundle_source.is_file():
+            raise NotFound("This model has no car bundle yet: train it first.")
+        return _tar_gz_response(car_bundle_entries(model), f"{model.name}-car.tar.gz")
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("ModelImport", {
+            "name": serializers.CharField(), "description": serializers.CharField(required=False),
+            "archive": serializers.FileField()})},
+        responses={201: RLModelSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_archive(self, request):
+        """Import a .tar.gz of a model folder as a READY model."""
+        form = ModelImportForm(request.data, request.FILES, owner=request.user)
+        if not form.is_valid():
+            return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
+        data = form.cleaned_data
+        try:
+            model = import_model(data["archive"], owner=request.user, name=data["name"],
+                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+        except ArchiveError as error:
+            return Response({"archive": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ValidationRequestSerializer(serializers.Serializer):
+    code = serializers.CharField(trim_whitespace=False, max_length=reward.MAX_CODE_CHARS)
+    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug or user-<id> of yours.")
+    track_reversed = serializers.BooleanField(default=False)
+    race_type = serializers.JSONField(required=False)
+
+
+@extend_schema(
+    request=ValidationRequestSerializer,
+    responses={200: inline_serializer("ValidationError", {
+        "type": serializers.ChoiceField(choices=["SYNTAX_ERROR", "IMPORT_ERROR", "TEST_FAILURE"]),
+        "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True)})
+@api_view(["POST"])
+def validate_reward(request):
+    """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
+    {"errors": [...], "warnings": [...]} (style findings, never failures)."""
+    from models_app.race_types import RaceTypeError, check_race_type
+
+    serializer = ValidationRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        race_type = check_race_type(data.get("race_type"))
+    except RaceTypeError as error:
+        return Response({"race_type": error.errors}, status=status.HTTP_400_BAD_REQUEST)
+    try:
+        track = resolve_track(request.user.pk, data["track"], data["track_reversed"])
+    except TrackError as error:
+        return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+    try:
+        errors, warnings = reward.validate_with_warnings(data["code"], track, race_type)
+    except reward.ValidationUnavailable as error:
+        return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if request.query_params.get("warnings"):
+        return Response({"errors": errors, "warnings": warnings})
+    return Response(errors)
+
+
+def api_docs(request):
+    """A readable, offline page of the OpenAPI schema (no Swagger/Redoc assets from a CDN)."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = []
+    for route, methods in schema.get("paths", {}).items():
+        for method, operation in methods.items():
+            operations.append({"route": route, "method": method.upper(),
+                               "summary": operation.get("description", "").strip().split("\n")[0],
+                               "id": operation.get("operationId", "")})
+    return render(request, "models_app/api_docs.html", {"operations": operations, "race_types": RACE_TYPES})
+
+
+router = SimpleRouter()
+router.register("models", RLModelViewSet, basename="rlmodel")
+urlpatterns = [
+    path("reward/validate/", validate_reward, name="api-validate-reward"),
+    path("docs/", api_docs, name="api-docs"),
+    path("", include(router.urls)),
+]

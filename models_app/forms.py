@@ -1,0 +1,326 @@
+"""The create-model wizard (and its clone variant) as one server-validated form, plus model import."""
+
+import json
+
+from django import forms
+from django.conf import settings
+
+from garage import action_space
+from garage.models import Vehicle
+from models_app import race_types, reward
+from models_app.hyperparameters import (
+    ALGORITHMS,
+    BATCH_SIZES,
+    DEFAULTS,
+    LABELS,
+    LOSS_TYPES,
+    PPO,
+    SAC,
+    HyperparameterError,
+    check_hyperparameters,
+)
+from models_app.models import (
+    DEFAULT_MINUTES,
+    MAX_DESCRIPTION,
+    MAX_MINUTES,
+    MIN_MINUTES,
+    NAME_RULE,
+    ImportedTrack,
+    RLModel,
+    validate_model_name,
+)
+from models_app.tracks import resolve_track, track_options
+from simulator.tracks import TrackError, load_npy
+
+DEFAULT_TRACK = "quick_loop"
+DIRECTIONS = {"counterclockwise": "Counter-clockwise", "clockwise": "Clockwise"}
+PLACEMENTS = {"random": "Randomize object locations", "fixed": "Fixed locations"}
+HYPERPARAMETER_FIELDS = tuple(DEFAULTS)
+
+
+def name_is_taken(owner, name) -> bool:
+    return RLModel.objects.filter(owner=owner, name=name).exists()
+
+
+class ModelWizardForm(forms.Form):
+    name = forms.CharField(max_length=64, validators=[validate_model_name], label="Model name", help_text=NAME_RULE)
+    description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                  label="Training job description - optional",
+                                  help_text=f"Up to {MAX_DESCRIPTION} characters.")
+    track = forms.ChoiceField(widget=forms.RadioSelect, initial=DEFAULT_TRACK)
+    direction = forms.ChoiceField(choices=DIRECTIONS.items(), widget=forms.RadioSelect, initial="counterclockwise",
+                                  label="Direction")
+    race_type = forms.ChoiceField(choices=race_types.RACE_TYPES.items(), widget=forms.RadioSelect,
+                                  initial=race_types.TIME_TRIAL, label="Race type")
+    object_count = forms.IntegerField(min_value=1, max_value=6, initial=3, required=False,
+                                      label="Number of objects", help_text="1 to 6 boxes.")
+    object_placement = forms.ChoiceField(choices=PLACEMENTS.items(), widget=forms.RadioSelect, initial="random",
+                                         required=False, label="Object locations")
+    object_positions = forms.CharField(widget=forms.HiddenInput, required=False)
+    bot_count = forms.IntegerField(min_value=1, max_value=6, initial=3, required=False,
+                                   label="Number of bot cars", help_text="1 to 6.")
+    bot_speed = forms.FloatField(min_value=0.2, max_value=6.0, initial=0.5, required=False,
+                                 label="Bot car speed (m/s)", help_text="0.2 to 6 m/s.")
+    bot_lane_changes = forms.BooleanField(required=False, label="Bot cars change lanes (every 3–5 s)")
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), widget=forms.RadioSelect, required=False,
+                                     empty_label=None)
+    action_space = forms.CharField(widget=forms.HiddenInput, required=False)
+    reward_code = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}),
+                                  max_length=reward.MAX_CODE_CHARS, strip=False, label="Reward function")
+    training_algorithm = forms.ChoiceField(choices=ALGORITHMS.items(), widget=forms.RadioSelect, initial=PPO,
+                                           label="Training algorithm")
+    batch_size = forms.TypedChoiceField(choices=[(n, n) for n in BATCH_SIZES], coerce=int,
+                                        initial=DEFAULTS["batch_size"], label=LABELS["batch_size"])
+    num_epochs = forms.IntegerField(initial=DEFAULTS["num_epochs"], label=LABELS["num_epochs"], help_text="3 to 10.")
+    lr = forms.FloatField(initial=DEFAULTS["lr"], label=LABELS["lr"], help_text="0.00000001 to 0.001.",
+                          widget=forms.NumberInput(attrs={"step": "any"}))
+    beta_entropy = forms.FloatField(initial=DEFAULTS["beta_entropy"], label=LABELS["beta_entropy"],
+                                    help_text="0 to 1.", widget=forms.NumberInput(attrs={"step": "any"}))
+    discount_factor = forms.FloatField(initial=DEFAULTS["discount_factor"], label=LABELS["discount_factor"],
+                                       help_text="0 to 1.", widget=forms.NumberInput(attrs={"step": "any"}))
+    loss_type = forms.ChoiceField(choices=[(t, t.capitalize()) for t in LOSS_TYPES], initial=DEFAULTS["loss_type"],
+                                  label=LABELS["loss_type"])
+    num_episodes_between_training = forms.IntegerField(
+        initial=DEFAULTS["num_episodes_between_training"], label=LABELS["num_episodes_between_training"],
+        help_text="5 to 100 (SAC updates after every episode).")
+    sac_alpha = forms.FloatField(initial=DEFAULTS["sac_alpha"], label=LABELS["sac_alpha"], help_text="0 to 1 (SAC only).",
+                                 widget=forms.NumberInput(attrs={"step": "any"}))
+    max_minutes = forms.IntegerField(min_value=MIN_MINUTES, max_value=MAX_MINUTES, initial=DEFAULT_MINUTES,
+                                     label="Maximum time (minutes)", help_text=f"{MIN_MINUTES} to {MAX_MINUTES} minutes.")
+
+    def __init__(self, *args, owner, source: RLModel | None = None, **kwargs):
+        """`source`: the model being cloned (its vehicle snapshot replaces the Garage picker)."""
+        kwargs.setdefault("initial", initial_for(source) if source else {"reward_code": reward.default_code()})
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.source = source
+        self.tracks = track_options(owner)
+        self.fields["track"].choices = [(slug, track.title) for slug, track in self.tracks.items()]
+        vehicles = Vehicle.objects.filter(owner=owner)
+        self.fields["vehicle"].queryset = vehicles
+        self.fields["vehicle"].required = source is None
+        if source is None and vehicles:
+            self.fields["vehicle"].initial = vehicles[0].pk
+
+    # -- single fields ------------------------------------------------------------------------------
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name_is_taken(self.owner, name):
+            raise forms.ValidationError("You already have a model with this name.")
+        return name
+
+    def clean_reward_code(self):
+        code = self.cleaned_data["reward_code"]
+        if not code.strip():
+            raise forms.ValidationError("Write a reward function.")
+        return code
+
+    # -- the whole form -------------------------------------------------------------------------------
+    def clean(self):
+        data = super().clean()
+        self._clean_race_type(data)
+        self._clean_vehicle(data)
+        self._clean_hyperparameters(data)
+        if not self.errors:
+            self._clean_reward(data)
+        return data
+
+    def _add_errors(self, errors: dict, fallback=None):
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else fallback, message)
+
+    def _clean_race_type(self, data):
+        kind = data.get("race_type")
+        try:
+            if kind == race_types.OBJECT_AVOIDANCE:
+                randomize = data.get("object_placement") != "fixed"
+                candidate = {"race_type": kind, "object_count": data.get("object_count"), "randomize_objects": randomize,
+                             "object_positions": _json_or_none(data.get("object_positions"))}
+            elif kind == race_types.HEAD_TO_BOT:
+                candidate = {"race_type": kind, "bot_count": data.get("bot_count"), "bot_speed": data.get("bot_speed"),
+                             "bot_lane_changes": bool(data.get("bot_lane_changes"))}
+            else:
+                candidate = {"race_type": race_types.TIME_TRIAL}
+            data["race_type_config"] = race_types.check_race_type(candidate)
+        except race_types.RaceTypeError as error:
+            self._add_errors(error.errors, "race_type")
+
+    def _clean_vehicle(self, data):
+        if self.source is None:
+            vehicle = data.get("vehicle")
+            if vehicle is None:
+                return
+            data["vehicle_snapshot"] = vehicle.snapshot()
+        else:
+            data["vehicle_snapshot"] = self._cloned_snapshot(data)
+            if data["vehicle_snapshot"] is None:
+                return
+        if data.get("training_algorithm") == SAC and data["vehicle_snapshot"]["action_space_type"] != "continuous":
+            self.add_error("training_algorithm", "SAC needs a vehicle with a continuous action space.")
+
+    def _cloned_snapshot(self, data):
+        """The parent's vehicle with the action values the racer edited: same type, same action count."""
+        snapshot = dict(self.source.vehicle_snapshot)
+        edited = _json_or_none(data.get("action_space"))
+        if edited is None:
+            return snapshot
+        try:
+            if snapshot["action_space_type"] == "discrete":
+                if not isinstance(edited, list) or len(edited) != len(snapshot["action_space"]):
+                    raise action_space.ActionSpaceError({"action_space": (
+                        f"A clone keeps its parent's {len(snapshot['action_space'])} actions: change their values, "
+                        "not their number.")})
+                snapshot["action_space"] = action_space.check_discrete(edited, "action_space")
+            else:
+                snapshot["action_space"] = action_space.check_continuous(edited)
+        except action_space.ActionSpaceError as error:
+            self.add_error("action_space", " ".join(error.errors.values()))
+            return None
+        return snapshot
+
+    def _clean_hyperparameters(self, data):
+        values = {name: data.get(name) for name in HYPERPARAMETER_FIELDS if data.get(name) is not None}
+        if any(name in self.errors for name in HYPERPARAMETER_FIELDS):
+            return
+        try:
+            data["hyperparameters"] = check_hyperparameters(values, data.get("training_algorithm"))
+        except HyperparameterError as error:
+            self._add_errors(error.errors)
+
+    def _clean_reward(self, data):
+        """Refuse a reward function that fails Validate, with each error at its line."""
+        code = data["reward_code"]
+        track = self.tracks[data["track"]]
+        if data["direction"] != track.direction:
+            track = track.reversed()
+        try:
+            errors = reward.validate(code, track, data["race_type_config"])
+        except reward.ValidationUnavailable:
+            errors = reward.syntax_errors(code)  # training refuses to start later, with its own clear message
+        data["reward_errors"] = errors
+        for error in errors:
+            where = f"Line {error['line']}: " if error.get("line") else ""
+            self.add_error("reward_code", f"{where}{error['message']}")
+
+    def save(self) -> RLModel:
+        data = self.cleaned_data
+        track = self.tracks[data["track"]]
+        return RLModel.objects.create(
+            owner=self.owner,
+            name=data["name"],
+            description=data["description"],
+            vehicle=data.get("vehicle") if self.source is None else self.source.vehicle,
+            vehicle_snapshot=data["vehicle_snapshot"],
+            track=data["track"],
+            track_reversed=data["direction"] != track.direction,
+            race_type=data["race_type_config"],
+            reward_code=data["reward_code"],
+            training_algorithm=data["training_algorithm"],
+            hyperparameters=data["hyperparameters"],
+            max_minutes=data["max_minutes"],
+            parent=self.source,
+        )
+
+def _json_or_none(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return "not json"
+
+def initial_for(source: RLModel) -> dict:
+    """The wizard pre-filled from a model to clone."""
+    try:
+        track = resolve_track(source.owner_id, source.track)
+    except TrackError:
+        track = None
+    direction = track.direction if track else "counterclockwise"
+    if source.track_reversed:
+        direction = "clockwise" if direction == "counterclockwise" else "counterclockwise"
+    race_type = source.race_type or {}
+    initial = {
+        "name": clone_name(source),
+        "description": source.description,
+        "track": source.track if track else DEFAULT_TRACK,
+        "direction": direction,
+        "race_type": race_type.get("race_type", race_types.TIME_TRIAL),
+        "action_space": json.dumps(source.vehicle_snapshot["action_space"]),
+        "reward_code": source.reward_code,
+        "training_algorithm": source.training_algorithm,
+        "max_minutes": source.max_minutes,
+        **{name: value for name, value in source.hyperparameters.items() if name in HYPERPARAMETER_FIELDS},
+    }
+    if race_type.get("race_type") == race_types.OBJECT_AVOIDANCE:
+        initial.update(object_count=race_type["object_count"],
+                       object_placement="random" if race_type.get("randomize_objects", True) else "fixed",
+                       object_positions=json.dumps(race_type.get("object_positions", [])))
+    if race_type.get("race_type") == race_types.HEAD_TO_BOT:
+        initial.update(bot_count=race_type["bot_count"], bot_speed=race_type["bot_speed"],
+                       bot_lane_changes=race_type.get("bot_lane_changes", False))
+    return initial
+
+def clone_name(source: RLModel) -> str:
+    base = f"{source.name}-clone"[:58]
+    name, number = base, 2
+    while name_is_taken(source.owner, name):
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+class ModelImportForm(forms.Form):
+    name = forms.CharField(max_length=64, validators=[validate_model_name], label="Model name", help_text=NAME_RULE)
+    description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, label="Description - optional")
+    archive = forms.FileField(label="Model archive (.tar.gz)",
+                              help_text="A model folder in the deepracer-for-cloud layout: model/model_metadata.json, "
+                                        "reward_function.py, ip/hyperparameters.json, checkpoints.")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name_is_taken(self.owner, name):
+            raise forms.ValidationError("You already have a model with this name.")
+        return name
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if archive.size > settings.MAX_UPLOAD_MODEL_BYTES:
+            raise forms.ValidationError(f"The archive is {archive.size:,} bytes; the limit is "
+                                        f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
+        return archive
+
+
+class TrackImportForm(forms.Form):
+    title = forms.CharField(max_length=64, label="Track name")
+    npy = forms.FileField(label="Track file (.npy)",
+                          help_text="An N x 6 array of rows [centre_x, centre_y, inner_x, inner_y, outer_x, outer_y] "
+                                    "in metres, as DeepRacer's track files.")
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_title(self):
+        title = self.cleaned_data["title"].strip()
+        if ImportedTrack.objects.filter(owner=self.owner, title=title).exists():
+            raise forms.ValidationError("You already have a track with this name.")
+        return title
+
+    def clean_npy(self):
+        upload = self.cleaned_data["npy"]
+        if upload.size > settings.MAX_UPLOAD_TRACK_BYTES:
+            raise forms.ValidationError(f"The file is {upload.size:,} bytes; the limit is "
+                                        f"{settings.MAX_UPLOAD_TRACK_BYTES:,}.")
+        data = upload.read()
+        try:
+            self.track = load_npy(data, "upload", title="upload")
+        except TrackError as error:
+            raise forms.ValidationError(f"This track file cannot be used: {error}.") from None
+        return data
+
+    def save(self) -> ImportedTrack:
+        return ImportedTrack.objects.create(owner=self.owner, title=self.cleaned_data["title"],
+                                            npy=self.cleaned_data["npy"], length=self.track.length,
+                                            width=self.track.width)

@@ -1,0 +1,153 @@
+"""RLModel: what a racer trains. It keeps snapshots (vehicle, race type, reward code, hyperparameters) so
+that nothing edited later in the Garage changes a model (SPEC 2)."""
+
+import re
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from garage import action_space
+from models_app import race_types
+from models_app.hyperparameters import ALGORITHMS
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+NAME_RULE = "1 to 64 characters: letters, digits and hyphens (-)."
+MAX_DESCRIPTION = 255
+MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = 10, 1440, 60
+METADATA_VERSION = "5"
+
+
+def validate_model_name(name: str):
+    if not NAME_PATTERN.match(name or ""):
+        raise ValidationError(f"Use {NAME_RULE}")
+
+
+class Status(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    TRAINING = "TRAINING", "Training"
+    EVALUATING = "EVALUATING", "Evaluating"
+    STOPPING = "STOPPING", "Stopping"
+    READY = "READY", "Ready"
+    ERROR = "ERROR", "Error"
+
+
+IMPORTED_TRACK_PREFIX = "user-"
+
+
+class ImportedTrack(models.Model):
+    """A racer's own track file (.npy, SPEC 5.5). The file lives in the database so that workers on other
+    machines read it the same way; it is small (MAX_UPLOAD_TRACK_BYTES)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imported_tracks")
+    title = models.CharField(max_length=64)
+    npy = models.BinaryField()
+    length = models.FloatField()
+    width = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "title"], name="unique_track_title_per_owner")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def slug(self) -> str:
+        return f"{IMPORTED_TRACK_PREFIX}{self.pk}"
+
+    def load(self, reverse: bool = False):
+        """The simulator's Track (raises simulator.tracks.TrackError if the stored file no longer loads)."""
+        from simulator.tracks import load_npy
+
+        track = load_npy(bytes(self.npy), self.slug, title=self.title, description="Imported track")
+        return track.reversed() if reverse else track
+
+
+class RLModelQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+
+class RLModel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rl_models")
+    name = models.CharField(max_length=64, validators=[validate_model_name])
+    description = models.CharField(max_length=MAX_DESCRIPTION, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    vehicle = models.ForeignKey("garage.Vehicle", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="rl_models", help_text="Informational: training uses the snapshot.")
+    vehicle_snapshot = models.JSONField()
+    track = models.CharField(max_length=64, help_text="A built-in track's slug, or user-<id> for an imported one.")
+    track_reversed = models.BooleanField(default=False)
+    race_type = models.JSONField(default=dict)
+    reward_code = models.TextField()
+    training_algorithm = models.CharField(max_length=16, choices=ALGORITHMS.items(), default="clipped_ppo")
+    hyperparameters = models.JSONField(default=dict)
+    max_minutes = models.PositiveIntegerField(default=DEFAULT_MINUTES)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RLModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name_per_owner")]
+        verbose_name = "model"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def folder(self) -> Path:
+        return Path(settings.MODEL_STORE) / str(self.owner_id) / str(self.id)
+
+    @property
+    def is_continuous(self) -> bool:
+        return self.vehicle_snapshot.get("action_space_type") == "continuous"
+
+    @property
+    def sensor_labels(self) -> list[str]:
+        names = {**action_space.CAMERAS, **action_space.LIDARS}
+        return [names.get(sensor, sensor) for sensor in self.vehicle_snapshot.get("sensor", [])]
+
+    @property
+    def network_label(self) -> str:
+        network = self.vehicle_snapshot.get("neural_network")
+        return action_space.NETWORKS.get(network, network)
+
+    @property
+    def track_title(self) -> str:
+        from models_app.tracks import track_title
+
+        return track_title(self.owner_id, self.track)
+
+    def get_track(self):
+        """The Track this model trains on (built-in or imported), reversed when track_reversed."""
+        from models_app.tracks import resolve_track
+
+        return resolve_track(self.owner_id, self.track, self.track_reversed)
+
+    @property
+    def race_type_label(self) -> str:
+        return race_types.describe(self.race_type or {})
+
+    @property
+    def car_bundle_source(self) -> Path:
+        """The ONNX export of the best checkpoint, when the engine has written one (SPEC 5.4)."""
+        return self.folder / "agent" / "model.onnx"
+
+    def metadata(self) -> dict:
+        """model_metadata.json (SPEC 5.1)."""
+        snapshot = self.vehicle_snapshot
+        return {
+            "action_space": snapshot["action_space"],
+            "action_space_type": snapshot["action_space_type"],
+            "sensor": list(snapshot["sensor"]),
+            "neural_network": snapshot["neural_network"],
+            "training_algorithm": self.training_algorithm,
+            "version": METADATA_VERSION,
+        }

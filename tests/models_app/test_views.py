@@ -1,0 +1,112 @@
+import io
+import json
+import tarfile
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from models_app.models import RLModel, Status
+from tests.models_app.conftest import make_model
+
+MODEL_PAGES = ("models:detail", "models:clone", "models:delete", "models:download", "models:car_bundle")
+
+
+def _untar(response) -> dict:
+    data = b"".join(response.streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}
+
+
+def test_it_lists_only_my_models(owner_client, owner, stranger):
+    make_model(owner, name="mine")
+    make_model(stranger, name="theirs")
+    page = owner_client.get(reverse("models:list"))
+    assert [m.name for m in page.context["models"]] == ["mine"]
+    assert b"Quick Loop" in page.content and b"Create model" in page.content
+
+
+def test_it_shows_the_model_page(owner_client, model):
+    page = owner_client.get(reverse("models:detail", args=[model.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert model.name in content and "Queued" in content
+    assert "Camera" in content and "3-layer CNN" in content and "<svg" in content
+    assert "reward_function(params)" in content and "Learning rate" in content
+    assert page.context["tabs_template"] is None  # until the training app provides training/model_tabs.html
+
+
+def test_it_hides_my_model_from_a_stranger(stranger_client, model):
+    for name in MODEL_PAGES:
+        assert stranger_client.get(reverse(name, args=[model.pk])).status_code == 404, name
+    assert stranger_client.post(reverse("models:delete", args=[model.pk])).status_code == 404
+    assert RLModel.objects.filter(pk=model.pk).exists()
+
+
+def test_it_requires_sign_in(client, model):
+    for name in MODEL_PAGES:
+        assert client.get(reverse(name, args=[model.pk])).status_code == 302
+    for name in ("models:list", "models:create", "models:import", "models:api_token"):
+        assert client.get(reverse(name)).status_code == 302
+
+
+def test_it_refuses_wrong_methods(owner_client, model):
+    assert owner_client.post(reverse("models:list")).status_code == 405
+    for name in ("models:detail", "models:download", "models:car_bundle"):
+        assert owner_client.post(reverse(name, args=[model.pk])).status_code == 405
+
+
+def test_it_deletes_a_model_and_its_folder(owner_client, model):
+    model.folder.mkdir(parents=True)
+    (model.folder / "reward_function.py").write_text("x")
+    assert owner_client.get(reverse("models:delete", args=[model.pk])).status_code == 200
+    response = owner_client.post(reverse("models:delete", args=[model.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("models:list")
+    assert not RLModel.objects.filter(pk=model.pk).exists()
+    assert not model.folder.exists()
+
+
+def test_it_refuses_to_delete_a_model_in_training(owner_client, model):
+    RLModel.objects.filter(pk=model.pk).update(status=Status.TRAINING)
+    owner_client.post(reverse("models:delete", args=[model.pk]))
+    assert RLModel.objects.filter(pk=model.pk).exists()
+
+
+def test_it_downloads_the_model_folder_as_tar_gz(owner_client, model):
+    (model.folder / "training-simtrace").mkdir(parents=True)
+    (model.folder / "training-simtrace" / "0-iteration.csv").write_text("episode,steps\n")
+    response = owner_client.get(reverse("models:download", args=[model.pk]))
+    assert response["Content-Type"] == "application/gzip"
+    assert 'filename="my-model.tar.gz"' in response["Content-Disposition"]
+    files = _untar(response)
+    assert json.loads(files["my-model/model/model_metadata.json"])["action_space_type"] == "discrete"
+    assert files["my-model/reward_function.py"].decode() == model.reward_code
+    assert json.loads(files["my-model/ip/hyperparameters.json"])["lr"] == 0.0003
+    assert files["my-model/training-simtrace/0-iteration.csv"] == b"episode,steps\n"
+
+
+def test_it_downloads_the_car_bundle_once_there_is_one(owner_client, model):
+    assert owner_client.get(reverse("models:car_bundle", args=[model.pk])).status_code == 404
+    model.car_bundle_source.parent.mkdir(parents=True)
+    model.car_bundle_source.write_bytes(b"onnx bytes")
+    assert b"Download car bundle" in owner_client.get(reverse("models:detail", args=[model.pk])).content
+    files = _untar(owner_client.get(reverse("models:car_bundle", args=[model.pk])))
+    assert files["agent/model.onnx"] == b"onnx bytes"
+    assert json.loads(files["model_metadata.json"])["sensor"] == ["FRONT_FACING_CAMERA"]
+
+
+def test_it_shows_and_regenerates_my_api_token(owner_client, owner):
+    page = owner_client.get(reverse("models:api_token"))
+    assert page.context["token"] is None
+    owner_client.post(reverse("models:api_token"))
+    first = Token.objects.get(user=owner).key
+    assert first in owner_client.get(reverse("models:api_token")).content.decode()
+    owner_client.post(reverse("models:api_token"))
+    assert Token.objects.get(user=owner).key != first
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/schema/"])
+def test_it_documents_the_api(owner_client, url):
+    page = owner_client.get(url)
+    assert page.status_code == 200
+    assert b"/api/models/" in page.content and b"/api/reward/validate/" in page.content
