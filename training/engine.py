@@ -382,6 +382,7 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             torch.set_num_threads(1)  # collecting: the env workers need the cores
+            self.report("status", phase="collecting", iteration=iteration + 1)
             clock = time.monotonic()
             episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
                                     on_finish=self._on_training_episode)
@@ -402,6 +403,7 @@ class _Trainer(_Session):
             if self.stopping:
                 break
             torch.set_num_threads(1)
+            self.report("status", phase="evaluating", iteration=iteration + 1)
             clock = time.monotonic()
             evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
                                       on_finish=self._on_evaluation_episode)
@@ -446,9 +448,11 @@ class _Trainer(_Session):
         existing = self.model_dir / "model" / "model_metadata.json"
         if existing.exists():
             old = artifacts.read_model_metadata(existing)
-            if artifacts.action_space(old) != artifacts.action_space(self.metadata) or \
-                    old["sensor"] != self.metadata["sensor"] or old["neural_network"] != self.metadata["neural_network"]:
-                raise TrainingError("this model folder holds a model with another action space, sensors or network")
+            changed = [key for key in ("sensor", "neural_network", "training_algorithm") if old[key] != self.metadata[key]]
+            if artifacts.action_space(old) != artifacts.action_space(self.metadata):
+                changed.append("action_space")
+            if changed:
+                raise TrainingError(f"this model folder holds a model with another {', '.join(changed)}")
         artifacts.write_model_metadata(self.model_dir, self.metadata)
         artifacts.write_hyperparameters(self.model_dir, self.config.to_dict())
         if run.reward_code is not None:
@@ -481,8 +485,11 @@ class _Trainer(_Session):
         index = artifacts.read_checkpoints_index(self.model_dir)
         if index is not None:
             name = index["last_checkpoint"]["name"]
-            state = artifacts.load_checkpoint(self.model_dir, name, map_location=self.device)
-            self.learner.load_state_dict(state["learner"])
+            try:
+                state = artifacts.load_checkpoint(self.model_dir, name, map_location=self.device)
+                self.learner.load_state_dict(state["learner"])
+            except (artifacts.ArtifactError, KeyError, RuntimeError) as error:
+                raise TrainingError(f"cannot resume from checkpoint {name}: {error}") from None
             self.counters = dict(state["counters"])
             self.best, self.last = index["best_checkpoint"], index["last_checkpoint"]
             self.saved_iteration = self.counters["iteration"]

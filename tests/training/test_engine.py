@@ -78,6 +78,8 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     assert all(f["jpeg"][:2] == b"\xff\xd8" for f in frames)
     lines = [line for log in recorder.of("log") for line in log["lines"]]
     assert any(line.startswith("starting at x=") for line in lines)  # the reward function's prints
+    phases = [s["phase"] for s in recorder.of("status")]
+    assert phases[0] == "collecting" and "evaluating" in phases
 
 
 def test_it_throttles_frames_to_a_few_per_second(trained_model):
@@ -297,3 +299,16 @@ def test_two_evaluations_in_the_same_second_get_their_own_folders(tmp_path):
     first, second = _new_evaluation_folder(tmp_path), _new_evaluation_folder(tmp_path)
     assert first[0] != second[0] and first[1].is_dir() and second[1].is_dir()
     assert len(first[0]) == 14 and first[0].isdigit()
+
+
+def test_it_refuses_to_resume_a_folder_with_another_model(trained_model, tmp_path):
+    model_dir, _, _ = trained_model
+    with pytest.raises(TrainingError, match="another training_algorithm"):
+        train(tiny_run(model_dir, metadata=metadata("sac", continuous=True)), Recorder())
+
+
+def test_it_explains_a_missing_last_checkpoint(tmp_path):
+    _saved_model(tmp_path / "m", metadata())
+    (tmp_path / "m" / "model" / "1_Step-10.ckpt.pt").unlink()
+    with pytest.raises(TrainingError, match="cannot resume from checkpoint 1_Step-10.ckpt.pt: .*missing"):
+        train(tiny_run(tmp_path / "m"), Recorder())
