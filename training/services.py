@@ -197,19 +197,26 @@ def _claim(job_class, job_id: int, worker: str):
 def training_start(model, *, max_minutes: float | None = None, max_iterations: int | None = None,
                    enqueue: bool = True) -> TrainingJob:
     """Queue a training job for the model and enqueue its task after commit."""
-    if TrainingJob.objects.filter(model=model).active().exists() or \
-            EvaluationJob.objects.filter(model=model).active().exists():
-        raise JobError("This model already has a training or evaluation job in progress.")
     minutes = float(model.max_minutes if max_minutes is None else max_minutes)
     if not minutes > 0:
         raise JobError("The maximum training time must be more than 0 minutes.")
-    write_static_artifacts(model)
     with transaction.atomic():
+        _lock_idle_model(model)
+        write_static_artifacts(model)
         job = TrainingJob.objects.create(model=model, max_minutes=minutes, max_iterations=max_iterations)
         _set_model_status(model, MODEL_STATUS[JobStatus.QUEUED])
         if enqueue:
             transaction.on_commit(functools.partial(_enqueue_training, job.pk))
     return job
+
+
+def _lock_idle_model(model) -> None:
+    """Inside a transaction: lock the model's row (two clicks on Start must not queue two jobs), then
+    check it has no job in progress."""
+    type(model).objects.select_for_update().values_list("pk", flat=True).get(pk=model.pk)
+    if TrainingJob.objects.filter(model=model).active().exists() or \
+            EvaluationJob.objects.filter(model=model).active().exists():
+        raise JobError("This model already has a training or evaluation job in progress.")
 
 
 def _enqueue_training(job_id: int) -> None:
@@ -473,9 +480,6 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
     """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
     from simulator.tracks import TrackError
 
-    if TrainingJob.objects.filter(model=model).active().exists() or \
-            EvaluationJob.objects.filter(model=model).active().exists():
-        raise JobError("This model already has a training or evaluation job in progress.")
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
         raise JobError("This model has no trained checkpoint to evaluate yet.")
     if not MIN_TRIALS <= int(trials) <= MAX_TRIALS:
@@ -488,6 +492,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
     except TrackError as error:
         raise JobError(str(error)) from None
     with transaction.atomic():
+        _lock_idle_model(model)
         job = EvaluationJob.objects.create(
             model=model, track=track, track_reversed=bool(reversed), race_type=race_type or {},
             trials=int(trials), continuous=bool(continuous), off_track_penalty=float(off_track_penalty),
