@@ -76,9 +76,11 @@ def test_it_refuses_invalid_hyperparameters_before_queueing(owner):
 
 
 def test_it_trains_to_completion_and_broadcasts_progress(rl_model, eager_celery, django_capture_on_commit_callbacks):
-    listen = _listen(f"training.{TrainingJob.objects.count() + 1}")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as enqueue:
         job = services.training_start(rl_model, max_iterations=1)
+    listen = _listen(job.group)
+    for callback in enqueue:
+        callback()  # the task runs eagerly here
     job.refresh_from_db()
     rl_model.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.failure_reason
@@ -210,9 +212,9 @@ def test_it_checks_an_evaluation_before_queueing_it(rl_model, trained_rl_model):
 
 
 def test_it_evaluates_three_trials_with_results_and_a_video(trained_rl_model):
-    listen = _listen(f"evaluation.{EvaluationJob.objects.count() + 1}")
     # Single-lap trials: continuous mode (the env's and engine's) runs until a lap completes, too long here.
     job = services.evaluation_start(trained_rl_model, track="oval", reversed=True, trials=3, enqueue=False)
+    listen = _listen(job.group)
     job = services.evaluation_run(job.pk)
     trained_rl_model.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.failure_reason
