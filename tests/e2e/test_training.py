@@ -55,6 +55,11 @@ def test_it_trains_live_stops_and_evaluates(racer_page, worker, tiny_model, shot
                            timeout=LIVE_TIMEOUT_MS)
     iterations = page.evaluate("document.getElementById('reward-graph').data[0].x")
     assert iterations == sorted(set(iterations)) and len(iterations) >= 2
+    page.get_by_label("Show episodes").check()
+    assert page.evaluate("document.getElementById('reward-graph').data[4].visible") is True
+    assert page.evaluate("document.getElementById('reward-graph').data[4].x.length") >= 4  # 2 episodes/iteration
+    log = page.request.get(page.get_by_test_id("download-logs").get_attribute("href"))
+    assert log.status == 200 and "SIM_TRACE_LOG:" in log.text()
 
     page.get_by_test_id("stop-training").click()
     expect(page.get_by_test_id("status-banner").locator('[data-field="status"]')).to_have_text(
