@@ -1,10 +1,12 @@
-"""Account workflows: sign-up (the first account becomes the admin) and choosing a racer name."""
+"""Account workflows: sign-up (the first account becomes the admin) and choosing a racer name, the
+onboarding step every account passes through (sign-up, createsuperuser and the admin site alike)."""
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
 from console import roles
 from console.models import RacerProfile
+from garage.models import Vehicle
 
 
 class RacerNameTaken(ValueError):
@@ -52,7 +54,8 @@ def _serialize_sign_ups() -> None:
 
 
 def choose_racer_name(user, racer_name: str) -> RacerProfile:
-    """Set the racer name once; it cannot be changed afterwards (leaderboards keep showing it)."""
+    """Set the racer name once; it cannot be changed afterwards (leaderboards keep showing it).
+    Becoming a racer also parks the default vehicles in the racer's Garage (once: the name is chosen once)."""
     with transaction.atomic():
         profile, _ = RacerProfile.objects.select_for_update().get_or_create(user=user)
         if profile.racer_name:
@@ -66,5 +69,6 @@ def choose_racer_name(user, racer_name: str) -> RacerProfile:
         except IntegrityError:
             # Someone else took it between the check and the save.
             raise RacerNameTaken(f"The racer name {racer_name} is taken. Please choose another.") from None
+        Vehicle.objects.create_defaults(user)
     user._racer_name = racer_name
     return profile

@@ -18,16 +18,20 @@ PASSWORD = "correct-horse-battery-9"
 
 
 def make_racer(username: str, racer_name: str | None = None, *role_names: str, password: str = PASSWORD):
-    """A user with a racer profile (racer name optional) and the racer role plus `role_names`."""
+    """A user with a racer profile and the racer role plus `role_names`. With a racer name the user went
+    through onboarding (`choose_racer_name`: the default vehicles are in the Garage); without, not yet."""
     # Imported here: plain-Python test folders (simulator, learners) share this conftest without Django.
     from django.contrib.auth import get_user_model
 
-    from console import roles
+    from console import accounts, roles
     from console.models import RacerProfile
 
     user = get_user_model().objects.create_user(username=username, email=f"{username}@example.com",
                                                 password=password)
-    RacerProfile.objects.create(user=user, racer_name=racer_name)
+    if racer_name:
+        accounts.choose_racer_name(user, racer_name)
+    else:
+        RacerProfile.objects.create(user=user)
     for role in ("racer", *role_names):
         roles.grant_role(user, role)
     return user

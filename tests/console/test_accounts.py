@@ -2,6 +2,7 @@ import pytest
 
 from console import accounts, roles
 from console.models import RacerProfile
+from garage.models import Vehicle
 from tests.conftest import PASSWORD, make_racer
 
 
@@ -40,6 +41,33 @@ def test_it_sets_the_racer_name_once():
 
 
 @pytest.mark.django_db
+def test_it_parks_the_default_vehicles_once_when_the_racer_name_is_chosen():
+    user = accounts.sign_up("newcomer", "", PASSWORD)
+    assert not Vehicle.objects.filter(owner=user).exists()
+    accounts.choose_racer_name(user, "Speedy")
+    with pytest.raises(accounts.RacerNameAlreadyChosen):
+        accounts.choose_racer_name(user, "Other")
+    names = list(Vehicle.objects.filter(owner=user).values_list("name", flat=True))
+    assert names == ["The Original DeepRacer", "Continuous DeepRacer"]
+
+
+@pytest.mark.django_db
+def test_it_gives_a_createsuperuser_account_the_default_vehicles_at_onboarding(django_user_model):
+    root = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    accounts.choose_racer_name(root, "Root_Racer")
+    assert Vehicle.objects.filter(owner=root).count() == 2
+
+
+@pytest.mark.django_db
+def test_it_gives_no_vehicles_when_the_racer_name_is_taken():
+    make_racer("first", "Speedy")
+    user = make_racer("second")
+    with pytest.raises(accounts.RacerNameTaken):
+        accounts.choose_racer_name(user, "SPEEDY")
+    assert not Vehicle.objects.filter(owner=user).exists()
+
+
+@pytest.mark.django_db
 def test_it_keeps_racer_names_unique_ignoring_case():
     make_racer("first", "Speedy")
     user = make_racer("second")
@@ -52,8 +80,9 @@ def test_it_enforces_unique_racer_names_in_the_database():
     from django.db import IntegrityError, transaction
 
     make_racer("first", "Speedy")
+    second = make_racer("second")
     with pytest.raises(IntegrityError), transaction.atomic():
-        make_racer("second", "SPEEDY")
+        RacerProfile.objects.filter(user=second).update(racer_name="SPEEDY")
 
 
 @pytest.mark.django_db

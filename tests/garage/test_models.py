@@ -3,7 +3,7 @@ from tests.conftest import make_racer
 
 
 def test_it_gives_every_new_racer_the_two_default_vehicles(db):
-    racer = make_racer("newcomer")
+    racer = make_racer("newcomer", "Newcomer")
     original, continuous = Vehicle.objects.filter(owner=racer)
     assert original.name == "The Original DeepRacer"
     assert len(original.action_space) == 10
