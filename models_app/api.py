@@ -134,6 +134,12 @@ def _form_errors(form) -> dict:
     return errors
 
 
+def _refused(form):
+    if form.sandbox_unavailable:
+        return Response({"detail": form.sandbox_unavailable}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
+
+
 def _created(form):
     model, warning = model_create(form)
     body = RLModelSerializer(model).data
@@ -158,9 +164,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         serializer.is_valid(raise_exception=True)
         data = {"reward_code": reward.default_code(), **serializer.validated_data}
         form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        return _created(form)
+        return _created(form) if form.is_valid() else _refused(form)
 
     def destroy(self, request, pk=None):
         model = self.get_object()
@@ -187,9 +191,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         # Hyperparameters change one by one: the ones not named keep the parent's values.
         merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
         form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
-        if not form.is_valid():
-            return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-        return _created(form)
+        return _created(form) if form.is_valid() else _refused(form)
 
     @extend_schema(responses={(200, "application/gzip"): bytes})
     @action(detail=True, methods=["get"])

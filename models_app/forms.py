@@ -94,6 +94,7 @@ class ModelWizardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.source = source
+        self.sandbox_unavailable: str | None = None  # why no reward code can run here (the API answers 503)
         self.tracks = track_options(owner)
         self.fields["track"].choices = [(slug, track.title) for slug, track in self.tracks.items()]
         vehicles = Vehicle.objects.filter(owner=owner)
@@ -195,9 +196,11 @@ class ModelWizardForm(forms.Form):
             track = track.reversed()
         try:
             errors = reward.validate(code, track, data["race_type_config"])
-        except reward.ValidationUnavailable:
-            errors = reward.syntax_errors(code)  # training refuses to start later, with its own clear message
-        data["reward_errors"] = errors
+        except reward.ValidationUnavailable as error:
+            # A model that could never train is not created; the bound form keeps everything typed.
+            self.sandbox_unavailable = str(error)
+            self.add_error("reward_code", self.sandbox_unavailable)
+            return
         for error in errors:
             where = f"Line {error['line']}: " if error.get("line") else ""
             self.add_error("reward_code", f"{where}{error['message']}")

@@ -65,7 +65,6 @@ def _wizard(request, source):
             "validate_url": "/api/reward/validate/",
             "default_code": reward.default_code(),
             "examples": reward.examples(),
-            "validation_available": reward.validation_available(),
             "ace_base": settings.STATIC_URL + "django_ace/ace/",
         },
     })

@@ -74,22 +74,15 @@ def test_it_builds_a_vehicle_and_creates_a_model(page, shot):
     set_reward(page, BROKEN_REWARD)
     shot("wizard-broken-reward")
 
-    validation_installed = page.evaluate("JSON.parse(document.getElementById('editor-config').textContent)"
-                                         ".validation_available")
     errors = page.locator("#validation-errors li")
-    if validation_installed:
-        page.get_by_role("button", name="Validate").click()
-        expect(errors.first).to_contain_text(f"Line {BROKEN_LINE}")
-    else:  # until simulator.reward.validation lands: the server's parse check on submit
-        page.get_by_role("button", name="Create model").click()
-        expect(errors.first).to_contain_text(f"Line {BROKEN_LINE}")
+    page.get_by_role("button", name="Validate").click()
+    expect(errors.first).to_contain_text(f"Line {BROKEN_LINE}")
     expect(page.locator(".ace_gutter-cell.ace_error")).to_have_count(1)  # the annotation at its line
     shot("reward-error-at-line")
 
     page.get_by_role("button", name="Reset to default").click()
-    if validation_installed:
-        page.get_by_role("button", name="Validate").click()
-        expect(page.get_by_role("status").filter(has_text="passed validation")).to_be_visible()
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_role("status").filter(has_text="passed validation")).to_be_visible()
     expect(errors).to_have_count(0)
     shot("reward-fixed")
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from garage.models import Vehicle
 from models_app.models import RLModel
-from models_app.reward import FALLBACK_DEFAULT_CODE
+from models_app.reward import default_code
 from tests.models_app.conftest import make_model
 
 BROKEN_CODE = "def reward_function(params):\n    x = 1\n    return float(x\n"
@@ -33,7 +33,7 @@ def test_it_creates_a_model_with_snapshots_and_its_folder(owner_client, owner, w
     assert model.track_reversed is False
     metadata = json.loads((model.folder / "model" / "model_metadata.json").read_text())
     assert metadata["training_algorithm"] == "clipped_ppo" and metadata["version"] == "5"
-    assert (model.folder / "reward_function.py").read_text() == FALLBACK_DEFAULT_CODE
+    assert (model.folder / "reward_function.py").read_text() == default_code()
 
 
 def test_it_keeps_the_snapshot_when_the_vehicle_is_modded(owner_client, owner, wizard):
@@ -150,3 +150,13 @@ def test_it_refuses_wrong_methods(owner_client):
 
 def test_it_requires_sign_in(client, db):
     assert client.get(reverse("models:create")).status_code == 302
+
+
+def test_it_explains_an_unavailable_sandbox_and_keeps_what_was_typed(owner_client, wizard, no_reward_sandbox):
+    code = default_code() + "\n# my own tweak\n"
+    page = owner_client.post(reverse("models:create"), {**wizard, "reward_code": code})
+    assert page.status_code == 200 and not RLModel.objects.exists()
+    assert "cannot run reward functions safely" in " ".join(page.context["form"].errors["reward_code"])
+    assert b"cannot run reward functions safely" in page.content
+    assert page.context["form"]["reward_code"].value() == code
+    assert page.context["form"]["name"].value() == "first-model"
