@@ -14,6 +14,11 @@ from kombu import Queue
 
 DEFAULT_QUEUE = "default"
 TRAINING_QUEUE = "training"
+# Routing lives here, not on the tasks (Celery deprecates the `queue` task attribute); the rest go to `default`.
+TASK_ROUTES = {
+    "training.tasks.run_training_job": {"queue": TRAINING_QUEUE},
+    "training.tasks.run_evaluation_job": {"queue": TRAINING_QUEUE},
+}
 # Read by torch, NumPy's BLAS and Mesa's llvmpipe when they start, so set before any of them loads.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 
@@ -24,4 +29,5 @@ for _name in THREAD_ENV_VARS:
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue(DEFAULT_QUEUE), Queue(TRAINING_QUEUE))
+app.conf.task_routes = TASK_ROUTES
 app.autodiscover_tasks()

@@ -1,4 +1,5 @@
-"""Celery tasks of the `training` queue: ids in, a service call, nothing else (DESIGN.md).
+"""Celery tasks of the `training` queue (routed there by console.celery.TASK_ROUTES): ids in, a service
+call, nothing else (DESIGN.md).
 
 acks_late + reject_on_worker_lost: a message is acknowledged only when the job is over, so a worker that
 dies mid-job leaves the message for another worker, whose claim resumes the job from its last checkpoint.
@@ -8,16 +9,15 @@ A worker that starts (again) also sweeps for jobs whose worker is gone (services
 from celery import shared_task
 from celery.signals import worker_ready
 
-from console.celery import TRAINING_QUEUE
 from training import services
 
 
-@shared_task(bind=True, queue=TRAINING_QUEUE, acks_late=True, reject_on_worker_lost=True)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> None:
     services.training_run(job_id, worker=self.request.hostname or None)
 
 
-@shared_task(bind=True, queue=TRAINING_QUEUE, acks_late=True, reject_on_worker_lost=True)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_evaluation_job(self, job_id: int) -> None:
     services.evaluation_run(job_id, worker=self.request.hostname or None)
 

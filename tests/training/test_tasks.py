@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from console.celery import TRAINING_QUEUE
+from console.celery import DEFAULT_QUEUE, TRAINING_QUEUE, app
 from tests.training.jobs_fixtures import make_model
 from training import services, tasks
 from training.models import JobStatus, TrainingJob
@@ -24,8 +24,13 @@ def worker_model(owner):
 
 def test_it_routes_job_tasks_to_the_training_queue_and_acknowledges_late():
     for task in (tasks.run_training_job, tasks.run_evaluation_job):
-        assert task.queue == TRAINING_QUEUE
+        assert app.amqp.router.route({}, task.name)["queue"].name == TRAINING_QUEUE
         assert task.acks_late and task.reject_on_worker_lost
+    assert app.amqp.router.route({}, tasks.recover_jobs.name)["queue"].name == DEFAULT_QUEUE
+
+
+def test_it_declares_no_deprecated_queue_attribute():
+    assert all(getattr(task, "queue", None) is None for task in (tasks.run_training_job, tasks.run_evaluation_job))
 
 
 @pytest.mark.django_db(transaction=True)
