@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console import ranges
 from console.navigation import first_resolving_url
 from models_app.models import RLModel
 from training import services
@@ -195,4 +196,4 @@ def evaluation_video(request, evaluation_id):
     path = services.evaluation_video_path(evaluation)
     if path is None:
         raise Http404("This evaluation has no video.")
-    return FileResponse(open(path, "rb"), content_type="video/mp4")
+    return ranges.file_response(request, path, "video/mp4")  # ranges: the browser's player seeks

@@ -122,6 +122,19 @@ def test_it_serves_the_evaluation_state_and_video_to_the_owner(owner_client, eva
     assert [trial["trial"] for trial in state["results"]] == [1, 2] and state["video_url"] == video_url
     response = owner_client.get(video_url)
     assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
+    assert response["Accept-Ranges"] == "bytes"
+
+
+def test_it_lets_the_player_seek_in_the_video(owner_client, stranger_client, evaluation):
+    video = evaluation.model.folder / evaluation.video
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(1000))
+    url = reverse("training:evaluation_video", args=[evaluation.pk])
+    part = owner_client.get(url, HTTP_RANGE="bytes=4-11")
+    assert part.status_code == 206 and part["Content-Range"] == "bytes 4-11/1012"
+    assert b"".join(part.streaming_content) == b"ftypmp42"
+    assert owner_client.get(url, HTTP_RANGE="bytes=5000-").status_code == 416
+    assert stranger_client.get(url, HTTP_RANGE="bytes=4-11").status_code == 404
 
 
 def test_it_refuses_a_video_path_outside_the_model_folder(owner_client, evaluation):
