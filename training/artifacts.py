@@ -22,10 +22,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import orjson
-import torch
 import yaml
 
-from training.networks import CAMERA_SENSORS, PolicyExport, build_agent, camera_sensor, lidar_sensor
+from training.sensors import CAMERA_SENSORS, camera_sensor, lidar_sensor
 
 SIMTRACE_COLUMNS = (
     "episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
@@ -33,6 +32,7 @@ SIMTRACE_COLUMNS = (
     "pause_duration", "obstacle_crash_counter", "wall_clock",
 )
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
+TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
 METADATA_VERSION = "5"
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
@@ -300,6 +300,8 @@ def save_checkpoint(model_dir: Path, name: str, state: dict) -> Path:
     path = Path(model_dir) / "model" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    import torch  # here, not at the top: the web process reads model folders and never loads torch
+
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
@@ -309,6 +311,8 @@ def load_checkpoint(model_dir: Path, name: str, map_location="cpu") -> dict:
     path = Path(model_dir) / "model" / name
     if not path.exists():
         raise ArtifactError(f"checkpoint {name} is missing from {path.parent}")
+    import torch
+
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
@@ -347,6 +351,8 @@ def load_policy(model_dir: Path, which: str = "best"):
     if index is None:
         raise ArtifactError("the model has no checkpoint yet (model/deepracer_checkpoints.json is missing)")
     name = index[f"{which}_checkpoint"]["name"]
+    from training.networks import build_agent  # torch: see save_checkpoint
+
     agent = build_agent(metadata, observation_space(metadata["sensor"]), action_space(metadata))
     agent.load_state_dict(load_checkpoint(model_dir, name)["learner"]["agent"])
     return agent.eval(), metadata
@@ -355,6 +361,10 @@ def load_policy(model_dir: Path, which: str = "best"):
 def export_onnx(agent, sensors, path: Path) -> Path:
     """ONNX of the deterministic policy: one input per sensor (camera uint8 NCHW, LIDAR float32) and
     one output, ``action_probabilities`` (discrete) or ``action`` ([steering deg, speed m/s])."""
+    import torch
+
+    from training.networks import PolicyExport
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(sensors)

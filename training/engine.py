@@ -28,7 +28,7 @@ from training.sac import SACConfig, SACLearner
 DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
 FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
 STATUS_INTERVAL = 1.0  # s between heartbeats while updating (each one is also a chance to stop)
-TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"
+TRAINING_LOG = artifacts.TRAINING_LOG
 
 
 class TrainingError(RuntimeError):

@@ -11,10 +11,11 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+# Re-exported: callers keep importing the sensor answers from here.
+from training.sensors import CAMERA_SENSORS, LIDAR_SENSORS, NetworkError, camera_sensor, lidar_sensor  # noqa: F401
+
 SHALLOW_CNN = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
 DEEP_CNN = "DEEP_CONVOLUTIONAL_NETWORK"
-CAMERA_SENSORS = ("FRONT_FACING_CAMERA", "STEREO_CAMERAS")
-LIDAR_SENSORS = ("LIDAR", "SECTOR_LIDAR")
 
 # (out_channels, kernel, stride) per convolution, as SPEC 2 names the two networks.
 CONV_LAYERS = {
@@ -28,24 +29,6 @@ DENSE_UNITS = {SHALLOW_CNN: 64, DEEP_CNN: 64}
 LIDAR_UNITS = 64
 LOG_STD_INIT = -0.5  # PPO's continuous policy starts with std ≈ 0.6 of the normalized action range
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # SAC's learned std stays in a numerically safe band
-
-
-class NetworkError(ValueError):
-    """The metadata asks for a network or sensor combination we cannot build."""
-
-
-def camera_sensor(sensors) -> str:
-    cameras = [s for s in sensors if s in CAMERA_SENSORS]
-    if len(cameras) != 1:
-        raise NetworkError(f"exactly one camera sensor is needed ({' or '.join(CAMERA_SENSORS)}), got {sensors}")
-    return cameras[0]
-
-
-def lidar_sensor(sensors) -> str | None:
-    lidars = [s for s in sensors if s in LIDAR_SENSORS]
-    if len(lidars) > 1:
-        raise NetworkError(f"at most one LIDAR sensor, got {lidars}")
-    return lidars[0] if lidars else None
 
 
 def _init_layer(layer: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:

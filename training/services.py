@@ -7,7 +7,12 @@ enqueued with the job id once the transaction commits. The worker task calls ``t
 engine report into database progress and a broadcast on the job's group. Durable state (status,
 heartbeat, last iteration) lives in the database, so ``jobs_recover`` can requeue a job whose worker died;
 the engine resumes it from the model folder's last checkpoint.
+
+``training.engine`` (torch and the learners) is imported only inside the worker-side functions: the web
+process uses this module too and never loads torch.
 """
+
+from __future__ import annotations
 
 import base64
 import functools
@@ -17,6 +22,7 @@ import socket
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -24,8 +30,11 @@ from django.utils import timezone
 
 from console.broadcast import publish
 from console.envvars import env_int, env_str
-from training import artifacts, engine
+from training import artifacts
 from training.live import LivePublisher
+
+if TYPE_CHECKING:
+    from training import engine
 from training.models import (
     ACTIVE_STATUSES,
     RUNNING_STATUSES,
@@ -67,6 +76,8 @@ class JobError(ValueError):
 
 def engine_options() -> dict:
     """Engine settings of this deployment, read from the environment each time (a worker may differ)."""
+    from training import engine
+
     return {
         "num_workers": env_int("TRAINING_ENV_WORKERS", 1, minimum=1),
         "eval_episodes": env_int("TRAINING_EVAL_EPISODES", 5, minimum=1),
@@ -255,6 +266,8 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
     _set_model_status(job.model, MODEL_STATUS[JobStatus.INITIALIZING])
     _broadcast_status(job)
     reporter = _TrainingReporter(job, observer)
+    from training import engine
+
     try:
         _check_isolation()
         run = _training_run_config(job)
@@ -291,6 +304,7 @@ def _expected(error: Exception) -> bool:
     """Failures that are the racer's (reward code, track) or the host's (no sandbox), not bugs."""
     from simulator.reward.sandbox import IsolationUnavailable
     from simulator.tracks import TrackError
+    from training import engine
 
     return isinstance(error, (engine.TrainingError, IsolationUnavailable, TrackError, JobError))
 
@@ -302,6 +316,8 @@ def _failure_reason(error: Exception) -> str:
 
 
 def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
+    from training import engine
+
     model = job.model
     options = engine_options()
     return engine.TrainingRun(
@@ -455,7 +471,7 @@ def training_metrics(job: TrainingJob) -> dict:
 
 
 def training_log_path(job: TrainingJob) -> Path:
-    return Path(job.model.folder) / engine.TRAINING_LOG
+    return Path(job.model.folder) / artifacts.TRAINING_LOG
 
 
 def training_log_tail(job: TrainingJob, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -546,6 +562,8 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
     _broadcast_status(job)
     reporter = _EvaluationReporter(job, observer)
     model = job.model
+    from training import engine
+
     try:
         _check_isolation()
         run = engine.EvaluationRun(
