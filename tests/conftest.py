@@ -1,7 +1,8 @@
 """Fixtures every app's tests reuse.
 
 Personas: `owner` and `stranger` are racers with racer names; `owner_client` and `stranger_client` are
-Django test clients signed in as them (views must 404 for the stranger). `site_admin` and `facilitator`
+Django test clients signed in as them (views must 404 for the stranger); `owner_api` (a REST client with
+the owner's API token, as scripts use it) and `stranger_api` (signed in as the stranger) call the API. `site_admin` and `facilitator`
 (with `*_client`) carry the admin and race facilitator roles. `make_racer(...)` makes more.
 Infrastructure: `redis_url` (a live Redis-protocol server, or a clear failure), `server_env` (environment
 for subprocesses that must share the test database and Redis), `worker` (a real Celery worker subprocess
@@ -91,6 +92,25 @@ def site_admin_client(site_admin):
 @pytest.fixture
 def facilitator_client(facilitator):
     return _client_for(facilitator)
+
+
+@pytest.fixture
+def owner_api(owner):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    return client
+
+
+@pytest.fixture
+def stranger_api(stranger):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(stranger)
+    return client
 
 
 @pytest.fixture

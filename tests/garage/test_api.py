@@ -1,5 +1,4 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from garage.models import Vehicle
@@ -9,32 +8,18 @@ NEW = {"name": "API Car", "sensors": ["FRONT_FACING_CAMERA", "LIDAR"], "neural_n
        "action_space": [{"steering_angle": -15, "speed": 1}, {"steering_angle": 15, "speed": 1}]}
 
 
-@pytest.fixture
-def api(owner):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
-    return client
-
-
-@pytest.fixture
-def stranger_api(stranger):
-    client = APIClient()
-    client.force_authenticate(stranger)
-    return client
-
-
 def test_it_needs_authentication(db):
     assert APIClient().get("/api/vehicles/").status_code in (401, 403)
 
 
-def test_it_lists_my_vehicles_with_a_token(api):
-    response = api.get("/api/vehicles/")
+def test_it_lists_my_vehicles_with_a_token(owner_api):
+    response = owner_api.get("/api/vehicles/")
     assert response.status_code == 200
     assert [v["name"] for v in response.json()] == ["The Original DeepRacer", "Continuous DeepRacer"]
 
 
-def test_it_creates_a_vehicle(api, owner):
-    response = api.post("/api/vehicles/", NEW, format="json")
+def test_it_creates_a_vehicle(owner_api, owner):
+    response = owner_api.post("/api/vehicles/", NEW, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["action_space"][1] == {"steering_angle": 15.0, "speed": 1.0, "index": 1}
     assert Vehicle.objects.get(owner=owner, name="API Car").sensors == ["FRONT_FACING_CAMERA", "LIDAR"]
@@ -48,19 +33,19 @@ def test_it_creates_a_vehicle(api, owner):
     ({"name": "The Original DeepRacer"}, "name"),
     ({"colour": "blue"}, "colour"),
 ])
-def test_it_answers_400_with_the_field(api, changes, field):
-    response = api.post("/api/vehicles/", {**NEW, **changes}, format="json")
+def test_it_answers_400_with_the_field(owner_api, changes, field):
+    response = owner_api.post("/api/vehicles/", {**NEW, **changes}, format="json")
     assert response.status_code == 400
     assert field in response.json()
 
 
-def test_it_updates_and_deletes_my_vehicle(api, owner):
+def test_it_updates_and_deletes_my_vehicle(owner_api, owner):
     vehicle = Vehicle.objects.filter(owner=owner).first()
-    response = api.patch(f"/api/vehicles/{vehicle.pk}/", {"action_space": [{"steering_angle": 0, "speed": 2}] * 3},
+    response = owner_api.patch(f"/api/vehicles/{vehicle.pk}/", {"action_space": [{"steering_angle": 0, "speed": 2}] * 3},
                          format="json")
     assert response.status_code == 200
     assert len(response.json()["action_space"]) == 3
-    assert api.delete(f"/api/vehicles/{vehicle.pk}/").status_code == 204
+    assert owner_api.delete(f"/api/vehicles/{vehicle.pk}/").status_code == 204
 
 
 def test_it_hides_my_vehicle_from_a_stranger(stranger_api, owner):
@@ -71,5 +56,5 @@ def test_it_hides_my_vehicle_from_a_stranger(stranger_api, owner):
     assert vehicle.pk not in [v["id"] for v in stranger_api.get("/api/vehicles/").json()]
 
 
-def test_it_refuses_wrong_methods(api):
-    assert api.delete("/api/vehicles/").status_code == 405
+def test_it_refuses_wrong_methods(owner_api):
+    assert owner_api.delete("/api/vehicles/").status_code == 405

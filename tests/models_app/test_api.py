@@ -2,27 +2,12 @@ import io
 import tarfile
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from garage.models import Vehicle
 from models_app import reward
 from models_app.models import RLModel, Status
 from tests.models_app.test_archive import archive, good_files
-
-
-@pytest.fixture
-def api(owner):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
-    return client
-
-
-@pytest.fixture
-def stranger_api(stranger):
-    client = APIClient()
-    client.force_authenticate(stranger)
-    return client
 
 
 @pytest.fixture
@@ -36,8 +21,8 @@ def test_it_needs_authentication(db):
     assert client.post("/api/reward/validate/", {"code": "x"}, format="json").status_code in (401, 403)
 
 
-def test_it_creates_a_model_with_the_console_defaults(api, owner, new_model):
-    response = api.post("/api/models/", new_model, format="json")
+def test_it_creates_a_model_with_the_console_defaults(owner_api, owner, new_model):
+    response = owner_api.post("/api/models/", new_model, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["track"] == "quick_loop" and body["max_minutes"] == 60
@@ -47,10 +32,10 @@ def test_it_creates_a_model_with_the_console_defaults(api, owner, new_model):
     assert RLModel.objects.get(owner=owner).name == "api-model"
 
 
-def test_it_creates_an_object_avoidance_model(api, owner, new_model):
+def test_it_creates_an_object_avoidance_model(owner_api, owner, new_model):
     race = {"race_type": "OBJECT_AVOIDANCE", "object_count": 2, "randomize_objects": False,
             "object_positions": [[0.2, "inner"], [0.6, "outer"]]}
-    response = api.post("/api/models/", {**new_model, "race_type": race, "track": "oval", "track_reversed": True,
+    response = owner_api.post("/api/models/", {**new_model, "race_type": race, "track": "oval", "track_reversed": True,
                                          "hyperparameters": {"lr": 0.0001}}, format="json")
     assert response.status_code == 201, response.json()
     model = RLModel.objects.get(owner=owner)
@@ -69,8 +54,8 @@ def test_it_creates_an_object_avoidance_model(api, owner, new_model):
     ({"hyperparameters": [1, 2]}, ("hyperparameters",)),
     ({"race_type": "TIME_TRIAL"}, ("race_type",)),
 ])
-def test_it_answers_400_with_the_field(api, owner, new_model, changes, path):
-    response = api.post("/api/models/", {**new_model, **changes}, format="json")
+def test_it_answers_400_with_the_field(owner_api, owner, new_model, changes, path):
+    response = owner_api.post("/api/models/", {**new_model, **changes}, format="json")
     assert response.status_code == 400
     body = response.json()
     for key in path:
@@ -79,51 +64,51 @@ def test_it_answers_400_with_the_field(api, owner, new_model, changes, path):
     assert not RLModel.objects.filter(owner=owner).exists()
 
 
-def test_it_lists_retrieves_and_deletes_my_models(api, owner, new_model):
-    created = api.post("/api/models/", new_model, format="json").json()
-    assert [m["name"] for m in api.get("/api/models/").json()] == ["api-model"]
-    assert api.get(f"/api/models/{created['id']}/").json()["vehicle_snapshot"]["name"] == "The Original DeepRacer"
-    assert api.delete(f"/api/models/{created['id']}/").status_code == 204
+def test_it_lists_retrieves_and_deletes_my_models(owner_api, owner, new_model):
+    created = owner_api.post("/api/models/", new_model, format="json").json()
+    assert [m["name"] for m in owner_api.get("/api/models/").json()] == ["api-model"]
+    assert owner_api.get(f"/api/models/{created['id']}/").json()["vehicle_snapshot"]["name"] == "The Original DeepRacer"
+    assert owner_api.delete(f"/api/models/{created['id']}/").status_code == 204
     assert not RLModel.objects.filter(owner=owner).exists()
 
 
-def test_it_refuses_to_delete_a_model_in_training(api, owner, new_model):
-    created = api.post("/api/models/", new_model, format="json").json()
+def test_it_refuses_to_delete_a_model_in_training(owner_api, owner, new_model):
+    created = owner_api.post("/api/models/", new_model, format="json").json()
     RLModel.objects.filter(pk=created["id"]).update(status=Status.TRAINING)
-    assert api.delete(f"/api/models/{created['id']}/").status_code == 409
+    assert owner_api.delete(f"/api/models/{created['id']}/").status_code == 409
 
 
-def test_it_clones_with_new_values_but_the_same_action_count(api, owner, new_model):
-    parent = api.post("/api/models/", new_model, format="json").json()
+def test_it_clones_with_new_values_but_the_same_action_count(owner_api, owner, new_model):
+    parent = owner_api.post("/api/models/", new_model, format="json").json()
     actions = [{**action, "speed": 1.5} for action in parent["vehicle_snapshot"]["action_space"]]
-    response = api.post(f"/api/models/{parent['id']}/clone/", {"name": "clone-1", "action_space": actions},
+    response = owner_api.post(f"/api/models/{parent['id']}/clone/", {"name": "clone-1", "action_space": actions},
                         format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["parent"] == parent["id"]
     assert {a["speed"] for a in response.json()["vehicle_snapshot"]["action_space"]} == {1.5}
-    response = api.post(f"/api/models/{parent['id']}/clone/", {"name": "clone-2", "action_space": actions[:3]},
+    response = owner_api.post(f"/api/models/{parent['id']}/clone/", {"name": "clone-2", "action_space": actions[:3]},
                         format="json")
     assert response.status_code == 400 and "action_space" in response.json()
-    assert api.post(f"/api/models/{parent['id']}/clone/", {}, format="json").json()["name"] == "api-model-clone"
+    assert owner_api.post(f"/api/models/{parent['id']}/clone/", {}, format="json").json()["name"] == "api-model-clone"
 
 
-def test_it_downloads_and_imports(api, owner, new_model):
-    created = api.post("/api/models/", new_model, format="json").json()
-    response = api.get(f"/api/models/{created['id']}/download/")
+def test_it_downloads_and_imports(owner_api, owner, new_model):
+    created = owner_api.post("/api/models/", new_model, format="json").json()
+    response = owner_api.get(f"/api/models/{created['id']}/download/")
     data = b"".join(response.streaming_content)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         assert "api-model/model/model_metadata.json" in tar.getnames()
-    assert api.get(f"/api/models/{created['id']}/car-bundle/").status_code == 404
-    response = api.post("/api/models/import/", {"name": "imported", "archive": archive(good_files())},
+    assert owner_api.get(f"/api/models/{created['id']}/car-bundle/").status_code == 404
+    response = owner_api.post("/api/models/import/", {"name": "imported", "archive": archive(good_files())},
                         format="multipart")
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "READY"
-    bad = api.post("/api/models/import/", {"name": "bad", "archive": archive({"x.txt": b"x"})}, format="multipart")
+    bad = owner_api.post("/api/models/import/", {"name": "bad", "archive": archive({"x.txt": b"x"})}, format="multipart")
     assert bad.status_code == 400 and "archive" in bad.json()
 
 
-def test_it_hides_my_models_from_a_stranger(api, stranger_api, new_model):
-    created = api.post("/api/models/", new_model, format="json").json()
+def test_it_hides_my_models_from_a_stranger(owner_api, stranger_api, new_model):
+    created = owner_api.post("/api/models/", new_model, format="json").json()
     base = f"/api/models/{created['id']}/"
     assert stranger_api.get("/api/models/").json() == []
     for url in (base, base + "download/", base + "car-bundle/"):
@@ -133,40 +118,40 @@ def test_it_hides_my_models_from_a_stranger(api, stranger_api, new_model):
     assert RLModel.objects.filter(pk=created["id"]).exists()
 
 
-def test_it_refuses_wrong_methods(api, new_model):
-    created = api.post("/api/models/", new_model, format="json").json()
-    assert api.put(f"/api/models/{created['id']}/", new_model, format="json").status_code == 405
-    assert api.get(f"/api/models/{created['id']}/clone/").status_code == 405
-    assert api.get("/api/reward/validate/").status_code == 405
+def test_it_refuses_wrong_methods(owner_api, new_model):
+    created = owner_api.post("/api/models/", new_model, format="json").json()
+    assert owner_api.put(f"/api/models/{created['id']}/", new_model, format="json").status_code == 405
+    assert owner_api.get(f"/api/models/{created['id']}/clone/").status_code == 405
+    assert owner_api.get("/api/reward/validate/").status_code == 405
 
 
-def test_it_validates_a_reward_function(api):
-    response = api.post("/api/reward/validate/", {"code": "def reward_function(params):\n    return (\n",
+def test_it_validates_a_reward_function(owner_api):
+    response = owner_api.post("/api/reward/validate/", {"code": "def reward_function(params):\n    return (\n",
                                                   "track": "quick_loop"}, format="json")
     assert response.status_code == 200
     assert response.json()[0]["type"] == "SYNTAX_ERROR" and response.json()[0]["line"] in (2, 3)
-    ok = api.post("/api/reward/validate/", {"code": reward.default_code(), "track": "quick_loop"}, format="json")
+    ok = owner_api.post("/api/reward/validate/", {"code": reward.default_code(), "track": "quick_loop"}, format="json")
     assert ok.json() == []
 
 
-def test_it_answers_400_for_a_bad_validation_request(api):
-    assert "track" in api.post("/api/reward/validate/", {"code": "x", "track": "moon"}, format="json").json()
-    response = api.post("/api/reward/validate/", {"code": "x", "race_type": {"race_type": "NASCAR"}}, format="json")
+def test_it_answers_400_for_a_bad_validation_request(owner_api):
+    assert "track" in owner_api.post("/api/reward/validate/", {"code": "x", "track": "moon"}, format="json").json()
+    response = owner_api.post("/api/reward/validate/", {"code": "x", "race_type": {"race_type": "NASCAR"}}, format="json")
     assert response.status_code == 400 and "race_type" in response.json()
 
 
-def test_it_returns_warnings_apart_when_asked(api):
+def test_it_returns_warnings_apart_when_asked(owner_api):
     code = "import math\n\ndef reward_function(params):\n    return 1\n"
-    response = api.post("/api/reward/validate/?warnings=1", {"code": code, "track": "oval"}, format="json")
+    response = owner_api.post("/api/reward/validate/?warnings=1", {"code": code, "track": "oval"}, format="json")
     body = response.json()
     assert body["errors"] and body["errors"][0]["type"] == "TEST_FAILURE"  # an int reward is not a float
     assert [warning["line"] for warning in body["warnings"]] == [1]  # math imported but unused
 
 
-def test_it_clones_onto_another_track_and_race_type(api, owner, new_model):
-    parent = api.post("/api/models/", {**new_model, "hyperparameters": {"batch_size": 128}}, format="json").json()
+def test_it_clones_onto_another_track_and_race_type(owner_api, owner, new_model):
+    parent = owner_api.post("/api/models/", {**new_model, "hyperparameters": {"batch_size": 128}}, format="json").json()
     race = {"race_type": "HEAD_TO_BOT", "bot_count": 2, "bot_speed": 1.0}
-    response = api.post(f"/api/models/{parent['id']}/clone/", {"track": "flow_cup", "track_reversed": True,
+    response = owner_api.post(f"/api/models/{parent['id']}/clone/", {"track": "flow_cup", "track_reversed": True,
                                                                "race_type": race, "hyperparameters": {"lr": 0.0001}},
                         format="json")
     assert response.status_code == 201, response.json()
@@ -174,15 +159,15 @@ def test_it_clones_onto_another_track_and_race_type(api, owner, new_model):
     assert body["track"] == "flow_cup" and body["track_reversed"] is True
     assert body["race_type"] == {**race, "bot_lane_changes": False}
     assert body["hyperparameters"]["lr"] == 0.0001 and body["hyperparameters"]["batch_size"] == 128
-    bad = api.post(f"/api/models/{parent['id']}/clone/", {"track": "moon"}, format="json")
+    bad = owner_api.post(f"/api/models/{parent['id']}/clone/", {"track": "moon"}, format="json")
     assert bad.status_code == 400 and "track" in bad.json()
 
 
-def test_it_answers_503_with_the_reason_when_no_sandbox_can_run_reward_code(api, new_model, no_reward_sandbox):
-    response = api.post("/api/reward/validate/", {"code": reward.default_code(), "track": "quick_loop"},
+def test_it_answers_503_with_the_reason_when_no_sandbox_can_run_reward_code(owner_api, new_model, no_reward_sandbox):
+    response = owner_api.post("/api/reward/validate/", {"code": reward.default_code(), "track": "quick_loop"},
                         format="json")
     assert response.status_code == 503
     assert "bubblewrap" in response.json()["detail"] and "REWARD_SANDBOX=unsafe-local" in response.json()["detail"]
-    created = api.post("/api/models/", new_model, format="json")
+    created = owner_api.post("/api/models/", new_model, format="json")
     assert created.status_code == 503 and "cannot run reward functions safely" in created.json()["detail"]
     assert not RLModel.objects.exists()

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from models_app.models import ImportedTrack, RLModel
 from tests.models_app.conftest import make_model
@@ -74,14 +73,12 @@ def test_it_trains_a_model_on_my_track(owner_client, owner, reinvent, wizard):
     assert b"re:Invent 2018" in owner_client.get(reverse("models:detail", args=[model.pk])).content
 
 
-def test_it_keeps_my_track_from_a_stranger(stranger_client, stranger, reinvent, wizard):
+def test_it_keeps_my_track_from_a_stranger(stranger_client, stranger_api, reinvent, wizard):
     assert reinvent.slug not in stranger_client.get(reverse("models:create")).content.decode()
     page = stranger_client.post(reverse("models:create"), {**wizard, "track": reinvent.slug})
     assert "track" in page.context["form"].errors
     assert stranger_client.post(reverse("models:track_delete", args=[reinvent.pk])).status_code == 404
-    api = APIClient()
-    api.force_authenticate(stranger)
-    response = api.post("/api/reward/validate/", {"code": "x", "track": reinvent.slug}, format="json")
+    response = stranger_api.post("/api/reward/validate/", {"code": "x", "track": reinvent.slug}, format="json")
     assert response.status_code == 400 and "track" in response.json()
     assert ImportedTrack.objects.filter(pk=reinvent.pk).exists()
 
@@ -100,13 +97,11 @@ def test_it_refuses_wrong_methods_and_strangers(owner_client, client, reinvent):
     assert client.get(reverse("models:tracks")).status_code == 302
 
 
-def test_it_creates_through_the_api_on_my_track(owner, reinvent):
+def test_it_creates_through_the_api_on_my_track(owner, owner_api, reinvent):
     from garage.models import Vehicle
 
-    api = APIClient()
-    api.force_authenticate(owner)
     vehicle = Vehicle.objects.filter(owner=owner).first()
-    response = api.post("/api/models/", {"name": "api-reinvent", "vehicle": vehicle.pk, "track": reinvent.slug,
+    response = owner_api.post("/api/models/", {"name": "api-reinvent", "vehicle": vehicle.pk, "track": reinvent.slug,
                                          "track_reversed": True}, format="json")
     assert response.status_code == 201, json.dumps(response.json())
     assert response.json()["track"] == reinvent.slug and response.json()["track_reversed"] is True
