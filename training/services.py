@@ -238,22 +238,30 @@ def _enqueue_training(job_id: int) -> None:
 
 def training_stop(job: TrainingJob) -> TrainingJob:
     """Ask the run to stop: the loop ends cleanly with a final checkpoint. A queued job is canceled."""
-    if not job.is_active:
-        raise JobError(f"This training job is {job.get_status_display().lower()}: there is nothing to stop.")
-    canceled = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now())
-    job.refresh_from_db()
-    if canceled:
-        _set_model_status(job.model, _model_status_after(job))
-        _broadcast_status(job)
-        return job
-    # Conditional: a run that ends meanwhile must not be put back to STOPPING.
-    if TrainingJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
-            stop_requested=True, status=JobStatus.STOPPING):
-        job.refresh_from_db()
-        _set_model_status(job.model, MODEL_STATUS[JobStatus.STOPPING])
+    moved = _request_stop(job, "training job")
+    if moved:
+        _set_model_status(job.model, _model_status_after(job) if moved == JobStatus.CANCELED
+                          else MODEL_STATUS[JobStatus.STOPPING])
         _broadcast_status(job)
     return job
+
+
+def _request_stop(job, what: str) -> str | None:
+    """Cancel a queued job, or move a running one to STOPPING (its loop sees stop_requested); the job is
+    refreshed. Returns the status it moved to, or None when it ended meanwhile: the updates are conditional,
+    so a run that ends during the request is never put back to STOPPING."""
+    if not job.is_active:
+        raise JobError(f"This {what} is {job.get_status_display().lower()}: there is nothing to stop.")
+    same_job = type(job).objects.filter(pk=job.pk)
+    if same_job.filter(status=JobStatus.QUEUED).update(
+            stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now()):
+        moved = JobStatus.CANCELED
+    elif same_job.filter(status__in=RUNNING_STATUSES).update(stop_requested=True, status=JobStatus.STOPPING):
+        moved = JobStatus.STOPPING
+    else:
+        moved = None
+    job.refresh_from_db()
+    return moved
 
 
 def training_run(job_id: int, *, worker: str | None = None, observer=None) -> TrainingJob | None:
@@ -525,14 +533,9 @@ def _enqueue_evaluation(job_id: int) -> None:
 
 
 def evaluation_stop(job: EvaluationJob) -> EvaluationJob:
-    if not job.is_active:
-        raise JobError(f"This evaluation is {job.get_status_display().lower()}: there is nothing to stop.")
-    canceled = EvaluationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now())
-    job.refresh_from_db()
-    if canceled:
+    if _request_stop(job, "evaluation"):
         _broadcast_status(job)
-        return job
+    return job
     if EvaluationJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
             stop_requested=True, status=JobStatus.STOPPING):
         job.refresh_from_db()
