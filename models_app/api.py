@@ -267,14 +267,32 @@ def validate_reward(request):
     return Response(errors)
 
 
+# What DRF's generic list/create/retrieve/update/delete do, for operations without a docstring of their own.
+CRUD_SUMMARIES = {
+    ("get", False): "Your {things}.", ("post", False): "Create a {thing}.", ("get", True): "One of your {things}.",
+    ("put", True): "Replace a {thing}.", ("patch", True): "Change some fields of a {thing}.",
+    ("delete", True): "Delete a {thing}.",
+}
+
+
+def _crud_summary(method: str, route: str) -> str:
+    """E.g. GET /api/vehicles/{id}/ → "One of your vehicles."; "" for anything else."""
+    parts = [part for part in route.split("/") if part]
+    one = parts[-1] == "{id}"
+    things = (parts[-2] if one else parts[-1]).replace("-", " ")
+    template = CRUD_SUMMARIES.get((method, one), "")
+    return template.format(things=things, thing=things.removesuffix("s"))
+
+
 def api_docs(request):
     """A readable, offline page of the OpenAPI schema (no Swagger/Redoc assets from a CDN)."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = []
     for route, methods in schema.get("paths", {}).items():
         for method, operation in methods.items():
+            first_paragraph = operation.get("description", "").strip().split("\n\n")[0]
             operations.append({"route": route, "method": method.upper(),
-                               "summary": operation.get("description", "").strip().split("\n")[0],
+                               "summary": " ".join(first_paragraph.split()) or _crud_summary(method, route),
                                "id": operation.get("operationId", "")})
     return render(request, "models_app/api_docs.html", {"operations": operations, "race_types": RACE_TYPES})
 

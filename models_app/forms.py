@@ -21,6 +21,7 @@ from models_app.hyperparameters import (
 )
 from models_app.models import (
     DEFAULT_MINUTES,
+    DIRECTION_LABELS,
     MAX_DESCRIPTION,
     MAX_MINUTES,
     MIN_MINUTES,
@@ -33,7 +34,7 @@ from models_app.tracks import resolve_track, track_options
 from simulator.tracks import TrackError, load_npy
 
 DEFAULT_TRACK = "quick_loop"
-DIRECTIONS = {"counterclockwise": "Counter-clockwise", "clockwise": "Clockwise"}
+DIRECTIONS = DIRECTION_LABELS
 PLACEMENTS = {"random": "Randomize object locations", "fixed": "Fixed locations"}
 HYPERPARAMETER_FIELDS = tuple(DEFAULTS)
 

@@ -13,6 +13,8 @@ from garage import action_space
 from models_app import race_types
 from models_app.hyperparameters import ALGORITHMS
 
+DIRECTION_LABELS = {"counterclockwise": "Counter-clockwise", "clockwise": "Clockwise"}
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 NAME_RULE = "1 to 64 characters: letters, digits and hyphens (-)."
 MAX_DESCRIPTION = 255
@@ -130,6 +132,16 @@ class RLModel(models.Model):
         from models_app.tracks import resolve_track
 
         return resolve_track(self.owner_id, self.track, self.track_reversed)
+
+    @property
+    def direction_label(self) -> str:
+        """Which way the car drives round its track, or "" when the (imported) track is gone."""
+        from simulator.tracks import TrackError
+
+        try:
+            return DIRECTION_LABELS[self.get_track().direction]
+        except TrackError:
+            return ""
 
     @property
     def race_type_label(self) -> str:

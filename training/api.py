@@ -87,6 +87,7 @@ class _JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
+        """Stop the job: a queued one is canceled, a running one ends after a final checkpoint."""
         job = self.get_object()
         try:
             job = self.stop_job(job)
@@ -109,6 +110,7 @@ class TrainingJobViewSet(_JobViewSet):
 
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):
+        """The reward graph's data: one record per iteration, and the latest episodes."""
         return Response(services.training_metrics(self.get_object()))
 
 

@@ -9,7 +9,8 @@ RACE_TYPES = (
     ("OBJECT_AVOIDANCE", "Object avoidance"),
     ("HEAD_TO_BOT", "Head-to-bot"),
 )
-DIRECTIONS = (("false", "As built"), ("true", "Reversed"))
+# The evaluation track may differ from training's: its own direction, or the other way round.
+DIRECTIONS = (("false", "The track's own direction"), ("true", "Reversed (the other way round)"))
 
 
 def track_choices(model) -> list[tuple[str, str]]:

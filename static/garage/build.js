@@ -66,7 +66,9 @@
     if (result.error) { countLabel.textContent = ""; return; }
     result.actions.forEach(function (action, index) {
       var row = document.createElement("tr");
-      row.append(cell(index), cell(action.steering_angle), cell(action.speed), cell(""));
+      var remove = cell("");
+      remove.className = "advanced-only";  // hidden with its header: a bare cell would widen the rows
+      row.append(cell(index), cell(action.steering_angle), cell(action.speed), remove);
       tableBody.appendChild(row);
     });
     countLabel.textContent = "(" + result.actions.length + ")";

@@ -99,14 +99,19 @@
 
   const layout = {
     margin: { l: 50, r: 50, t: 10, b: 40 },
-    xaxis: { title: { text: "Iteration" }, rangemode: "tozero" },
+    // Iterations are whole numbers: ticks 1 apart, or about ten ticks once there are many.
+    xaxis: { title: { text: "Iteration" }, rangemode: "tozero", tick0: 0, dtick: 1 },
     yaxis: { title: { text: "Reward" } },
-    yaxis2: { title: { text: "Completion (%)" }, overlaying: "y", side: "right", range: [0, 105] },
+    // Its own round ticks (0, 20, ... 100): an overlaying axis otherwise copies the reward axis's gridlines.
+    yaxis2: { title: { text: "Completion (%)" }, overlaying: "y", side: "right", range: [0, 105],
+              tickmode: "linear", tick0: 0, dtick: 20, showgrid: false },
     legend: { orientation: "h", y: -0.25 },
     uirevision: "keep",
   };
 
   function redraw() {
+    const last = Math.max(0, ...iterations.keys());
+    layout.xaxis.dtick = Math.max(1, Math.ceil(last / 10));
     window.Plotly.react(graph, traces(), layout, { responsive: true, displaylogo: false });
     countPoints();
   }

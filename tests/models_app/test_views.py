@@ -110,3 +110,12 @@ def test_it_documents_the_api(owner_client, url):
     page = owner_client.get(url)
     assert page.status_code == 200
     assert b"/api/models/" in page.content and b"/api/reward/validate/" in page.content
+
+
+def test_it_says_what_every_endpoint_does(owner_client):
+    operations = owner_client.get("/api/docs/").context["operations"]
+    assert all(operation["summary"] for operation in operations), [op["route"] for op in operations if not op["summary"]]
+    summaries = {(operation["method"], operation["route"]): operation["summary"] for operation in operations}
+    assert summaries["GET", "/api/vehicles/{id}/"] == "One of your vehicles."
+    assert summaries["POST", "/training/api/training-jobs/"] == "Create a training job."
+    assert "?warnings=1" in summaries["POST", "/api/reward/validate/"]  # the whole first paragraph
