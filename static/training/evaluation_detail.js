@@ -2,16 +2,11 @@
 (function () {
   "use strict";
 
-  const FINISHED = ["COMPLETED", "FAILED", "CANCELED"];
-  const STATUS_LABELS = {
-    QUEUED: "Queued", INITIALIZING: "Initializing", IN_PROGRESS: "In progress", STOPPING: "Stopping",
-    COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
-  };
+  const { FINISHED, STATUS_LABELS } = window.liveJob;
   const TRIAL_STATUS = {
     lap_complete: "Lap complete", off_track: "Off track", crashed: "Crashed", reversed: "Reversed",
     immobilized: "Immobilized", in_progress: "In progress", time_up: "Time up",
   };
-  const RECONNECT_MS = [1000, 2000, 5000, 10000];
 
   const root = document.getElementById("evaluation-page");
   if (!root) return;
@@ -20,7 +15,6 @@
   const player = root.querySelector("video");
   const trials = new Map();
   let status = root.dataset.status;
-  let reconnects = 0;
 
   function field(name) { return root.querySelector(`[data-field="${name}"]`); }
 
@@ -80,19 +74,6 @@
     status: (payload) => { showState(payload); if (FINISHED.includes(payload.status)) backfill(); },
   };
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socket}`);
-    socket.addEventListener("open", () => { reconnects = 0; backfill(); });
-    socket.addEventListener("message", (message) => {
-      const data = JSON.parse(message.data);
-      if (handlers[data.event]) handlers[data.event](data.payload);
-    });
-    socket.addEventListener("close", () => {
-      if (FINISHED.includes(status)) return;
-      setTimeout(connect, RECONNECT_MS[Math.min(reconnects++, RECONNECT_MS.length - 1)]);
-    });
-  }
-
-  if (FINISHED.includes(status)) backfill(); else connect();
+  if (FINISHED.includes(status)) backfill();
+  else window.liveJob.connect(root, { handlers, onOpen: backfill, isFinished: () => FINISHED.includes(status) });
 })();

@@ -4,13 +4,8 @@
 (function () {
   "use strict";
 
-  const FINISHED = ["COMPLETED", "FAILED", "CANCELED"];
-  const STATUS_LABELS = {
-    QUEUED: "Queued", INITIALIZING: "Initializing", IN_PROGRESS: "In progress", STOPPING: "Stopping",
-    COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
-  };
+  const { FINISHED, STATUS_LABELS } = window.liveJob;
   const MAX_LOG_LINES = 500;
-  const RECONNECT_MS = [1000, 2000, 5000, 10000];
   const TRACE = { reward: 0, trainingCompletion: 1, evaluationCompletion: 2, best: 3, episodeReward: 4, episodeCompletion: 5 };
 
   setUpCopyButtons();
@@ -26,7 +21,6 @@
   let view = "chase";
   let showEpisodes = false;
   let clock = { elapsed: null, remaining: null, at: 0 };
-  let reconnects = 0;
 
   function field(name) { return root.querySelector(`[data-field="${name}"]`); }
 
@@ -197,26 +191,9 @@
     status: showStatus,
   };
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socket}`);
-    root.liveSocket = socket;  // the browser test cuts it to check a reconnect loses and repeats nothing
-    socket.addEventListener("open", () => { reconnects = 0; root.dataset.socketState = "open"; backfill(); });
-    socket.addEventListener("message", (message) => {
-      const data = JSON.parse(message.data);
-      const handler = handlers[data.event];
-      if (handler) handler(data.payload);
-    });
-    socket.addEventListener("close", () => {
-      root.dataset.socketState = "closed";
-      if (FINISHED.includes(status)) return;
-      const delay = RECONNECT_MS[Math.min(reconnects++, RECONNECT_MS.length - 1)];
-      setTimeout(connect, delay);
-    });
-  }
-
   redraw();
-  if (FINISHED.includes(status)) backfill(); else connect();
+  if (FINISHED.includes(status)) backfill();
+  else window.liveJob.connect(root, { handlers, onOpen: backfill, isFinished: () => FINISHED.includes(status) });
 
   // ------------------------------------------------------------------------------- copy buttons
 
