@@ -1,6 +1,7 @@
-"""Sign up → build a vehicle in the Garage → create a model on quick_loop with a broken reward function
-(the error shows at its line), fix it, create the model → the model page. The training engineer extends
-this journey with training, video, graph, stop and evaluation."""
+"""The racer's whole journey in one go, on the real worker: sign up → build a vehicle in the Garage → create
+a model on quick_loop with a broken reward function pasted in (the error shows at its line), fixed (it
+validates) → Create model starts training → a live video frame and a reward-graph point arrive → Stop →
+evaluate 3 laps → the results table shows. Screenshots of every step land in test-artifacts/."""
 
 import re
 
@@ -15,6 +16,20 @@ BROKEN_REWARD = '''def reward_function(params):
     return float(speed)
 '''
 BROKEN_LINE = 3
+
+FIXED_REWARD = '''import math
+
+
+def reward_function(params):
+    # Stay near the centre line, and keep all wheels on the track.
+    if not params["all_wheels_on_track"]:
+        return 1e-3
+    distance = params["distance_from_center"] / (0.5 * params["track_width"])
+    return float(max(1e-3, 1.0 - math.sqrt(distance)))
+'''
+
+# The worker starts MuJoCo, the reward sandbox and the env process before the first frame.
+LIVE_TIMEOUT_MS = 180_000
 
 
 def sign_up(page, shot):
@@ -60,7 +75,7 @@ def set_reward(page, code):
     page.evaluate("code => window.rewardEditor.setValue(code, -1)", code)
 
 
-def test_it_builds_a_vehicle_and_creates_a_model(page, shot):
+def test_it_goes_from_sign_up_to_evaluation_results(page, worker, shot):
     console_errors = []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     sign_up(page, shot)
@@ -80,7 +95,7 @@ def test_it_builds_a_vehicle_and_creates_a_model(page, shot):
     expect(page.locator(".ace_gutter-cell.ace_error")).to_have_count(1)  # the annotation at its line
     shot("reward-error-at-line")
 
-    page.get_by_role("button", name="Reset to default").click()
+    set_reward(page, FIXED_REWARD)
     page.get_by_role("button", name="Validate").click()
     expect(page.get_by_role("status").filter(has_text="passed validation")).to_be_visible()
     expect(errors).to_have_count(0)
@@ -93,7 +108,33 @@ def test_it_builds_a_vehicle_and_creates_a_model(page, shot):
     expect(page.get_by_role("img", name="Quick Loop")).to_be_visible()  # the track preview
     expect(page.locator(".properties").get_by_text("Quick Loop")).to_be_visible()
     shot("model-page")
+
+    watch_training_then_evaluate(page, shot)
     assert console_errors == []
+
+
+def watch_training_then_evaluate(page, shot):
+    tabs = page.get_by_role("navigation", name="Model tabs")
+    tabs.get_by_role("link", name="Training").click()
+    page.wait_for_function("Number(document.getElementById('sim-video').dataset.frames) > 0", timeout=LIVE_TIMEOUT_MS)
+    shot("live-video")
+    page.wait_for_function("Number(document.getElementById('reward-graph').dataset.iterations) > 0",
+                           timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("#reward-graph .scatterlayer .trace").first).to_be_visible()
+    shot("live-graph-point")
+    page.get_by_test_id("stop-training").click()
+    expect(page.get_by_test_id("status-banner").locator('[data-field="status"]')).to_have_text(
+        "Completed", timeout=LIVE_TIMEOUT_MS)
+    shot("training-stopped")
+
+    tabs.get_by_role("link", name="Evaluation").click()
+    page.get_by_label("Track", exact=True).select_option("quick_loop")
+    page.get_by_label("Trials", exact=True).fill("3")
+    page.get_by_test_id("start-evaluation").click()
+    rows = page.get_by_test_id("evaluation-results").locator("tbody tr:not(.empty)")
+    expect(rows).to_have_count(3, timeout=LIVE_TIMEOUT_MS)
+    expect(rows.first.locator("td").nth(1)).to_have_text(re.compile(r"^\d\d:\d\d\.\d{3}$"))  # MM:SS.mmm
+    shot("evaluation-results")
 
 
 def test_it_clones_a_model_with_new_action_values_and_fixed_objects(racer_page, owner, shot):
