@@ -33,7 +33,9 @@ from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TRACKS = REPO / ".." / "shared" / "tracks"
+# The `shared` folder beside the checkout (a git worktree may sit deeper: the nearest ancestor's is used).
+SHARED_TRACKS = next((folder / "shared" / "tracks" for folder in REPO.parents if (folder / "shared" / "tracks").is_dir()),
+                     REPO / ".." / "shared" / "tracks")
 ORIGINAL_DEEPRACER = {
     "action_space_type": "discrete",
     "action_space": [{"steering_angle": s, "speed": v} for s in (-30.0, -15.0, 0.0, 15.0, 30.0) for v in (0.5, 1.0)],
