@@ -1,4 +1,4 @@
-"""Time to lap: from scratch until an evaluation completes 3 of 3 laps at 100%.
+"""Time to lap: from scratch until an evaluation completes 3 of 3 distinct laps at 100%.
 
 The console's defaults throughout: "The Original DeepRacer" (front camera, 3-layer CNN, 30° x 5 steering,
 1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 10
@@ -8,8 +8,9 @@ epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between update
 
 Training runs iteration by iteration as DeepRacer does; when an iteration's evaluation completes every
 lap, training stops and a 3-trial evaluation of that checkpoint decides; if it fails, training resumes
-from the checkpoint. Prints wall-clock minutes, env steps, iterations and the mean lap time, with the
-load average (the 2 cores are shared with other work, so figures vary from run to run). Target on the
+from the checkpoint. Every start strays a little from the centre line (the env's start_noise), so the 3
+laps are 3 different drives: the bench checks that their traces differ. Prints wall-clock minutes, env
+steps, iterations, the mean lap time and the spread of the lap times, with the load average (the 2 cores are shared with other work, so figures vary from run to run). Target on the
 2-core machine: at most 10 minutes.
 """
 
@@ -20,6 +21,7 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -27,10 +29,13 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TRACKS = REPO / ".." / "shared" / "tracks"
+# The `shared` folder beside the checkout (a git worktree may sit deeper: the nearest ancestor's is used).
+SHARED_TRACKS = next((folder / "shared" / "tracks" for folder in REPO.parents if (folder / "shared" / "tracks").is_dir()),
+                     REPO / ".." / "shared" / "tracks")
 ORIGINAL_DEEPRACER = {
     "action_space_type": "discrete",
     "action_space": [{"steering_angle": s, "speed": v} for s in (-30.0, -15.0, 0.0, 15.0, 30.0) for v in (0.5, 1.0)],
@@ -52,6 +57,14 @@ def track_argument(name: str):
 
             return load_npy(path, slug=path.stem)
     return name
+
+
+def distinct_drives(simtrace: Path) -> int:
+    """How many of an evaluation's episodes took a path of their own (their X, Y rows differ)."""
+    paths = {}
+    for row in artifacts.read_simtrace(simtrace):
+        paths.setdefault(row["episode"], []).append((row["X"], row["Y"]))
+    return len({tuple(path) for path in paths.values()})
 
 
 class Watch:
@@ -99,16 +112,23 @@ def main() -> None:
             print(f"no lap within {args.max_minutes:.0f} minutes ({result.stop_reason}, {elapsed_min:.1f} min)")
             break
         check = evaluate(EvaluationRun(model_dir=folder, env_kwargs={"track": track}, trials=TRIALS, video=False,
-                                       stream_frames=False), lambda progress: True)
-        laps = [t for t in check.trials if t.status == "lap_complete"]
-        print(f"  3-trial evaluation: {[f'{t.completion:.0f}% {t.time}' for t in check.trials]}", flush=True)
+                                       stream_frames=False, seed=args.seed), lambda progress: True)
+        laps = [t for t in check.trials if t.status == "lap_complete" and t.completion >= 100.0]
+        distinct = distinct_drives(check.simtrace_path)
+        print(f"  3-trial evaluation: {[f'{t.completion:.0f}% {t.time}' for t in check.trials]}, "
+              f"{distinct} distinct drives", flush=True)
         if len(laps) == TRIALS:
+            if distinct < TRIALS:
+                raise SystemExit("the 3 evaluation laps are the same drive: the starts are not perturbed")
             break
     minutes = (time.monotonic() - started) / 60
     if len(laps) == TRIALS:
-        mean_lap = sum(t.time_seconds for t in laps) / len(laps)
-        print(f"RESULT {args.track}: {TRIALS}/{TRIALS} laps after {minutes:.1f} min wall clock, {result.steps} env steps, "
-              f"{result.iterations} iterations; mean lap {mean_lap:.2f} s (target <= 10 min)")
+        times = [t.time_seconds for t in laps]
+        mean_lap = statistics.mean(times)
+        print(f"RESULT {args.track} seed {args.seed}: {TRIALS}/{TRIALS} distinct laps after {minutes:.1f} min wall clock, "
+              f"{result.steps} env steps, {result.iterations} iterations; mean lap {mean_lap:.2f} s "
+              f"(laps {', '.join(f'{t:.3f}' for t in times)} s; spread {max(times) - min(times):.3f} s, "
+              f"sd {statistics.pstdev(times):.3f} s) (target <= 10 min)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -4,7 +4,8 @@ The physics (world.py, car.py), the sensors and the pictures are MuJoCo; the tas
 reward params (params.py), the episode rules (episode.py) and the obstacles (objects.py). One step:
 clamp the action into a command, integrate 1/15 s of physics, move the bots, measure the car against the
 track, let the episode rules decide the status, build the params, call the reward function, read the
-sensors. All randomness (object layouts, bot lane changes) comes from `self.np_random`.
+sensors. All randomness (object layouts, bot lane changes, the small
+perturbation of every start) comes from `self.np_random`.
 """
 
 import math
@@ -14,7 +15,7 @@ import numpy as np
 from gymnasium import spaces
 
 from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command, parse_colour
-from simulator.episode import Episode, StartPositions, Status
+from simulator.episode import START_HEADING_NOISE, START_LATERAL_NOISE, Episode, StartPositions, Status
 from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
 from simulator.render import Views
@@ -48,6 +49,8 @@ MODES = ("training", "evaluation")
 # Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
 RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
 RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
+# start_noise scales episode.py's start perturbation; beyond this the car could start on a narrow road's edge.
+MAX_START_NOISE = 4.0
 
 
 def follow_center_line(params: dict) -> float:
@@ -160,13 +163,19 @@ class DeepRacerEnv(gym.Env):
         render_mode: str | None = None,
         max_episode_steps: int = MAX_EPISODE_STEPS,
         car_colour=None,
+        start_noise: float = 1.0,
     ):
+        """``start_noise``: how far every episode start strays from the centre line, as a multiple of
+        episode.py's START_LATERAL_NOISE and START_HEADING_NOISE (drawn uniformly from ``np_random``, so the
+        same seed gives the same starts); 0 puts the car exactly on the centre line, facing the road."""
         if mode not in MODES:
             raise ValueError(f"mode must be 'training' or 'evaluation', not {mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}")
         if reward_fn is not None and not callable(reward_fn):
             raise ValueError("reward_fn must be a callable taking the params dict")
+        if not isinstance(start_noise, int | float) or not 0.0 <= start_noise <= MAX_START_NOISE:
+            raise ValueError(f"start_noise must be a number from 0 to {MAX_START_NOISE:g}, not {start_noise!r}")
         track = get_track(track) if isinstance(track, str) else track
         self.track = track.reversed() if reverse else track
         self.race = RaceConfig.from_dict(race_type)
@@ -176,6 +185,7 @@ class DeepRacerEnv(gym.Env):
         self.penalties = (off_track_penalty, collision_penalty)
         self.render_mode = render_mode
         self.max_episode_steps = int(max_episode_steps)
+        self.start_noise = float(start_noise)
 
         # Physics and pictures.
         self.world = build_world(
@@ -203,14 +213,15 @@ class DeepRacerEnv(gym.Env):
             # A seeded reset restarts the episode sequence too: same seed, same episodes.
             self.starts.episodes = 0
         start = self.starts.next_start()
+        world = self.world
+        world.reset()
+        self.obstacles.reset(self.np_random, start * self.track.length)
         self.episode = Episode(
             self.track, start, continuous=self.continuous,
             off_track_penalty=self.penalties[0], collision_penalty=self.penalties[1],
+            start_perturbation=self._start_perturbation(),
         )
-        world = self.world
-        world.reset()
         world.car.place(*self.episode.start_pose)
-        self.obstacles.reset(self.np_random, start * self.track.length)
         self._place_obstacles(boxes=True)
         world.forward()
         self._steps_taken = 0
@@ -294,6 +305,13 @@ class DeepRacerEnv(gym.Env):
 
     # -- the task --------------------------------------------------------------------------------------
 
+    def _start_perturbation(self) -> tuple[float, float]:
+        """(m left of the centre line, rad left of the road) of this episode's start."""
+        if not self.start_noise:
+            return 0.0, 0.0
+        lateral, turn = self.np_random.uniform(-1.0, 1.0, size=2) * self.start_noise
+        return float(lateral * START_LATERAL_NOISE), float(turn * START_HEADING_NOISE)
+
     def _placement(self):
         pose = self.world.car.pose()
         return place_car(self.track, pose.x, pose.y, pose.yaw)
@@ -337,11 +355,13 @@ class DeepRacerEnv(gym.Env):
         return {name: sensor.read() for name, sensor in self.sensors.items()}
 
     def _trace(self, placement, command, action, reward, status, pause, done) -> dict:
-        """The sim-trace row of SPEC 5.2, less `episode` and `wall_clock`."""
+        """The sim-trace row of SPEC 5.2, less `episode` and `wall_clock`. Rows count from 1: the
+        `prepare` row of reset() is 1 and the row of the k-th action k + 1 (deepracer-utils counts an
+        episode's steps as max - min + 1, its rows), while params["steps"] of the k-th action is k."""
         episode = self.episode
         crashes = episode.crash_count + (status == Status.CRASHED.value and not self.continuous)
         return {
-            "steps": episode.steps,
+            "steps": episode.steps + 1,
             "X": placement.x,
             "Y": placement.y,
             "yaw": math.degrees(placement.heading),

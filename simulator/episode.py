@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from simulator.params import CarPlacement, pose_on_centre_line
+from simulator.params import PARAMS_POINT_AHEAD, CarPlacement, pose_on_centre_line
 from simulator.tracks import Track
 
 STEP_SECONDS = 1 / 15  # DeepRacer's control rate is 15 Hz
@@ -21,6 +21,11 @@ STEPS_TO_REVERSED = 15  # consecutive steps of falling progress
 STEPS_TO_IMMOBILIZED = 15  # consecutive steps of (almost) no movement
 IMMOBILIZED_DISTANCE = 0.0003  # m per step
 DEFAULT_PENALTY = 5.0  # s, continuous evaluation's off-track and collision penalties
+# A real car is never put down twice the same way: every start is off by up to this much (uniform, at
+# start_noise=1), or a deterministic policy in a deterministic simulator drives the same lap every time.
+# Small enough that the params point stays near the centre line (progress 0 at an evaluation start).
+START_LATERAL_NOISE = 0.05  # m, of the params point, across the road
+START_HEADING_NOISE = math.radians(4.0)  # of the car, against the driving direction
 
 
 class Status(StrEnum):
@@ -114,9 +119,11 @@ class Episode:
         off_track_penalty: float = DEFAULT_PENALTY,
         collision_penalty: float = DEFAULT_PENALTY,
         step_seconds: float = STEP_SECONDS,
+        start_perturbation: tuple[float, float] = (0.0, 0.0),
     ):
         self.track = track
         self.start = float(start) % 1.0
+        self.start_perturbation = start_perturbation  # (m left of the centre line, rad left of the road)
         self.continuous = continuous
         self.off_track_penalty = off_track_penalty
         self.collision_penalty = collision_penalty
@@ -135,8 +142,13 @@ class Episode:
 
     @property
     def start_pose(self) -> tuple[float, float, float]:
-        """Rear-axle pose (x, y, yaw rad) on the centre line at the start point."""
-        return pose_on_centre_line(self.track, self.start * self.track.length)
+        """Rear-axle pose (x, y, yaw rad) at the start point: the params point on the centre line, moved
+        across the road and turned by ``start_perturbation``. Moving straight across keeps the params
+        point's projection, so the episode still starts at progress 0."""
+        lateral, turn = self.start_perturbation
+        x, y, heading = self.track.pose_at(self.start * self.track.length, lateral)
+        yaw = heading + turn
+        return x - PARAMS_POINT_AHEAD * math.cos(yaw), y - PARAMS_POINT_AHEAD * math.sin(yaw), yaw
 
     @property
     def done(self) -> bool:

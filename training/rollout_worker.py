@@ -18,6 +18,8 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+import numpy as np
+
 # Thread counts are set before numpy/MuJoCo/Mesa load in the child: 2 cores are shared by every worker.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS")
@@ -26,6 +28,8 @@ INFO_KEYS = ("trace", "episode_status", "progress", "off_track_count", "crash_co
 JPEG_QUALITY = 80
 VIDEO_FPS = 15  # one video frame per env step: the video plays in simulated real time
 START_TIMEOUT = 120.0  # seconds for a worker to import its env and build it (MuJoCo + EGL can be slow)
+# The evaluation env's random stream (its perturbed starts) is kept apart from the training env's.
+EVALUATION_SEED_STREAM = 1
 
 
 class WorkerError(RuntimeError):
@@ -53,7 +57,7 @@ class WorkerSpec:
     eval_kwargs: dict = field(default_factory=dict)
     """extra env arguments for evaluation episodes (continuous mode, penalties, another track...)"""
     seed: int = 0
-    """seed of the worker's env resets"""
+    """seed of the worker's env resets (the evaluation env's is derived from it)"""
     threads: int = 1
     """torch/BLAS/Mesa threads in the worker"""
 
@@ -131,12 +135,19 @@ class _Worker:
 
     def reset(self, phase: str):
         self.env = self.make_env(phase)
-        # Seed each env once; later resets continue its own random stream (gymnasium's convention).
-        seed = None if phase in self.seeded else self.spec.seed
+        # Seed each env once; later resets continue its own random stream (gymnasium's convention), so
+        # every episode starts a little differently while the run stays reproducible from its seed.
+        seed = None if phase in self.seeded else self._seed(phase)
         self.seeded.add(phase)
         obs, info = self.env.reset(seed=seed)
         self._video_frame()
         return obs, _small_info(info)
+
+    def _seed(self, phase: str) -> int:
+        if phase == "training":
+            return self.spec.seed
+        # Two independent streams from one seed: the evaluation starts are not the training starts.
+        return int(np.random.SeedSequence([self.spec.seed, EVALUATION_SEED_STREAM]).generate_state(1)[0])
 
     def step(self, action, want_frames: bool):
         obs, reward, terminated, truncated, info = self.env.step(action)

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import simulator  # noqa: F401  (registers DeepRacer-v0)
 from simulator.env import DEFAULT_ACTION_SPACE, DeepRacerEnv, follow_center_line
+from simulator.episode import START_HEADING_NOISE, START_LATERAL_NOISE
 from simulator.tracks import load_npy
 
 SHARED_TRACKS = next(
@@ -107,7 +108,7 @@ def test_step_reports_params_status_progress_and_the_sim_trace_row(make):
     assert set(info["params"]) == PARAMS_KEYS
     assert set(info["trace"]) == TRACE_KEYS
     params, trace = info["params"], info["trace"]
-    assert params["steps"] == 1 and trace["steps"] == 1
+    assert params["steps"] == 1 and trace["steps"] == 2  # the prepare row is the first
     assert (params["steering_angle"], params["speed"]) == (0.0, 1.0)
     assert trace["action"] == 5 and trace["reward"] == reward == 1.0
     assert trace["tstamp"] == pytest.approx(1 / 15) and params["sim_time"] == pytest.approx(1 / 15)
@@ -159,13 +160,51 @@ def test_training_starts_advance_round_robin_and_evaluation_starts_at_zero(make)
         training.reset()
         starts.append(training.episode.start)
     assert starts == pytest.approx([0.25, 0.30, 0.35])
-    evaluation = make(sensors=(), mode="evaluation")
+    evaluation = make(sensors=(), mode="evaluation", start_noise=0)
     for _ in range(2):
         evaluation.reset()
         assert evaluation.episode.start == 0.0
     pose = evaluation.world.car.pose()
     projection = evaluation.track.project(pose.x + 0.14 * np.cos(pose.yaw), pose.y + 0.14 * np.sin(pose.yaw))
     assert projection.distance_from_center < 1e-6
+    assert pose.yaw == pytest.approx(evaluation.track.pose_at(0.0)[2])
+
+
+def test_every_start_strays_a_little_from_the_centre_line(make):
+    env = make(sensors=(), mode="evaluation")
+    env.reset(seed=7)
+    starts = []
+    for _ in range(5):
+        _, info = env.reset()
+        trace = info["trace"]
+        projection = env.track.project(trace["X"], trace["Y"])
+        road = np.degrees(env.track.pose_at(projection.distance)[2])
+        turn = (trace["yaw"] - road + 180.0) % 360.0 - 180.0
+        assert 0.0 < projection.distance_from_center <= START_LATERAL_NOISE + 1e-9
+        assert 0.0 < abs(turn) <= np.degrees(START_HEADING_NOISE) + 1e-9
+        # Straight across the road from the start line (within a millimetre where the road bends there).
+        assert min(projection.distance, env.track.length - projection.distance) < 1e-3, "still at progress 0"
+        assert trace["progress"] == 0.0 and trace["all_wheels_on_track"]
+        _, _, _, _, info = env.step(5)
+        assert 0.0 < info["progress"] < 1.0
+        starts.append((trace["X"], trace["Y"], trace["yaw"]))
+    assert len(set(starts)) == 5, "no two starts alike"
+
+
+def test_the_trace_rows_of_an_episode_count_from_1(make):
+    env = make(sensors=())
+    _, info = env.reset(seed=0)
+    rows = [info["trace"]]
+    params_steps = []
+    for _ in range(4):
+        _, _, _, _, info = env.step(5)
+        rows.append(info["trace"])
+        params_steps.append(info["params"]["steps"])
+    assert [row["steps"] for row in rows] == [1, 2, 3, 4, 5]
+    assert (rows[0]["episode_status"], rows[0]["reward"]) == ("prepare", 0.0)
+    assert params_steps == [1, 2, 3, 4]
+    env.reset()
+    assert env.step(5)[4]["trace"]["steps"] == 2, "each episode counts afresh"
 
 
 def test_reverse_drives_the_track_the_other_way(make):
@@ -250,7 +289,8 @@ def test_pictures_have_the_agreed_sizes(make):
                         "action_space": {"steering_angle": {"low": 10, "high": -10}, "speed": {"low": 1, "high": 2}}}},
       "low < high"),
      ({"action_space": {"action_space_type": "mixed"}}, "action_space_type"),
-     ({"race_type": {"race_type": "HEAD_TO_BOT", "bot_count": 9}}, "bot_count")],
+     ({"race_type": {"race_type": "HEAD_TO_BOT", "bot_count": 9}}, "bot_count"),
+     ({"start_noise": -1}, "start_noise"), ({"start_noise": 50}, "start_noise"), ({"start_noise": "a"}, "start_noise")],
 )
 def test_bad_settings_are_refused_with_a_clear_error(kwargs, message):
     kwargs.setdefault("track", "oval")

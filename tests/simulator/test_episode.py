@@ -87,6 +87,17 @@ def test_it_places_the_car_on_the_centre_line_at_the_start(square):
     assert episode.step(car).progress == pytest.approx(0.0, abs=1e-9)
 
 
+def test_a_perturbed_start_is_beside_the_centre_line_turned_and_still_at_progress_0(square):
+    turn = math.radians(-3.0)
+    episode = Episode(square, start=0.3, start_perturbation=(0.04, turn))
+    car = place_car(square, *episode.start_pose)
+    assert car.projection.distance == pytest.approx(0.3 * LAP)
+    assert car.projection.distance_from_center == pytest.approx(0.04)
+    assert car.projection.is_left_of_center
+    assert car.heading == pytest.approx(square.pose_at(0.3 * LAP)[2] + turn)
+    assert episode.step(car).progress == pytest.approx(0.0, abs=1e-9)
+
+
 # -- how an episode ends -----------------------------------------------------------------------------
 
 

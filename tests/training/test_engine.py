@@ -288,6 +288,10 @@ def test_it_trains_on_the_real_simulator(algorithm, continuous, tmp_path):
     rows = artifacts.read_simtrace(tmp_path / "m" / "training-simtrace" / "0-iteration.csv")
     assert {int(r["episode"]) for r in rows} == {0, 1}
     assert rows[-1]["done"] == "True"
+    for episode in (0, 1):  # SPEC 5.2: each episode's rows count from 1, the first is `prepare`
+        own = [r for r in rows if int(r["episode"]) == episode]
+        assert [int(r["steps"]) for r in own] == list(range(1, len(own) + 1))
+        assert (own[0]["episode_status"], float(own[0]["reward"])) == ("prepare", 0.0)
     assert artifacts.read_training_params(tmp_path / "m")["WORLD_NAME"] == "oval"
     chase = [f["jpeg"] for f in recorder.of("frame") if f["view"] == "chase"]
     assert chase and all(jpeg[:2] == b"\xff\xd8" for jpeg in chase)
@@ -312,3 +316,23 @@ def test_it_explains_a_missing_last_checkpoint(tmp_path):
     (tmp_path / "m" / "model" / "1_Step-10.ckpt.pt").unlink()
     with pytest.raises(TrainingError, match="cannot resume from checkpoint 1_Step-10.ckpt.pt: .*missing"):
         train(tiny_run(tmp_path / "m"), Recorder())
+
+
+def _real_evaluation(model_dir, seed):
+    run = EvaluationRun(model_dir=model_dir, env_kwargs={"track": "oval"}, trials=2, video=False,
+                        stream_frames=False, seed=seed)
+    result = evaluate(run, Recorder())
+    episodes = {}
+    for row in artifacts.read_simtrace(result.simtrace_path):
+        episodes.setdefault(row["episode"], []).append({k: v for k, v in row.items() if k != "wall_clock"})
+    return list(episodes.values())
+
+
+def test_its_evaluation_trials_differ_and_the_same_seed_reproduces_them(trained_model):
+    pytest.importorskip("simulator.env")
+    model_dir, _, _ = trained_model
+    first, second = _real_evaluation(model_dir, seed=3)
+    assert (first[0]["X"], first[0]["Y"], first[0]["yaw"]) != (second[0]["X"], second[0]["Y"], second[0]["yaw"])
+    assert [r["steps"] for r in first] == [str(n) for n in range(1, len(first) + 1)]
+    assert [first, second] == _real_evaluation(model_dir, seed=3)
+    assert _real_evaluation(model_dir, seed=4)[0][0] != first[0]
