@@ -46,6 +46,20 @@ def _fast_password_hashing(request):
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _close_sync_thread_connections(request):
+    """Close the connection that Channels' database_sync_to_async left open in asgiref's shared sync thread.
+
+    That thread outlives the test; its last connection would otherwise still be open when the test database
+    is dropped (PostgreSQL: "database ... is being accessed by other users")."""
+    yield
+    if request.config.pluginmanager.hasplugin("django") and "django_db_setup" in request.fixturenames:
+        from asgiref.sync import SyncToAsync
+        from django.db import connections
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 def _client_for(user):
     from django.test import Client
 
