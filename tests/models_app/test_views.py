@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from models_app.models import RLModel, Status
+from models_app.models import ImportedTrack, RLModel, Status
 from tests.models_app.conftest import make_model
 
 MODEL_PAGES = ("models:detail", "models:clone", "models:delete", "models:download", "models:car_bundle")
@@ -119,3 +119,15 @@ def test_it_says_what_every_endpoint_does(owner_client):
     assert summaries["GET", "/api/vehicles/{id}/"] == "One of your vehicles."
     assert summaries["POST", "/training/api/training-jobs/"] == "Create a training job."
     assert "?warnings=1" in summaries["POST", "/api/reward/validate/"]  # the whole first paragraph
+
+
+def test_it_lists_models_on_imported_tracks_without_a_query_per_row(owner_client, owner, queries_of,
+                                                                    django_assert_max_num_queries):
+    track = ImportedTrack.objects.create(owner=owner, title="Backyard Oval", npy=b"", length=20, width=1)
+    make_model(owner, name="first", track=track.slug)
+    one_row = queries_of(lambda: owner_client.get(reverse("models:list")))
+    for number in range(4):
+        make_model(owner, name=f"clone-{number}", track=track.slug, parent=RLModel.objects.get(name="first"))
+    with django_assert_max_num_queries(one_row):
+        page = owner_client.get(reverse("models:list"))
+    assert page.content.decode().count("Backyard Oval") == 5 and "clone of first" in page.content.decode()
