@@ -4,6 +4,7 @@ that a killed worker leaves a job that resumes or fails with a reason, never one
 from datetime import timedelta
 
 from django.db import models
+from django.db.models import OuterRef
 from django.utils import timezone
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
@@ -32,6 +33,12 @@ class JobQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)
+
+    def with_track_titles(self):
+        """Evaluations: their imported track's title in the same query (the list shows one per row)."""
+        from models_app.models import imported_track_title
+
+        return self.annotate(imported_track_title=imported_track_title(OuterRef("model__owner"), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -152,6 +159,7 @@ class EvaluationJob(Job):
 
     @property
     def track_title(self) -> str:
+        from models_app.models import UNKNOWN_TITLE
         from models_app.tracks import track_title
 
-        return track_title(self.model.owner_id, self.track)
+        return track_title(self.model.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))

@@ -145,7 +145,7 @@ def model_evaluation(request, model_id):
             form.add_error(None, str(error))
         else:
             return redirect("training:evaluation", evaluation_id=evaluation.pk)
-    evaluations = EvaluationJob.objects.filter(model=model)
+    evaluations = model.evaluation_jobs.with_track_titles()  # each row knows its model: no query per row
     status = 400 if request.method == "POST" else 200
     return render(request, "training/evaluation.html",
                   {**_model_context(model), "form": form, "evaluations": evaluations, "tab": "evaluation"},

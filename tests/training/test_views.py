@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from models_app.models import ImportedTrack
 from tests.training.jobs_fixtures import *  # noqa: F403 (fixtures)
 from training import services
 from training.models import EvaluationJob, JobStatus, TrainingJob
@@ -198,3 +199,16 @@ def test_it_backfills_only_the_newest_episode_points(owner_client, training_job,
                                        progress=10.0 * number, status="off_track", steps=20)
     state = owner_client.get(reverse("training:state", args=[training_job.pk])).json()
     assert [point["episode"] for point in state["episodes"]] == [2, 3]
+
+
+def test_it_lists_evaluations_on_imported_tracks_without_a_query_per_row(owner_client, owner, rl_model, queries_of,
+                                                                         django_assert_max_num_queries):
+    track = ImportedTrack.objects.create(owner=owner, title="Backyard Oval", npy=b"", length=20, width=1)
+    url = reverse("training:model_evaluation", args=[rl_model.pk])
+    EvaluationJob.objects.create(model=rl_model, track=track.slug, status=JobStatus.FAILED)
+    one_row = queries_of(lambda: owner_client.get(url))
+    EvaluationJob.objects.bulk_create([EvaluationJob(model=rl_model, track=track.slug, status=JobStatus.COMPLETED)
+                                       for _ in range(4)])
+    with django_assert_max_num_queries(one_row):
+        listing = owner_client.get(url).content.decode()
+    assert listing.count("Backyard Oval") == 5
