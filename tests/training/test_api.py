@@ -109,3 +109,18 @@ def test_it_refuses_wrong_methods(owner_client, training_job):
     assert owner_client.put(detail, {}, content_type="application/json").status_code == 405
     assert owner_client.get(reverse("training:training-job-stop", args=[training_job.pk])).status_code == 405
     assert owner_client.post(reverse("training:training-job-metrics", args=[training_job.pk])).status_code == 405
+
+
+@pytest.mark.parametrize("route, job_class, fields", [
+    (TRAINING_JOBS, TrainingJob, {"max_minutes": 10}),
+    (EVALUATION_JOBS, EvaluationJob, {"track": "oval"}),
+])
+def test_it_lists_jobs_without_a_query_per_row(owner_client, owner, route, job_class, fields, queries_of,
+                                              django_assert_max_num_queries):
+    job_class.objects.create(model=make_model(owner, name="first"), status=JobStatus.COMPLETED, **fields)
+    few = queries_of(lambda: owner_client.get(reverse(route)))
+    for number in range(4):
+        job_class.objects.create(model=make_model(owner, name=f"more-{number}"), status=JobStatus.FAILED, **fields)
+    with django_assert_max_num_queries(few):
+        listed = owner_client.get(reverse(route)).json()
+    assert len(listed) == 5
