@@ -24,6 +24,8 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
 RUNNING_STATUSES = (JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+# A failed job always says why; this covers rows failed without one (by hand, or by older code).
+UNRECORDED_FAILURE = "It failed without a recorded reason: the training log may say more."
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
@@ -73,6 +75,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def failure_message(self) -> str:
+        """What the job's page says under its status: the reason it failed, or that none was recorded."""
+        return self.failure_reason or (UNRECORDED_FAILURE if self.status == JobStatus.FAILED else "")
 
 
 class TrainingJob(Job):

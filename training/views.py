@@ -113,7 +113,7 @@ def training_state(request, job_id):
 
 
 def _training_status(job: TrainingJob) -> dict:
-    return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_reason,
+    return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_message,
             "stop_requested": job.stop_requested, "stop_reason": job.stop_reason,
             "last_iteration": job.last_iteration, "elapsed_seconds": job.elapsed_seconds,
             "remaining_seconds": job.remaining_seconds, "max_minutes": job.max_minutes}
@@ -173,7 +173,7 @@ def evaluation_payload(evaluation: EvaluationJob) -> dict:
     from django.urls import reverse
 
     video = services.evaluation_video_path(evaluation)
-    return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_reason,
+    return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
             "video_url": reverse("training:evaluation_video", args=[evaluation.pk]) if video else None}
 

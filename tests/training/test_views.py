@@ -212,3 +212,23 @@ def test_it_lists_evaluations_on_imported_tracks_without_a_query_per_row(owner_c
     with django_assert_max_num_queries(one_row):
         listing = owner_client.get(url).content.decode()
     assert listing.count("Backyard Oval") == 5
+
+
+@pytest.mark.parametrize("reason, shown", [("The reward function raised ZeroDivisionError.",
+                                             "The reward function raised ZeroDivisionError."),
+                                            ("", "failed without a recorded reason")])
+def test_it_says_why_training_failed(owner_client, rl_model, training_job, reason, shown):
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=JobStatus.FAILED, failure_reason=reason)
+    page = owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode()
+    assert shown in page and 'data-field="failure" hidden' not in page
+    assert shown in owner_client.get(reverse("training:state", args=[training_job.pk])).json()["failure_reason"]
+
+
+@pytest.mark.parametrize("reason, shown", [("The track user-7 no longer exists.", "The track user-7 no longer exists."),
+                                            ("", "failed without a recorded reason")])
+def test_it_says_why_an_evaluation_failed(owner_client, rl_model, reason, shown):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=JobStatus.FAILED,
+                                              failure_reason=reason)
+    page = owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode()
+    assert shown in page and 'data-field="failure" hidden' not in page
+    assert shown in owner_client.get(reverse("training:evaluation_state", args=[evaluation.pk])).json()["failure_reason"]
