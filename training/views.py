@@ -15,6 +15,10 @@ from training.forms import EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
 MODEL_PAGE = "models:detail"
+# What the video box says before a frame arrives, or for good once the job is over (the JS swaps them too).
+LIVE_VIDEO_PENDING = "The video starts when the simulation is running."
+NO_EVALUATION_VIDEO = "This evaluation recorded no video."
+TRAINING_VIDEO_OVER = "Training has ended: the live video shows only while it runs."
 
 
 def _get_model_for_user(request, model_id) -> RLModel:
@@ -57,6 +61,8 @@ def model_training(request, model_id):
     if job is not None:
         _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
+               "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
+               "video_over_text": TRAINING_VIDEO_OVER,
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
@@ -158,7 +164,10 @@ def evaluation_detail(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
     _recover_if_stale(evaluation)
     return render(request, "training/evaluation_detail.html",
-                  {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation"})
+                  {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation",
+                   "video_url": evaluation_payload(evaluation)["video_url"],
+                   "video_placeholder": NO_EVALUATION_VIDEO if evaluation.is_finished else LIVE_VIDEO_PENDING,
+                   "video_over_text": NO_EVALUATION_VIDEO})
 
 
 @login_required

@@ -232,3 +232,36 @@ def test_it_says_why_an_evaluation_failed(owner_client, rl_model, reason, shown)
     page = owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode()
     assert shown in page and 'data-field="failure" hidden' not in page
     assert shown in owner_client.get(reverse("training:evaluation_state", args=[evaluation.pk])).json()["failure_reason"]
+
+
+def _video_box(page: str) -> str:
+    return page[page.index('<div class="video-frame">'):page.index("</div>", page.index('<div class="video-frame">'))]
+
+
+@pytest.mark.parametrize("status, shown", [(JobStatus.IN_PROGRESS, "The video starts when the simulation is running."),
+                                            (JobStatus.COMPLETED, "This evaluation recorded no video."),
+                                            (JobStatus.FAILED, "This evaluation recorded no video.")])
+def test_it_promises_an_evaluation_video_only_while_it_runs(owner_client, rl_model, status, shown):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=status)
+    box = _video_box(owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode())
+    assert shown in box and 'data-finished-text="This evaluation recorded no video."' in box
+
+
+def test_it_shows_a_finished_evaluations_video_in_the_page(owner_client, rl_model):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=JobStatus.COMPLETED,
+                                              video="evaluation-1/video.mp4")
+    video = rl_model.folder / evaluation.video
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    box = _video_box(owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode())
+    assert f'src="{reverse("training:evaluation_video", args=[evaluation.pk])}"' in box
+    assert "data-video-placeholder" not in box
+
+
+@pytest.mark.parametrize("status, shown", [(JobStatus.IN_PROGRESS, "The video starts when the simulation is running."),
+                                            (JobStatus.COMPLETED, "Training has ended"),
+                                            (JobStatus.FAILED, "Training has ended")])
+def test_it_promises_the_training_video_only_while_it_runs(owner_client, rl_model, training_job, status, shown):
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=status)
+    box = _video_box(owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode())
+    assert shown in box
