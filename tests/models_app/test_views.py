@@ -112,6 +112,10 @@ def test_it_documents_the_api(owner_client, url):
     assert b"/api/models/" in page.content and b"/api/reward/validate/" in page.content
 
 
+def test_it_serves_the_api_docs_for_reading_only(owner_client):
+    assert owner_client.post("/api/docs/").status_code == 405
+
+
 def test_it_says_what_every_endpoint_does(owner_client):
     operations = owner_client.get("/api/docs/").context["operations"]
     assert all(operation["summary"] for operation in operations), [op["route"] for op in operations if not op["summary"]]
