@@ -265,3 +265,40 @@ def test_it_promises_the_training_video_only_while_it_runs(owner_client, rl_mode
     TrainingJob.objects.filter(pk=training_job.pk).update(status=status)
     box = _video_box(owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode())
     assert shown in box
+
+
+def _all_job_urls(rl_model, training_job, evaluation) -> tuple[list[str], list[str]]:
+    """Every training-app page: (read with GET, act with POST)."""
+    reads = _pages(rl_model, training_job) + [reverse("training:logs", args=[training_job.pk]),
+                                             reverse("training:evaluation", args=[evaluation.pk]),
+                                             reverse("training:evaluation_state", args=[evaluation.pk]),
+                                             reverse("training:evaluation_video", args=[evaluation.pk])]
+    acts = [reverse("training:start", args=[rl_model.pk]), reverse("training:stop", args=[training_job.pk]),
+            reverse("training:model_evaluation", args=[rl_model.pk]),
+            reverse("training:evaluation_stop", args=[evaluation.pk])]
+    return reads, acts
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_from_every_page(client, rl_model, training_job):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    reads, acts = _all_job_urls(rl_model, training_job, evaluation)
+    for url in reads:
+        assert client.get(url).status_code == 302, url
+    for url in acts:
+        assert client.post(url).status_code == 302, url
+    assert EvaluationJob.objects.count() == 1 and not TrainingJob.objects.get(pk=training_job.pk).stop_requested
+
+
+def test_it_keeps_a_stranger_from_evaluating_my_model(stranger_client, rl_model):
+    response = stranger_client.post(reverse("training:model_evaluation", args=[rl_model.pk]),
+                                    {"track": "oval", "reversed": "false", "race_type": "TIME_TRIAL", "trials": 1,
+                                     "off_track_penalty": 5, "collision_penalty": 5})
+    assert response.status_code == 404 and not EvaluationJob.objects.exists()
+
+
+def test_it_refuses_to_change_anything_through_the_read_only_pages(owner_client, rl_model, training_job):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    for url in [reverse("training:logs", args=[training_job.pk]),
+                reverse("training:evaluation_state", args=[evaluation.pk]),
+                reverse("training:evaluation_video", args=[evaluation.pk])]:
+        assert owner_client.post(url).status_code == 405, url
