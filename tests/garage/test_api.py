@@ -67,3 +67,12 @@ def test_it_lists_vehicles_without_a_query_per_row(owner_api, owner, queries_of,
     with django_assert_max_num_queries(few):
         listed = owner_api.get("/api/vehicles/").json()
     assert len(listed) == len(DEFAULT_VEHICLES) + 4
+
+
+def test_it_needs_authentication_for_every_vehicle_endpoint(owner):
+    vehicle, client = Vehicle.objects.filter(owner=owner).first(), APIClient()
+    assert client.get(f"/api/vehicles/{vehicle.pk}/").status_code in (401, 403)
+    assert client.patch(f"/api/vehicles/{vehicle.pk}/", {"name": "Mine"}, format="json").status_code in (401, 403)
+    assert client.delete(f"/api/vehicles/{vehicle.pk}/").status_code in (401, 403)
+    assert client.post("/api/vehicles/", {"name": "Mine"}, format="json").status_code in (401, 403)
+    assert Vehicle.objects.filter(pk=vehicle.pk, name=vehicle.name).exists()

@@ -121,3 +121,15 @@ def test_it_lists_vehicles_without_a_query_per_row(owner_client, owner, queries_
     with django_assert_max_num_queries(few):
         page = owner_client.get(reverse("garage:list"))
     assert len(page.context["vehicles"]) == len(DEFAULT_VEHICLES) + 4
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_before_any_change(client, vehicle):
+    for url in (reverse("garage:build"), reverse("garage:mod", args=[vehicle.pk]),
+                reverse("garage:delete", args=[vehicle.pk])):
+        assert client.post(url, BUILD).status_code == 302, url
+    assert Vehicle.objects.filter(pk=vehicle.pk, name=vehicle.name).exists() and Vehicle.objects.count() == 2
+
+
+def test_it_refuses_wrong_methods_on_the_forms(owner_client, vehicle):
+    assert owner_client.put(reverse("garage:build")).status_code == 405
+    assert owner_client.put(reverse("garage:delete", args=[vehicle.pk])).status_code == 405

@@ -182,3 +182,14 @@ def test_it_lists_models_without_a_query_per_row(owner_api, owner, queries_of, d
     with django_assert_max_num_queries(few):
         listed = owner_api.get("/api/models/").json()
     assert len(listed) == 5
+
+
+def test_it_needs_authentication_for_every_model_endpoint(owner, db):
+    model = make_model(owner)
+    client, base = APIClient(), f"/api/models/{model.pk}/"
+    for url in (base, base + "download/", base + "car-bundle/"):
+        assert client.get(url).status_code in (401, 403), url
+    assert client.post(base + "clone/", {}, format="json").status_code in (401, 403)
+    assert client.delete(base).status_code in (401, 403)
+    assert client.post("/api/models/import/", {}, format="multipart").status_code in (401, 403)
+    assert list(RLModel.objects.all()) == [model]

@@ -135,3 +135,22 @@ def test_it_lists_models_on_imported_tracks_without_a_query_per_row(owner_client
     with django_assert_max_num_queries(one_row):
         page = owner_client.get(reverse("models:list"))
     assert page.content.decode().count("Backyard Oval") == 5 and "clone of first" in page.content.decode()
+
+
+def test_it_keeps_a_stranger_from_cloning_my_model(stranger_client, model, wizard):
+    response = stranger_client.post(reverse("models:clone", args=[model.pk]), {**wizard, "name": "stolen"})
+    assert response.status_code == 404 and not RLModel.objects.filter(name="stolen").exists()
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_before_any_change(client, model):
+    for url in (reverse("models:create"), reverse("models:clone", args=[model.pk]), reverse("models:api_token"),
+                reverse("models:tracks"), reverse("models:delete", args=[model.pk])):
+        assert client.post(url).status_code == 302, url
+    assert RLModel.objects.filter(pk=model.pk).exists() and not Token.objects.exists()
+
+
+def test_it_refuses_wrong_methods_on_the_forms(owner_client, model):
+    for url in (reverse("models:create"), reverse("models:import"), reverse("models:api_token"),
+                reverse("models:tracks"), reverse("models:clone", args=[model.pk]),
+                reverse("models:delete", args=[model.pk])):
+        assert owner_client.put(url).status_code == 405, url
