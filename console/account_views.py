@@ -4,7 +4,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from console import accounts
 from console.forms import RacerNameForm, SignUpForm
@@ -54,6 +54,7 @@ def racer_name(request):
 
 
 @login_required
+@require_GET
 def profile(request):
     racer = get_object_or_404(RacerProfile, user=request.user)
     return render(request, "registration/profile.html", {"racer": racer, "roles": roles_of(request.user)})

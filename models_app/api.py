@@ -8,6 +8,7 @@ import json
 from django.conf import settings
 from django.shortcuts import render
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -284,8 +285,10 @@ def _crud_summary(method: str, route: str) -> str:
     return template.format(things=things, thing=things.removesuffix("s"))
 
 
+@require_GET
 def api_docs(request):
-    """A readable, offline page of the OpenAPI schema (no Swagger/Redoc assets from a CDN)."""
+    """A readable, offline page of the OpenAPI schema (no Swagger/Redoc assets from a CDN). Public, like the
+    schema itself: it describes the API and holds nothing of anyone's."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = []
     for route, methods in schema.get("paths", {}).items():

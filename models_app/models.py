@@ -8,6 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
 
 from garage import action_space
 from models_app import race_types
@@ -37,6 +39,7 @@ class Status(models.TextChoices):
 
 
 IMPORTED_TRACK_PREFIX = "user-"
+UNKNOWN_TITLE = object()  # track_title(): no annotated title, ask the database
 
 
 class ImportedTrack(models.Model):
@@ -69,9 +72,19 @@ class ImportedTrack(models.Model):
         return track.reversed() if reverse else track
 
 
+def imported_track_title(owner, slug) -> Subquery:
+    """The title of `owner`'s imported track named `slug` (`user-<id>`), as a subquery (expressions such as
+    OuterRef("owner"), OuterRef("track")): list pages annotate it instead of asking once per row."""
+    slugs = ImportedTrack.objects.annotate(slug=Concat(Value(IMPORTED_TRACK_PREFIX), Cast("pk", CharField())))
+    return Subquery(slugs.filter(owner=owner, slug=slug).values("title")[:1])
+
+
 class RLModelQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
+
+    def with_track_titles(self):
+        return self.annotate(imported_track_title=imported_track_title(OuterRef("owner"), OuterRef("track")))
 
 
 class RLModel(models.Model):
@@ -125,7 +138,7 @@ class RLModel(models.Model):
     def track_title(self) -> str:
         from models_app.tracks import track_title
 
-        return track_title(self.owner_id, self.track)
+        return track_title(self.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
 
     def get_track(self):
         """The Track this model trains on (built-in or imported), reversed when track_reversed."""

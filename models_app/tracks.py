@@ -1,6 +1,6 @@
 """Tracks a racer may pick: the simulator's built-ins and the racer's imported .npy files (`user-<id>`)."""
 
-from models_app.models import IMPORTED_TRACK_PREFIX, ImportedTrack
+from models_app.models import IMPORTED_TRACK_PREFIX, UNKNOWN_TITLE, ImportedTrack
 from simulator.tracks import BUILTIN_TRACKS, Track, TrackError, get_track
 
 
@@ -23,13 +23,16 @@ def resolve_track(owner_id, slug: str, reverse: bool = False) -> Track:
     return imported.load(reverse)
 
 
-def track_title(owner_id, slug: str) -> str:
+def track_title(owner_id, slug: str, imported_title=UNKNOWN_TITLE) -> str:
+    """A built-in's title, the owner's imported track's title, or the slug itself. `imported_title` is the
+    title a list query annotated (with_track_titles(): None when there is none); without it, one query."""
     if slug in BUILTIN_TRACKS:
         return BUILTIN_TRACKS[slug].title
-    number = _imported_id(slug)
-    title = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).values_list("title", flat=True).first() \
-        if number is not None else None
-    return title or slug
+    if imported_title is UNKNOWN_TITLE:
+        number = _imported_id(slug)
+        imported_title = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).values_list(
+            "title", flat=True).first() if number is not None else None
+    return imported_title or slug
 
 
 def track_options(owner) -> dict[str, Track]:

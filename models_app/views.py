@@ -31,7 +31,7 @@ def _get_model_for_user(request, pk) -> RLModel:
 @login_required
 @require_GET
 def model_list(request):
-    models = RLModel.objects.owned_by(request.user).select_related("parent")
+    models = RLModel.objects.owned_by(request.user).select_related("parent").with_track_titles()
     return render(request, "models_app/list.html", {"models": models})
 
 

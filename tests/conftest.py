@@ -4,6 +4,7 @@ Personas: `owner` and `stranger` are racers with racer names; `owner_client` and
 Django test clients signed in as them (views must 404 for the stranger); `owner_api` (a REST client with
 the owner's API token, as scripts use it) and `stranger_api` (signed in as the stranger) call the API. `site_admin` and `facilitator`
 (with `*_client`) carry the admin and race facilitator roles. `make_racer(...)` makes more.
+`queries_of(call)` counts a call's queries (N+1 tests: the count for many rows stays the count for one).
 Infrastructure: `redis_url` (a live Redis-protocol server, or a clear failure), `server_env` (environment
 for subprocesses that must share the test database and Redis), `worker` (a real Celery worker subprocess
 consuming both queues), `eager_celery` (tasks run in-process: unit tests of services only).
@@ -44,6 +45,34 @@ def _fast_password_hashing(request):
     # (Users that a live server must sign in through its form should sign up through the browser.)
     if request.config.pluginmanager.hasplugin("django"):
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _close_sync_thread_connections(request):
+    """Close the connection that Channels' database_sync_to_async left open in asgiref's shared sync thread.
+
+    That thread outlives the test; its last connection would otherwise still be open when the test database
+    is dropped (PostgreSQL: "database ... is being accessed by other users")."""
+    yield
+    if request.config.pluginmanager.hasplugin("django") and "django_db_setup" in request.fixturenames:
+        from asgiref.sync import SyncToAsync
+        from django.db import connections
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def queries_of(db):
+    """queries_of(call) -> how many queries call() made: list tests compare one row with many."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(call) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        return len(captured)
+
+    return count
 
 
 def _client_for(user):

@@ -4,6 +4,7 @@ that a killed worker leaves a job that resumes or fails with a reason, never one
 from datetime import timedelta
 
 from django.db import models
+from django.db.models import OuterRef
 from django.utils import timezone
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
@@ -23,6 +24,8 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
 RUNNING_STATUSES = (JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+# A failed job always says why; this covers rows failed without one (by hand, or by older code).
+UNRECORDED_FAILURE = "It failed without a recorded reason: the training log may say more."
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
@@ -32,6 +35,12 @@ class JobQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)
+
+    def with_track_titles(self):
+        """Evaluations: their imported track's title in the same query (the list shows one per row)."""
+        from models_app.models import imported_track_title
+
+        return self.annotate(imported_track_title=imported_track_title(OuterRef("model__owner"), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -66,6 +75,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def failure_message(self) -> str:
+        """What the job's page says under its status: the reason it failed, or that none was recorded."""
+        return self.failure_reason or (UNRECORDED_FAILURE if self.status == JobStatus.FAILED else "")
 
 
 class TrainingJob(Job):
@@ -152,6 +166,7 @@ class EvaluationJob(Job):
 
     @property
     def track_title(self) -> str:
+        from models_app.models import UNKNOWN_TITLE
         from models_app.tracks import track_title
 
-        return track_title(self.model.owner_id, self.track)
+        return track_title(self.model.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))

@@ -15,6 +15,10 @@ from training.forms import EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
 MODEL_PAGE = "models:detail"
+# What the video box says before a frame arrives, or for good once the job is over (the JS swaps them too).
+LIVE_VIDEO_PENDING = "The video starts when the simulation is running."
+NO_EVALUATION_VIDEO = "This evaluation recorded no video."
+TRAINING_VIDEO_OVER = "Training has ended: the live video shows only while it runs."
 
 
 def _get_model_for_user(request, model_id) -> RLModel:
@@ -57,6 +61,8 @@ def model_training(request, model_id):
     if job is not None:
         _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
+               "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
+               "video_over_text": TRAINING_VIDEO_OVER,
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
@@ -113,7 +119,7 @@ def training_state(request, job_id):
 
 
 def _training_status(job: TrainingJob) -> dict:
-    return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_reason,
+    return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_message,
             "stop_requested": job.stop_requested, "stop_reason": job.stop_reason,
             "last_iteration": job.last_iteration, "elapsed_seconds": job.elapsed_seconds,
             "remaining_seconds": job.remaining_seconds, "max_minutes": job.max_minutes}
@@ -145,7 +151,7 @@ def model_evaluation(request, model_id):
             form.add_error(None, str(error))
         else:
             return redirect("training:evaluation", evaluation_id=evaluation.pk)
-    evaluations = EvaluationJob.objects.filter(model=model)
+    evaluations = model.evaluation_jobs.with_track_titles()  # each row knows its model: no query per row
     status = 400 if request.method == "POST" else 200
     return render(request, "training/evaluation.html",
                   {**_model_context(model), "form": form, "evaluations": evaluations, "tab": "evaluation"},
@@ -158,7 +164,10 @@ def evaluation_detail(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
     _recover_if_stale(evaluation)
     return render(request, "training/evaluation_detail.html",
-                  {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation"})
+                  {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation",
+                   "video_url": evaluation_payload(evaluation)["video_url"],
+                   "video_placeholder": NO_EVALUATION_VIDEO if evaluation.is_finished else LIVE_VIDEO_PENDING,
+                   "video_over_text": NO_EVALUATION_VIDEO})
 
 
 @login_required
@@ -173,7 +182,7 @@ def evaluation_payload(evaluation: EvaluationJob) -> dict:
     from django.urls import reverse
 
     video = services.evaluation_video_path(evaluation)
-    return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_reason,
+    return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
             "video_url": reverse("training:evaluation_video", args=[evaluation.pk]) if video else None}
 

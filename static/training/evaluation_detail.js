@@ -43,7 +43,7 @@
     if (state.failure_reason) { field("failure").textContent = state.failure_reason; field("failure").hidden = false; }
     (state.results || []).forEach((trial) => trials.set(trial.trial, trial));
     renderResults();
-    if (state.video_url) {
+    if (state.video_url && player.getAttribute("src") !== state.video_url) {
       player.src = state.video_url;
       player.hidden = false;
       image.hidden = true;
@@ -51,6 +51,9 @@
       if (placeholder) placeholder.remove();
     }
     if (FINISHED.includes(status)) {
+      // Over without a video (failed, stopped, or none recorded): stop promising one.
+      const placeholder = root.querySelector("[data-video-placeholder]");
+      if (placeholder && !state.video_url) placeholder.textContent = placeholder.dataset.finishedText;
       const stop = document.querySelector("[data-stop-form]");
       if (stop) stop.remove();
     }

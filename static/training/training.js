@@ -49,6 +49,8 @@
     if (state.failure_reason) { failure.textContent = state.failure_reason; failure.hidden = false; }
     if (FINISHED.includes(status)) {
       field("phase").textContent = state.stop_reason ? `(${stopReason(state.stop_reason)})` : "";
+      const placeholder = root.querySelector("[data-video-placeholder]");
+      if (placeholder) placeholder.textContent = placeholder.dataset.finishedText;
       const stop = document.querySelector("[data-stop-form]");
       if (stop) stop.remove();
     }

@@ -18,3 +18,7 @@ def test_it_shows_each_racer_their_own_profile(stranger_client):
 
 def test_it_needs_a_signed_in_user(client, db):
     assert client.get(URL)["Location"].startswith(reverse("accounts:login"))
+
+
+def test_it_refuses_other_methods(owner_client):
+    assert owner_client.post(URL).status_code == 405

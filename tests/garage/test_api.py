@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from garage.models import Vehicle
+from garage.models import DEFAULT_VEHICLES, ORIGINAL_DEEPRACER, Vehicle
 
 NEW = {"name": "API Car", "sensors": ["FRONT_FACING_CAMERA", "LIDAR"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK",
        "action_space_type": "discrete",
@@ -58,3 +58,21 @@ def test_it_hides_my_vehicle_from_a_stranger(stranger_api, owner):
 
 def test_it_refuses_wrong_methods(owner_api):
     assert owner_api.delete("/api/vehicles/").status_code == 405
+
+
+def test_it_lists_vehicles_without_a_query_per_row(owner_api, owner, queries_of, django_assert_max_num_queries):
+    few = queries_of(lambda: owner_api.get("/api/vehicles/"))
+    for number in range(4):
+        Vehicle.objects.create(owner=owner, **{**ORIGINAL_DEEPRACER, "name": f"spare-{number}"})
+    with django_assert_max_num_queries(few):
+        listed = owner_api.get("/api/vehicles/").json()
+    assert len(listed) == len(DEFAULT_VEHICLES) + 4
+
+
+def test_it_needs_authentication_for_every_vehicle_endpoint(owner):
+    vehicle, client = Vehicle.objects.filter(owner=owner).first(), APIClient()
+    assert client.get(f"/api/vehicles/{vehicle.pk}/").status_code in (401, 403)
+    assert client.patch(f"/api/vehicles/{vehicle.pk}/", {"name": "Mine"}, format="json").status_code in (401, 403)
+    assert client.delete(f"/api/vehicles/{vehicle.pk}/").status_code in (401, 403)
+    assert client.post("/api/vehicles/", {"name": "Mine"}, format="json").status_code in (401, 403)
+    assert Vehicle.objects.filter(pk=vehicle.pk, name=vehicle.name).exists()

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from garage.models import Vehicle
+from garage.models import DEFAULT_VEHICLES, ORIGINAL_DEEPRACER, Vehicle
 
 BUILD = {
     "camera": "FRONT_FACING_CAMERA", "lidar": "", "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
@@ -112,3 +112,24 @@ def test_it_deletes_after_confirming(owner_client, vehicle):
     response = owner_client.post(reverse("garage:delete", args=[vehicle.pk]))
     assert response.status_code == 302
     assert not Vehicle.objects.filter(pk=vehicle.pk).exists()
+
+
+def test_it_lists_vehicles_without_a_query_per_row(owner_client, owner, queries_of, django_assert_max_num_queries):
+    few = queries_of(lambda: owner_client.get(reverse("garage:list")))
+    for number in range(4):
+        Vehicle.objects.create(owner=owner, **{**ORIGINAL_DEEPRACER, "name": f"spare-{number}"})
+    with django_assert_max_num_queries(few):
+        page = owner_client.get(reverse("garage:list"))
+    assert len(page.context["vehicles"]) == len(DEFAULT_VEHICLES) + 4
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_before_any_change(client, vehicle):
+    for url in (reverse("garage:build"), reverse("garage:mod", args=[vehicle.pk]),
+                reverse("garage:delete", args=[vehicle.pk])):
+        assert client.post(url, BUILD).status_code == 302, url
+    assert Vehicle.objects.filter(pk=vehicle.pk, name=vehicle.name).exists() and Vehicle.objects.count() == 2
+
+
+def test_it_refuses_wrong_methods_on_the_forms(owner_client, vehicle):
+    assert owner_client.put(reverse("garage:build")).status_code == 405
+    assert owner_client.put(reverse("garage:delete", args=[vehicle.pk])).status_code == 405

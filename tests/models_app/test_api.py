@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from garage.models import Vehicle
 from models_app import reward
 from models_app.models import RLModel, Status
+from tests.models_app.conftest import make_model
 from tests.models_app.test_archive import archive, good_files
 
 
@@ -171,3 +172,24 @@ def test_it_answers_503_with_the_reason_when_no_sandbox_can_run_reward_code(owne
     created = owner_api.post("/api/models/", new_model, format="json")
     assert created.status_code == 503 and "cannot run reward functions safely" in created.json()["detail"]
     assert not RLModel.objects.exists()
+
+
+def test_it_lists_models_without_a_query_per_row(owner_api, owner, queries_of, django_assert_max_num_queries):
+    parent = make_model(owner, name="parent")
+    few = queries_of(lambda: owner_api.get("/api/models/"))
+    for number in range(4):
+        make_model(owner, name=f"clone-{number}", parent=parent)
+    with django_assert_max_num_queries(few):
+        listed = owner_api.get("/api/models/").json()
+    assert len(listed) == 5
+
+
+def test_it_needs_authentication_for_every_model_endpoint(owner, db):
+    model = make_model(owner)
+    client, base = APIClient(), f"/api/models/{model.pk}/"
+    for url in (base, base + "download/", base + "car-bundle/"):
+        assert client.get(url).status_code in (401, 403), url
+    assert client.post(base + "clone/", {}, format="json").status_code in (401, 403)
+    assert client.delete(base).status_code in (401, 403)
+    assert client.post("/api/models/import/", {}, format="multipart").status_code in (401, 403)
+    assert list(RLModel.objects.all()) == [model]

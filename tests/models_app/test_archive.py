@@ -124,3 +124,22 @@ def test_it_refuses_archives_that_unpack_too_large(owner_client, owner, settings
     settings.MAX_UPLOAD_MODEL_BYTES = 2000  # the archive is small, its content is not
     page = post(owner_client, archive({**good_files(), "model/big.bin": b"\x00" * 20_000}))
     assert "unpacks to more" in " ".join(page.context["form"].errors["archive"])
+
+
+def test_it_refuses_archives_with_too_many_entries(owner_client, owner, monkeypatch):
+    monkeypatch.setattr("models_app.archive.MAX_MEMBERS", 5)
+    page = post(owner_client, archive({**good_files(), **{f"model/extra-{n}.txt": b"x" for n in range(5)}}))
+    assert "more than 5 entries" in " ".join(page.context["form"].errors["archive"])
+    assert not RLModel.objects.filter(owner=owner).exists()
+
+
+def test_it_refuses_an_oversized_metadata_file(owner_client, owner):
+    padded = json.dumps(METADATA).encode() + b" " * (1024 * 1024)
+    page = post(owner_client, archive({**good_files(), "model/model_metadata.json": padded}))
+    assert "too large" in " ".join(page.context["form"].errors["archive"])
+    assert not RLModel.objects.filter(owner=owner).exists()
+
+
+def test_it_keeps_the_import_page_from_anonymous_visitors(client, db):
+    response = client.post(reverse("models:import"), {"name": "x", "archive": archive(good_files())})
+    assert response.status_code == 302 and not RLModel.objects.exists()

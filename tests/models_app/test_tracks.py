@@ -25,6 +25,18 @@ def npy_upload(array) -> SimpleUploadedFile:
     return SimpleUploadedFile("track.npy", buffer.getvalue())
 
 
+def pickled_upload() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"centre": (0, 0)}] * 20, dtype=object), allow_pickle=True)
+    return SimpleUploadedFile("track.npy", buffer.getvalue())
+
+
+def npz_upload() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    np.savez(buffer, waypoints=np.zeros((50, 6)))
+    return SimpleUploadedFile("track.npy", buffer.getvalue())
+
+
 @pytest.fixture
 def reinvent(owner_client, owner):
     upload = SimpleUploadedFile("reinvent_base.npy", REINVENT_2018.read_bytes())
@@ -47,6 +59,8 @@ def test_it_lists_my_tracks_with_previews(owner_client, reinvent):
     (SimpleUploadedFile("track.npy", b"not numpy"), "cannot be used"),
     (npy_upload(np.zeros((10, 4))), "N x 6"),
     (npy_upload(np.full((50, 6), np.nan)), "cannot be used"),
+    (pickled_upload(), "not a NumPy .npy track file"),  # np.load must never unpickle an upload
+    (npz_upload(), "single .npy array"),
 ])
 def test_it_refuses_files_that_are_not_tracks(owner_client, owner, upload, message):
     page = owner_client.post(reverse("models:tracks"), {"title": "bad", "npy": upload})

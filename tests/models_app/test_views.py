@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from models_app.models import RLModel, Status
+from models_app.models import ImportedTrack, RLModel, Status
 from tests.models_app.conftest import make_model
 
 MODEL_PAGES = ("models:detail", "models:clone", "models:delete", "models:download", "models:car_bundle")
@@ -112,6 +112,10 @@ def test_it_documents_the_api(owner_client, url):
     assert b"/api/models/" in page.content and b"/api/reward/validate/" in page.content
 
 
+def test_it_serves_the_api_docs_for_reading_only(owner_client):
+    assert owner_client.post("/api/docs/").status_code == 405
+
+
 def test_it_says_what_every_endpoint_does(owner_client):
     operations = owner_client.get("/api/docs/").context["operations"]
     assert all(operation["summary"] for operation in operations), [op["route"] for op in operations if not op["summary"]]
@@ -119,3 +123,34 @@ def test_it_says_what_every_endpoint_does(owner_client):
     assert summaries["GET", "/api/vehicles/{id}/"] == "One of your vehicles."
     assert summaries["POST", "/training/api/training-jobs/"] == "Create a training job."
     assert "?warnings=1" in summaries["POST", "/api/reward/validate/"]  # the whole first paragraph
+
+
+def test_it_lists_models_on_imported_tracks_without_a_query_per_row(owner_client, owner, queries_of,
+                                                                    django_assert_max_num_queries):
+    track = ImportedTrack.objects.create(owner=owner, title="Backyard Oval", npy=b"", length=20, width=1)
+    make_model(owner, name="first", track=track.slug)
+    one_row = queries_of(lambda: owner_client.get(reverse("models:list")))
+    for number in range(4):
+        make_model(owner, name=f"clone-{number}", track=track.slug, parent=RLModel.objects.get(name="first"))
+    with django_assert_max_num_queries(one_row):
+        page = owner_client.get(reverse("models:list"))
+    assert page.content.decode().count("Backyard Oval") == 5 and "clone of first" in page.content.decode()
+
+
+def test_it_keeps_a_stranger_from_cloning_my_model(stranger_client, model, wizard):
+    response = stranger_client.post(reverse("models:clone", args=[model.pk]), {**wizard, "name": "stolen"})
+    assert response.status_code == 404 and not RLModel.objects.filter(name="stolen").exists()
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_before_any_change(client, model):
+    for url in (reverse("models:create"), reverse("models:clone", args=[model.pk]), reverse("models:api_token"),
+                reverse("models:tracks"), reverse("models:delete", args=[model.pk])):
+        assert client.post(url).status_code == 302, url
+    assert RLModel.objects.filter(pk=model.pk).exists() and not Token.objects.exists()
+
+
+def test_it_refuses_wrong_methods_on_the_forms(owner_client, model):
+    for url in (reverse("models:create"), reverse("models:import"), reverse("models:api_token"),
+                reverse("models:tracks"), reverse("models:clone", args=[model.pk]),
+                reverse("models:delete", args=[model.pk])):
+        assert owner_client.put(url).status_code == 405, url

@@ -109,3 +109,45 @@ def test_it_refuses_wrong_methods(owner_client, training_job):
     assert owner_client.put(detail, {}, content_type="application/json").status_code == 405
     assert owner_client.get(reverse("training:training-job-stop", args=[training_job.pk])).status_code == 405
     assert owner_client.post(reverse("training:training-job-metrics", args=[training_job.pk])).status_code == 405
+
+
+@pytest.mark.parametrize("route, job_class, fields", [
+    (TRAINING_JOBS, TrainingJob, {"max_minutes": 10}),
+    (EVALUATION_JOBS, EvaluationJob, {"track": "oval"}),
+])
+def test_it_lists_jobs_without_a_query_per_row(owner_client, owner, route, job_class, fields, queries_of,
+                                              django_assert_max_num_queries):
+    job_class.objects.create(model=make_model(owner, name="first"), status=JobStatus.COMPLETED, **fields)
+    few = queries_of(lambda: owner_client.get(reverse(route)))
+    for number in range(4):
+        job_class.objects.create(model=make_model(owner, name=f"more-{number}"), status=JobStatus.FAILED, **fields)
+    with django_assert_max_num_queries(few):
+        listed = owner_client.get(reverse(route)).json()
+    assert len(listed) == 5
+
+
+def test_it_requires_a_signed_in_user_for_every_job_endpoint(client, rl_model, training_job):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    for name, pk in [("training:training-job-detail", training_job.pk), ("training:training-job-metrics", training_job.pk),
+                     ("training:evaluation-job-detail", evaluation.pk)]:
+        assert client.get(reverse(name, args=[pk])).status_code == 403, name
+    for name, pk in [("training:training-job-stop", training_job.pk), ("training:evaluation-job-stop", evaluation.pk)]:
+        assert client.post(reverse(name, args=[pk])).status_code == 403, name
+    assert client.post(reverse(EVALUATION_JOBS), {"model": str(rl_model.pk), "track": "oval"},
+                       content_type="application/json").status_code == 403
+    assert EvaluationJob.objects.count() == 1 and not TrainingJob.objects.get(pk=training_job.pk).stop_requested
+
+
+def test_it_keeps_a_stranger_from_evaluating_my_model(stranger_client, rl_model):
+    response = stranger_client.post(reverse(EVALUATION_JOBS), {"model": str(rl_model.pk), "track": "oval"},
+                                    content_type="application/json")
+    assert response.status_code == 404 and not EvaluationJob.objects.exists()
+
+
+def test_it_refuses_wrong_methods_on_evaluation_jobs(owner_client, rl_model):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    detail = reverse("training:evaluation-job-detail", args=[evaluation.pk])
+    assert owner_client.delete(detail).status_code == 405
+    assert owner_client.patch(detail, {}, content_type="application/json").status_code == 405
+    assert owner_client.get(reverse("training:evaluation-job-stop", args=[evaluation.pk])).status_code == 405
+    assert owner_client.delete(reverse(EVALUATION_JOBS)).status_code == 405

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from models_app.models import ImportedTrack
 from tests.training.jobs_fixtures import *  # noqa: F403 (fixtures)
 from training import services
 from training.models import EvaluationJob, JobStatus, TrainingJob
@@ -198,3 +199,106 @@ def test_it_backfills_only_the_newest_episode_points(owner_client, training_job,
                                        progress=10.0 * number, status="off_track", steps=20)
     state = owner_client.get(reverse("training:state", args=[training_job.pk])).json()
     assert [point["episode"] for point in state["episodes"]] == [2, 3]
+
+
+def test_it_lists_evaluations_on_imported_tracks_without_a_query_per_row(owner_client, owner, rl_model, queries_of,
+                                                                         django_assert_max_num_queries):
+    track = ImportedTrack.objects.create(owner=owner, title="Backyard Oval", npy=b"", length=20, width=1)
+    url = reverse("training:model_evaluation", args=[rl_model.pk])
+    EvaluationJob.objects.create(model=rl_model, track=track.slug, status=JobStatus.FAILED)
+    one_row = queries_of(lambda: owner_client.get(url))
+    EvaluationJob.objects.bulk_create([EvaluationJob(model=rl_model, track=track.slug, status=JobStatus.COMPLETED)
+                                       for _ in range(4)])
+    with django_assert_max_num_queries(one_row):
+        listing = owner_client.get(url).content.decode()
+    assert listing.count("Backyard Oval") == 5
+
+
+@pytest.mark.parametrize("reason, shown", [("The reward function raised ZeroDivisionError.",
+                                             "The reward function raised ZeroDivisionError."),
+                                            ("", "failed without a recorded reason")])
+def test_it_says_why_training_failed(owner_client, rl_model, training_job, reason, shown):
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=JobStatus.FAILED, failure_reason=reason)
+    page = owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode()
+    assert shown in page and 'data-field="failure" hidden' not in page
+    assert shown in owner_client.get(reverse("training:state", args=[training_job.pk])).json()["failure_reason"]
+
+
+@pytest.mark.parametrize("reason, shown", [("The track user-7 no longer exists.", "The track user-7 no longer exists."),
+                                            ("", "failed without a recorded reason")])
+def test_it_says_why_an_evaluation_failed(owner_client, rl_model, reason, shown):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=JobStatus.FAILED,
+                                              failure_reason=reason)
+    page = owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode()
+    assert shown in page and 'data-field="failure" hidden' not in page
+    assert shown in owner_client.get(reverse("training:evaluation_state", args=[evaluation.pk])).json()["failure_reason"]
+
+
+def _video_box(page: str) -> str:
+    return page[page.index('<div class="video-frame">'):page.index("</div>", page.index('<div class="video-frame">'))]
+
+
+@pytest.mark.parametrize("status, shown", [(JobStatus.IN_PROGRESS, "The video starts when the simulation is running."),
+                                            (JobStatus.COMPLETED, "This evaluation recorded no video."),
+                                            (JobStatus.FAILED, "This evaluation recorded no video.")])
+def test_it_promises_an_evaluation_video_only_while_it_runs(owner_client, rl_model, status, shown):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=status)
+    box = _video_box(owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode())
+    assert shown in box and 'data-finished-text="This evaluation recorded no video."' in box
+
+
+def test_it_shows_a_finished_evaluations_video_in_the_page(owner_client, rl_model):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval", status=JobStatus.COMPLETED,
+                                              video="evaluation-1/video.mp4")
+    video = rl_model.folder / evaluation.video
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    box = _video_box(owner_client.get(reverse("training:evaluation", args=[evaluation.pk])).content.decode())
+    assert f'src="{reverse("training:evaluation_video", args=[evaluation.pk])}"' in box
+    assert "data-video-placeholder" not in box
+
+
+@pytest.mark.parametrize("status, shown", [(JobStatus.IN_PROGRESS, "The video starts when the simulation is running."),
+                                            (JobStatus.COMPLETED, "Training has ended"),
+                                            (JobStatus.FAILED, "Training has ended")])
+def test_it_promises_the_training_video_only_while_it_runs(owner_client, rl_model, training_job, status, shown):
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=status)
+    box = _video_box(owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode())
+    assert shown in box
+
+
+def _all_job_urls(rl_model, training_job, evaluation) -> tuple[list[str], list[str]]:
+    """Every training-app page: (read with GET, act with POST)."""
+    reads = _pages(rl_model, training_job) + [reverse("training:logs", args=[training_job.pk]),
+                                             reverse("training:evaluation", args=[evaluation.pk]),
+                                             reverse("training:evaluation_state", args=[evaluation.pk]),
+                                             reverse("training:evaluation_video", args=[evaluation.pk])]
+    acts = [reverse("training:start", args=[rl_model.pk]), reverse("training:stop", args=[training_job.pk]),
+            reverse("training:model_evaluation", args=[rl_model.pk]),
+            reverse("training:evaluation_stop", args=[evaluation.pk])]
+    return reads, acts
+
+
+def test_it_sends_anonymous_visitors_to_sign_in_from_every_page(client, rl_model, training_job):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    reads, acts = _all_job_urls(rl_model, training_job, evaluation)
+    for url in reads:
+        assert client.get(url).status_code == 302, url
+    for url in acts:
+        assert client.post(url).status_code == 302, url
+    assert EvaluationJob.objects.count() == 1 and not TrainingJob.objects.get(pk=training_job.pk).stop_requested
+
+
+def test_it_keeps_a_stranger_from_evaluating_my_model(stranger_client, rl_model):
+    response = stranger_client.post(reverse("training:model_evaluation", args=[rl_model.pk]),
+                                    {"track": "oval", "reversed": "false", "race_type": "TIME_TRIAL", "trials": 1,
+                                     "off_track_penalty": 5, "collision_penalty": 5})
+    assert response.status_code == 404 and not EvaluationJob.objects.exists()
+
+
+def test_it_refuses_to_change_anything_through_the_read_only_pages(owner_client, rl_model, training_job):
+    evaluation = EvaluationJob.objects.create(model=rl_model, track="oval")
+    for url in [reverse("training:logs", args=[training_job.pk]),
+                reverse("training:evaluation_state", args=[evaluation.pk]),
+                reverse("training:evaluation_video", args=[evaluation.pk])]:
+        assert owner_client.post(url).status_code == 405, url
