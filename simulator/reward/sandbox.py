@@ -332,13 +332,37 @@ class RewardSandbox:
             return []
         self._ensure_running()
         rewards: list[float] = []
-        for start in range(0, len(params_list), wire.MAX_BATCH):
-            for run in _runs_of_same_waypoints(params_list[start:start + wire.MAX_BATCH]):
-                frame = self._waypoints_frame(run[0].get("waypoints"))
-                payload = _dumps([_without_waypoints(params) for params in run])
-                frame += wire.REQUEST.pack(wire.OP_BATCH, len(payload)) + payload
-                rewards += self._exchange(frame, len(run), self.call_timeout * len(run))
+        run: list[dict] = []
+        frame = b""                 # the waypoints frame that must precede ``run``, if they changed
+        checked = None              # waypoints already known to equal the child's, in this call only
+        for params in params_list:
+            waypoints = params.get("waypoints")
+            # Identity is safe only within this call (nothing can mutate the lists while it runs); any
+            # other list is compared in full with what the child holds.
+            if waypoints is not checked and waypoints is not None:
+                if not _same_points(waypoints, self._waypoints_sent):
+                    if run:
+                        rewards += self._call_run(frame, run)
+                        run = []
+                    frame = self._waypoints_frame(waypoints)
+                checked = waypoints
+            if "waypoints" in params:
+                params = params.copy()      # a dict copy and a del beat a filtering comprehension 4x
+                del params["waypoints"]
+            run.append(params)
+            if len(run) == wire.MAX_BATCH:
+                rewards += self._call_run(frame, run)
+                run, frame = [], b""
+        if run:
+            rewards += self._call_run(frame, run)
         return rewards
+
+    def _call_run(self, frame: bytes, run: list[dict]) -> list[float]:
+        """One round trip for params (without their waypoints) that share the waypoints the child holds
+        once ``frame`` (empty, or those waypoints) is sent."""
+        payload = _dumps(run)
+        frame += wire.REQUEST.pack(wire.OP_BATCH, len(payload)) + payload
+        return self._exchange(frame, len(run), self.call_timeout * len(run))
 
     def drain_prints(self) -> list[str]:
         """The print() output captured since the last drain, as lines, bounded."""
@@ -561,34 +585,24 @@ def _dumps(value) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _without_waypoints(params: dict) -> dict:
-    if "waypoints" not in params:
-        return params
-    params = params.copy()          # a dict copy and a del beat a filtering comprehension 4x
-    del params["waypoints"]
-    return params
-
-
-def _runs_of_same_waypoints(params_list):
-    run = [params_list[0]]
-    for params in params_list[1:]:
-        if _same_points(params.get("waypoints"), run[-1].get("waypoints")):
-            run.append(params)
-        else:
-            yield run
-            run = [params]
-    yield run
-
-
-def _same_points(points, others) -> bool:
-    """Equal point lists; False (send them again) for anything that will not compare as one, such as
-    a NumPy array."""
-    if points is others:
+def _same_points(points, sent) -> bool:
+    """Whether ``points`` equal the point tuples last sent to the child. False (send them again) for
+    anything that will not compare as a list of points, such as a NumPy array."""
+    if points is sent:
         return True
-    try:
-        return bool(points == others)
-    except ValueError:
+    if sent is None:
         return False
+    try:
+        if points == sent:          # fast when the points are the very tuples sent (the env's case)
+            return True
+        # A tuple of points, or points as lists, are the same when every point is.
+        return len(points) == len(sent) and all(map(_same_point, points, sent))
+    except (ValueError, TypeError):
+        return False
+
+
+def _same_point(point, sent: tuple) -> bool:
+    return type(point) in (list, tuple) and tuple(point) == sent
 
 
 def _checked_rewards(values) -> list[float]:

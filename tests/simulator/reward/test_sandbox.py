@@ -333,3 +333,13 @@ def test_it_takes_waypoints_as_a_numpy_array_too(make_sandbox):
     points = np.array(WAYPOINTS)
     assert sandbox({"waypoints": points}) == 1.0
     assert sandbox.call_batch([{"waypoints": points}, {"waypoints": points * 2}]) == [1.0, 2.0]
+
+
+def test_it_sends_waypoints_again_when_the_same_list_changed_in_place(make_sandbox):
+    sandbox = make_sandbox("def reward_function(params):\n    return float(params['waypoints'][1][0])\n")
+    points = list(WAYPOINTS)
+    assert sandbox.call_batch([{"waypoints": points}, {"waypoints": points}]) == [1.0, 1.0]
+    points[1] = (9.0, 9.0)
+    assert sandbox.call_batch([{"waypoints": points}]) == [9.0]
+    assert sandbox.call_batch([{"waypoints": [list(point) for point in WAYPOINTS]},
+                               {"waypoints": tuple(WAYPOINTS)}, {"waypoints": points}]) == [1.0, 1.0, 9.0]
