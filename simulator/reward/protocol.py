@@ -21,6 +21,9 @@ OP_START = 1        # {"code", "strict_float", "confine": {...}}: confine, then 
 OP_WAYPOINTS = 2    # the waypoint list, sent only when it changes; the child re-attaches a fresh copy per call
 OP_CALL = 3         # one params dict without its waypoints
 OP_BATCH = 4        # a list of params dicts without their waypoints
+OP_BATCH_MORE = 5   # the next chunk of the same batch, sent before the previous chunk's reply arrives so
+                    # that the parent encodes while the child computes; skipped, with no reply, when the
+                    # chunk before it failed (no call runs after a failing one, as in one big batch)
 
 # Reply statuses.
 ST_OK = 0

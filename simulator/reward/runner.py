@@ -223,6 +223,7 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
     fresh copy of the waypoint list), so a function that mutates its params cannot affect the next call.
     Points are tuples, as in DeepRacer (JSON only knows lists)."""
     waypoints = None
+    batch_failed = False            # the last batch chunk failed: skip the chunks that continue it
     loads, reply_header, limit = orjson.loads, wire.REPLY.pack, wire.REWARD_LIMIT
     one_reward = reply_header(wire.ST_OK, 1, 0)
     while True:
@@ -244,7 +245,10 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
                 channel.send(wire.ST_OK, (reward,), prints.collect().encode("utf-8", "replace"))
             else:
                 os.write(channel.write_fd, one_reward + wire.DOUBLE.pack(reward))
-        elif op == wire.OP_BATCH:
+        elif op == wire.OP_BATCH or op == wire.OP_BATCH_MORE:
+            if op == wire.OP_BATCH_MORE and batch_failed:
+                continue
+            batch_failed = False
             rewards = []
             try:
                 for params in loads(payload):
@@ -259,6 +263,7 @@ def serve(channel: Channel, function, prints: PrintBuffer, strict_float: bool) -
             except BaseException as error:
                 report = error_report(error, len(rewards), prints.collect())
                 channel.send(wire.ST_ERROR, rewards, report)
+                batch_failed = True
                 continue
             channel.send(wire.ST_OK, rewards, prints.collect().encode("utf-8", "replace"))
         elif op == wire.OP_WAYPOINTS:

@@ -66,6 +66,9 @@ MAX_PRINT_LINES = 2000                      # lines of print output kept until d
 MAX_PRINT_LINE_CHARS = 4000
 STDERR_TAIL_BYTES = 2000                    # of the child's log, quoted when it crashes
 PIPE_BYTES = 1 << 20
+BATCH_CHUNK = 32                            # params per request when a batch is pipelined (see _call_run)
+# The most a well-behaved child can have written before the parent reads: two replies in flight.
+MAX_BUFFERED = 2 * (wire.REPLY.size + 8 * wire.MAX_BATCH + wire.MAX_TEXT)
 KILL_GRACE = 0.5                            # seconds a closing child gets before SIGKILL
 ONE_REWARD_HEADER = wire.REPLY.pack(wire.ST_OK, 1, 0)
 ONE_REWARD_REPLY_SIZE = wire.REPLY.size + wire.DOUBLE.size
@@ -332,6 +335,17 @@ class RewardSandbox:
             return []
         self._ensure_running()
         rewards: list[float] = []
+        try:
+            self._call_runs(params_list, rewards)
+        except RewardFunctionError as error:
+            if hasattr(error, "completed"):
+                error.completed += len(rewards)
+            raise
+        return rewards
+
+    def _call_runs(self, params_list: list[dict], rewards: list[float]) -> None:
+        """Append the rewards of ``params_list`` to ``rewards``, one run of params at a time that share
+        their waypoints."""
         run: list[dict] = []
         frame = b""                 # the waypoints frame that must precede ``run``, if they changed
         checked = None              # waypoints already known to equal the child's, in this call only
@@ -342,7 +356,7 @@ class RewardSandbox:
             if waypoints is not checked and waypoints is not None:
                 if not _same_points(waypoints, self._waypoints_sent):
                     if run:
-                        rewards += self._call_run(frame, run)
+                        rewards.extend(self._call_run(frame, run))
                         run = []
                     frame = self._waypoints_frame(waypoints)
                 checked = waypoints
@@ -351,18 +365,48 @@ class RewardSandbox:
                 del params["waypoints"]
             run.append(params)
             if len(run) == wire.MAX_BATCH:
-                rewards += self._call_run(frame, run)
+                rewards.extend(self._call_run(frame, run))
                 run, frame = [], b""
         if run:
-            rewards += self._call_run(frame, run)
-        return rewards
+            rewards.extend(self._call_run(frame, run))
 
     def _call_run(self, frame: bytes, run: list[dict]) -> list[float]:
-        """One round trip for params (without their waypoints) that share the waypoints the child holds
-        once ``frame`` (empty, or those waypoints) is sent."""
-        payload = _dumps(run)
-        frame += wire.REQUEST.pack(wire.OP_BATCH, len(payload)) + payload
-        return self._exchange(frame, len(run), self.call_timeout * len(run))
+        """Rewards for params (without their waypoints) that share the waypoints the child holds once
+        ``frame`` (empty, or those waypoints) is sent. A long run goes in chunks, each sent before the
+        previous one's reply is read: the child computes one chunk while this process encodes the next."""
+        chunks = [run[start:start + BATCH_CHUNK] for start in range(0, len(run), BATCH_CHUNK)]
+        rewards: list[float] = []
+        unencodable = None          # params that orjson refused, raised once the request in flight is answered
+        payload = _dumps(chunks[0])     # bad params fail here, before anything is sent
+        try:
+            self._send_request(frame, wire.OP_BATCH, payload, len(chunks[0]))
+            for index, chunk in enumerate(chunks):
+                if index + 1 < len(chunks):
+                    try:
+                        payload = _dumps(chunks[index + 1])
+                    except orjson.JSONEncodeError as error:
+                        unencodable = error
+                    else:
+                        self._send_request(b"", wire.OP_BATCH_MORE, payload, len(chunks[index + 1]))
+                more = index + 1 < len(chunks) and unencodable is None
+                rewards += self._reply(len(chunk), self.call_timeout * len(chunk), more=more)
+                if unencodable is not None:
+                    break
+        except RewardFunctionError as error:
+            if hasattr(error, "completed"):
+                error.completed += len(rewards)
+            raise
+        except BaseException:
+            self._kill()                # interrupted with a request in flight: its reply would be stale
+            raise
+        if unencodable is not None:
+            raise unencodable
+        return rewards
+
+    def _send_request(self, frame: bytes, op: int, payload: bytes, count: int) -> None:
+        frame += wire.REQUEST.pack(op, len(payload)) + payload
+        timeout = self.call_timeout * count
+        self._send(frame, time.monotonic() + timeout, timeout)
 
     def drain_prints(self) -> list[str]:
         """The print() output captured since the last drain, as lines, bounded."""
@@ -435,9 +479,14 @@ class RewardSandbox:
         return wire.REQUEST.pack(wire.OP_WAYPOINTS, len(payload)) + payload
 
     def _exchange(self, frame: bytes, count: int, timeout: float, expect: int = wire.ST_OK) -> list[float]:
+        self._send(frame, time.monotonic() + timeout, timeout)
+        return self._reply(count, timeout, expect)
+
+    def _reply(self, count: int, timeout: float, expect: int = wire.ST_OK, more: bool = False) -> list[float]:
+        """The reply to the oldest request; ``more`` when another request is already in flight (its
+        reply may follow this one in the buffer, and the child skips it if this one is an error)."""
         deadline = time.monotonic() + timeout
-        self._send(frame, deadline, timeout)
-        if count == 1 and expect == wire.ST_OK:
+        if count == 1 and expect == wire.ST_OK and not more:
             # The hot path of one call: a header saying "one reward, no text" and the reward.
             self._fill(deadline, timeout)
             buffer = self._buffer
@@ -445,7 +494,7 @@ class RewardSandbox:
                 reward = wire.DOUBLE.unpack_from(buffer, wire.REPLY.size)[0]
                 buffer.clear()
                 return _checked_rewards((reward,))
-        status, values, text = self._receive(count, deadline, timeout)
+        status, values, text = self._receive(count, deadline, timeout, more)
         if status == expect == wire.ST_OK:
             rewards = _checked_rewards(values)
             if text:
@@ -466,12 +515,12 @@ class RewardSandbox:
             try:
                 view = view[os.write(self._write_fd, view):]
             except BlockingIOError:
-                if not self._wait(select.POLLOUT, self._write_fd, deadline):
-                    self._timeout(timeout)
+                self._wait_to_write(deadline, timeout)
             except BrokenPipeError:
                 raise self._crash() from None
 
-    def _receive(self, count: int, deadline: float, timeout: float) -> tuple[int, tuple, bytes]:
+    def _receive(self, count: int, deadline: float, timeout: float,
+                 more: bool = False) -> tuple[int, tuple, bytes]:
         buffer = self._buffer
         while len(buffer) < wire.REPLY.size:
             self._fill(deadline, timeout)
@@ -483,12 +532,12 @@ class RewardSandbox:
         end = wire.REPLY.size + 8 * n_values + text_length
         while len(buffer) < end:
             self._fill(deadline, timeout)
-        if len(buffer) > end:
+        if len(buffer) > end and not more:
             self._kill()
             raise SandboxProtocolError("the reward sandbox sent more than it was asked for")
         values = struct.unpack_from(f"<{n_values}d", buffer, wire.REPLY.size)
         text = bytes(buffer[end - text_length:end])
-        buffer.clear()
+        del buffer[:end]                # what follows is the reply to the request in flight
         if status == wire.ST_OK and n_values != count:
             self._kill()
             raise SandboxProtocolError(f"the reward sandbox returned {n_values} rewards for {count} calls")
@@ -517,10 +566,26 @@ class RewardSandbox:
             raise self._crash()
         self._buffer += chunk
 
-    def _wait(self, event: int, fd: int, deadline: float) -> bool:
+    def _wait_to_write(self, deadline: float, timeout: float) -> None:
+        """Wait for room in the request pipe, taking in replies meanwhile: a child blocked writing a
+        reply to a full pipe would otherwise never read the request (a deadlock)."""
         poller = select.poll()
-        poller.register(fd, event)
-        return bool(poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000))))
+        poller.register(self._write_fd, select.POLLOUT)
+        poller.register(self._read_fd, select.POLLIN)
+        events = poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000)))
+        if not events:
+            self._timeout(timeout)
+        if any(fd == self._read_fd for fd, _ in events):
+            try:
+                chunk = os.read(self._read_fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                raise self._crash()
+            self._buffer += chunk
+            if len(self._buffer) > MAX_BUFFERED:
+                self._kill()
+                raise SandboxProtocolError("the reward sandbox sent more than it was asked for")
 
     def _timeout(self, timeout: float):
         loading = not self.info

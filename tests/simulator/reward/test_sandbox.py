@@ -343,3 +343,54 @@ def test_it_sends_waypoints_again_when_the_same_list_changed_in_place(make_sandb
     assert sandbox.call_batch([{"waypoints": points}]) == [9.0]
     assert sandbox.call_batch([{"waypoints": [list(point) for point in WAYPOINTS]},
                                {"waypoints": tuple(WAYPOINTS)}, {"waypoints": points}]) == [1.0, 1.0, 9.0]
+
+
+def test_it_runs_no_call_after_a_failing_one_in_a_long_batch(make_sandbox):
+    sandbox = make_sandbox("""
+        calls = []
+        def reward_function(params):
+            calls.append(params["steps"])
+            if params["steps"] == 40:
+                print("failing at", len(calls))
+                raise ValueError("boom")
+            return float(len(calls))
+    """)
+    with pytest.raises(RewardCodeError) as caught:
+        sandbox.call_batch([{"steps": step} for step in range(1, 201)])
+    assert caught.value.completed == 39
+    assert sandbox.drain_prints() == ["failing at 40"]
+    assert sandbox({"steps": 0}) == 41.0            # none of the calls after the failing one ran
+    assert sandbox.call_batch([{"steps": step} for step in range(100, 300)]) == [
+        float(count) for count in range(42, 242)]
+
+
+def test_it_counts_completed_calls_across_runs_of_waypoints(make_sandbox):
+    sandbox = make_sandbox("""
+        def reward_function(params):
+            if params["steps"] == 3:
+                raise ValueError("boom")
+            return 1.0
+    """)
+    other = [(5.0, 5.0), (7.0, 1.0)]
+    with pytest.raises(RewardCodeError) as caught:
+        sandbox.call_batch([{"steps": 1, "waypoints": WAYPOINTS}, {"steps": 2, "waypoints": other},
+                            {"steps": 3, "waypoints": other}])
+    assert caught.value.completed == 2
+
+
+def test_it_refuses_params_it_cannot_encode_and_keeps_the_module(make_sandbox):
+    sandbox = make_sandbox("""
+        calls = []
+        def reward_function(params):
+            calls.append(1)
+            return float(len(calls))
+    """)
+    for bad_at in (0, 100):
+        params = [{"steps": step} for step in range(200)]
+        params[bad_at]["steps"] = object()
+        with pytest.raises(TypeError):
+            sandbox.call_batch(params)
+    assert sandbox.restarts == 0
+    # Nothing ran for the first batch; the chunks before the unencodable one ran for the second.
+    ran = 100 // sandbox_module.BATCH_CHUNK * sandbox_module.BATCH_CHUNK
+    assert sandbox({"steps": 1}) == ran + 1.0
