@@ -329,7 +329,8 @@ class RewardSandbox:
         return self._exchange(frame, 1, self.call_timeout)[0]
 
     def call_batch(self, params_list) -> list[float]:
-        """Rewards for many params dicts in order, in as few round trips as their waypoints allow."""
+        """Rewards for many params dicts in order: one pipelined exchange per run of equal waypoints
+        (see _call_run). After a failure, ``error.completed`` counts the rewards computed before it."""
         params_list = list(params_list)
         if not params_list:
             return []
