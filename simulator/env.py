@@ -15,6 +15,7 @@ import numpy as np
 from gymnasium import spaces
 
 from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command, parse_colour
+from simulator.default_reward import follow_center_line
 from simulator.episode import START_HEADING_NOISE, START_LATERAL_NOISE, Episode, StartPositions, Status
 from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
@@ -51,18 +52,6 @@ RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
 RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
 # start_noise scales episode.py's start perturbation; beyond this the car could start on a narrow road's edge.
 MAX_START_NOISE = 4.0
-
-
-def follow_center_line(params: dict) -> float:
-    """The console's default reward: the closer to the centre line, the more reward."""
-    distance, width = params["distance_from_center"], params["track_width"]
-    if distance <= 0.1 * width:
-        return 1.0
-    if distance <= 0.25 * width:
-        return 0.5
-    if distance <= 0.5 * width:
-        return 0.1
-    return 1e-3
 
 
 class ActionTable:

@@ -10,6 +10,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
+from simulator.default_reward import follow_center_line
+
 LAP_LENGTH = 12.0  # m
 HALF_WIDTH = 0.45  # m
 WIGGLE_AMPLITUDE = 0.25  # m, lateral swing of the centre line
@@ -30,18 +32,6 @@ def centre_y(s):
     return WIGGLE_AMPLITUDE * np.sin(2 * np.pi * np.asarray(s) / WIGGLE_PERIOD)
 
 
-def follow_centre_line(params):
-    """SPEC 1.4's default reward."""
-    distance, width = params["distance_from_center"], params["track_width"]
-    if distance <= 0.1 * width:
-        return 1.0
-    if distance <= 0.25 * width:
-        return 0.5
-    if distance <= 0.5 * width:
-        return 0.1
-    return 1e-3
-
-
 class CorridorEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
@@ -51,7 +41,7 @@ class CorridorEnv(gym.Env):
         if mode not in ("training", "evaluation"):
             raise ValueError(f"mode must be training or evaluation, got {mode!r}")
         self.sensors = tuple(sensors)
-        self.reward_fn = reward_fn or follow_centre_line
+        self.reward_fn = reward_fn or follow_center_line
         self.mode, self.start_offset, self.reverse = mode, start_offset, reverse
         self.continuous, self.off_track_penalty = continuous, off_track_penalty
         self.render_mode = render_mode
@@ -217,7 +207,7 @@ class PrintingReward:
     def __call__(self, params):
         if params["steps"] == 1:
             self.prints.append(f"starting at x={params['x']:.2f}")
-        return follow_centre_line(params)
+        return follow_center_line(params)
 
     def drain_prints(self):
         drained, self.prints = self.prints, []
