@@ -52,7 +52,7 @@ INSTALLED_APPS = [
 ]
 # The console's feature apps join INSTALLED_APPS as they land in the repository; a checkout without one
 # still starts, and the navigation simply hides its pages.
-FEATURE_APPS = ["garage", "models_app", "training"]
+FEATURE_APPS = ["garage", "models_app", "training", "races"]
 INSTALLED_APPS += [app for app in FEATURE_APPS if (BASE_DIR / app / "apps.py").is_file()]
 
 MIDDLEWARE = [

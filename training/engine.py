@@ -650,7 +650,7 @@ class _Evaluator(_Session):
                 self.log(f"ERROR: {error}")
                 raise TrainingError(f"{error.kind}: {error.message}") from error
             rows = [artifacts.trace_row(n, trace) for n, done in enumerate(trials) for trace in done.traces]
-            simtrace = folder / "evaluation-simtrace" / "0-iteration.csv"
+            simtrace = folder / artifacts.EVALUATION_SIMTRACE
             artifacts.write_simtrace(simtrace, rows)
             self.log(*(artifacts.simtrace_log_line(row) for row in rows), to_console=False)
         results = [_trial(done, n + 1, run) for n, done in enumerate(trials)]

@@ -3,8 +3,10 @@ that a killed worker leaves a job that resumes or fails with a reason, never one
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
@@ -40,7 +42,8 @@ class JobQuerySet(models.QuerySet):
         """Evaluations: their imported track's title in the same query (the list shows one per row)."""
         from models_app.models import imported_track_title
 
-        return self.annotate(imported_track_title=imported_track_title(OuterRef("model__owner"), OuterRef("track")))
+        return self.annotate(imported_track_title=imported_track_title(
+            Coalesce(OuterRef("track_owner"), OuterRef("model__owner")), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -132,8 +135,14 @@ class TrainingEpisode(models.Model):
 class EvaluationJob(Job):
     model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="evaluation_jobs")
     track = models.CharField(max_length=64)
+    # Whose imported track `track` names when it is not the model owner's (a race organiser's); the
+    # service that sets it has checked that the racer may drive it.
+    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                    help_text="owner of the imported track when it is not the model's owner")
     track_reversed = models.BooleanField(default=False)
     race_type = models.JSONField(default=dict, blank=True)
+    label = models.CharField(max_length=120, blank=True,
+                             help_text="what started it when not the Evaluation tab, e.g. a race submission")
     trials = models.PositiveSmallIntegerField(default=3)
     continuous = models.BooleanField(default=False)
     off_track_penalty = models.FloatField(default=5.0)
@@ -169,4 +178,5 @@ class EvaluationJob(Job):
         from models_app.models import UNKNOWN_TITLE
         from models_app.tracks import track_title
 
-        return track_title(self.model.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
+        return track_title(self.track_owner_id or self.model.owner_id, self.track,
+                           getattr(self, "imported_track_title", UNKNOWN_TITLE))

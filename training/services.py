@@ -32,11 +32,13 @@ from console.broadcast import publish
 from console.envvars import env_int, env_str
 from training import artifacts
 from training.live import LivePublisher
+from training.signals import evaluation_finished
 
 if TYPE_CHECKING:
     from training import engine
 from training.models import (
     ACTIVE_STATUSES,
+    FINISHED_STATUSES,
     RUNNING_STATUSES,
     STALE_AFTER,
     EvaluationJob,
@@ -175,6 +177,15 @@ def _move(job, status: str, model_status: str | None = None, **fields) -> None:
     job.save(update_fields=list(fields))
     _set_model_status(job.model, model_status or MODEL_STATUS[status])
     _broadcast_status(job)
+    if isinstance(job, EvaluationJob) and status in FINISHED_STATUSES:
+        _announce_evaluation_finished(job)
+
+
+def _announce_evaluation_finished(job: EvaluationJob) -> None:
+    """The one place the apps above learn that an evaluation is over (training.signals)."""
+    for receiver, response in evaluation_finished.send_robust(sender=EvaluationJob, job=job):
+        if isinstance(response, Exception):
+            logger.error("evaluation_finished receiver %s failed for %s", receiver, job, exc_info=response)
 
 
 def _model_status_after(job) -> str:
@@ -500,8 +511,13 @@ def training_log_tail(job: TrainingJob, lines: int = LOG_TAIL_LINES) -> list[str
 
 def evaluation_start(model, *, track: str, reversed: bool = False, race_type: dict | None = None,
                      trials: int = 3, continuous: bool = False, off_track_penalty: float = 5.0,
-                     collision_penalty: float = 5.0, enqueue: bool = True) -> EvaluationJob:
-    """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
+                     collision_penalty: float = 5.0, track_owner=None, label: str = "",
+                     enqueue: bool = True) -> EvaluationJob:
+    """Queue an evaluation of the model's best checkpoint and enqueue its task after commit.
+
+    ``track_owner``: the user whose imported track ``track`` names, when it is not the model's owner (a race
+    organiser's track; the caller has checked the racer may drive it). ``label`` says in the Evaluation tab
+    what started it (e.g. a race submission)."""
     from simulator.tracks import TrackError
 
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
@@ -512,13 +528,14 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
         if not 0 <= float(value) <= MAX_PENALTY_SECONDS:
             raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
     try:
-        _track_argument(model.owner_id, track)
+        _track_argument(track_owner.pk if track_owner else model.owner_id, track)
     except TrackError as error:
         raise JobError(str(error)) from None
     with transaction.atomic():
         _lock_idle_model(model)
         job = EvaluationJob.objects.create(
-            model=model, track=track, track_reversed=bool(reversed), race_type=race_type or {},
+            model=model, track=track, track_owner=track_owner, label=label[:120],
+            track_reversed=bool(reversed), race_type=race_type or {},
             trials=int(trials), continuous=bool(continuous), off_track_penalty=float(off_track_penalty),
             collision_penalty=float(collision_penalty))
         if enqueue:
@@ -533,13 +550,11 @@ def _enqueue_evaluation(job_id: int) -> None:
 
 
 def evaluation_stop(job: EvaluationJob) -> EvaluationJob:
-    if _request_stop(job, "evaluation"):
+    moved = _request_stop(job, "evaluation")
+    if moved:
         _broadcast_status(job)
-    return job
-    if EvaluationJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
-            stop_requested=True, status=JobStatus.STOPPING):
-        job.refresh_from_db()
-        _broadcast_status(job)
+    if moved == JobStatus.CANCELED:
+        _announce_evaluation_finished(job)
     return job
 
 
@@ -571,7 +586,8 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         _check_isolation()
         run = engine.EvaluationRun(
             model_dir=Path(model.folder),
-            env_kwargs={"track": _track_argument(model.owner_id, job.track), "reverse": job.track_reversed,
+            env_kwargs={"track": _track_argument(job.track_owner_id or model.owner_id, job.track),
+                        "reverse": job.track_reversed,
                         "race_type": _race_type(job.race_type)},
             trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
             collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),
@@ -608,6 +624,15 @@ def evaluation_video_path(job: EvaluationJob) -> Path | None:
     if folder not in path.parents or not path.is_file():
         return None
     return path
+
+
+def evaluation_simtrace_path(job: EvaluationJob) -> Path | None:
+    """The sim-trace CSV of a finished evaluation (SPEC 5.2), beside its video, only inside the model folder."""
+    video = evaluation_video_path(job)
+    if video is None:
+        return None
+    path = video.parent / artifacts.EVALUATION_SIMTRACE
+    return path if path.is_file() else None
 
 
 # ------------------------------------------------------------------------------------------ recovery
