@@ -44,3 +44,12 @@ def track_options(owner) -> dict[str, Track]:
         except TrackError:
             continue
     return options
+
+
+def track_cards(tracks: dict[str, Track], size: int) -> list[dict]:
+    """The track picker's cards (templates/models_app/_track_picker.html): slug, Track and its SVG picture."""
+    from django.utils.safestring import mark_safe
+
+    # to_svg() escapes the title: the markup is the simulator's own drawing.
+    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(size))}  # noqa: S308
+            for slug, track in tracks.items()]

@@ -16,6 +16,7 @@ from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, Track
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
 from models_app.services import model_create, model_delete
+from models_app.tracks import track_cards
 from simulator.tracks import TrackError
 
 # The training app fills the model page's tabs (training, evaluation) with this template when it exists.
@@ -71,9 +72,7 @@ def _wizard(request, source):
 
 
 def _track_cards(tracks):
-    # to_svg() escapes the title: the markup is the simulator's own drawing.
-    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(PREVIEW_SIZE))}  # noqa: S308
-            for slug, track in tracks.items()]
+    return track_cards(tracks, PREVIEW_SIZE)
 
 
 @login_required

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery, Window
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -30,8 +30,12 @@ def new_invite_token() -> str:
 class RaceQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Open races, and private ones the user organises or takes part in (not removed from)."""
+        from console.roles import is_admin
+
         if not user.is_authenticated:
             return self.none()
+        if is_admin(user):
+            return self
         member = Participant.objects.filter(race=OuterRef("pk"), user=user, removed_at__isnull=True)
         return self.filter(Q(is_open=True) | Q(owner=user) | Q(Exists(member)))
 
@@ -188,18 +192,31 @@ class SubmissionQuerySet(models.QuerySet):
         return (self.filter(pk__in=best)
                 .annotate(rank=Window(RowNumber(), order_by=BOARD_ORDER), leader_ms=Window(Min("ranking_ms")),
                           racer_name=F("participant__user__racer__racer_name"))
-                .select_related("evaluation")
+                .select_related("evaluation", "participant")
                 .order_by(*BOARD_ORDER))
 
-    def top_of(self, races, count=3):
-        """The first `count` rows of each race's leaderboard, for many races in one query."""
+    def ranked_in(self, races):
+        """Each racer's best entry in each of `races`, with `rank` on its race's board (one query)."""
         best = self.filter(race__in=races, status=SubmissionStatus.COMPLETED, participant__removed_at__isnull=True) \
             .annotate(racer_place=Window(RowNumber(), partition_by=[F("participant_id")], order_by=BOARD_ORDER)) \
             .filter(racer_place=1).values("pk")
         return (self.filter(pk__in=best)
                 .annotate(rank=Window(RowNumber(), partition_by=[F("race_id")], order_by=BOARD_ORDER),
-                          racer_name=F("participant__user__racer__racer_name"))
-                .filter(rank__lte=count).order_by("race_id", "rank"))
+                          leader_ms=Window(Min("ranking_ms"), partition_by=[F("race_id")]),
+                          racer_name=F("participant__user__racer__racer_name"),
+                          # The racer as a window value: filtering on it happens after the ranking
+                          # (a plain column filter would rank the racer's rows alone).
+                          racer_id_ranked=Window(Max("participant__user_id"), partition_by=[F("participant_id")]))
+                .select_related("evaluation", "participant")
+                .order_by("race_id", "rank"))
+
+    def top_of(self, races, count=3):
+        """The first `count` rows of each race's leaderboard, for many races in one query."""
+        return self.ranked_in(races).filter(rank__lte=count)
+
+    def of_racer_ranked(self, races, user):
+        """`user`'s best entry in each of `races`, ranked among everyone's (one query)."""
+        return self.ranked_in(races).filter(racer_id_ranked=user.pk)
 
     def active(self):
         return self.filter(status__in=ACTIVE_SUBMISSION_STATUSES)

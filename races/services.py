@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from console.broadcast import publish, user_group
@@ -243,3 +244,28 @@ def submission_queue_position(submission: Submission) -> int | None:
     ahead = (EvaluationJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count()
              + TrainingJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count())
     return ahead + 1
+
+
+def announce_changed(race: Race) -> None:
+    """The race's rules or window were edited: open pages refresh what they show."""
+    _announce(race, "race")
+
+
+# ---------------------------------------------------------------------------------------------- boards
+
+
+def racer_board_entry(race: Race, user) -> Submission | None:
+    """The user's row of the race's board with its rank among everyone's, or None."""
+    return Submission.objects.of_racer_ranked([race], user).first()
+
+
+def racer_results(racer, viewer) -> list[dict]:
+    """The racer's races that `viewer` may see, with their best rank and lap times (the profile pages)."""
+    races = list(Race.objects.visible_to(viewer).filter(
+        participants__user=racer, participants__removed_at__isnull=True).order_by("-opens_at"))
+    if not races:
+        return []
+    best = {entry.race_id: entry for entry in Submission.objects.of_racer_ranked(races, racer)}
+    submitted = dict(Submission.objects.filter(race__in=races, participant__user=racer).order_by()
+                     .values_list("race").annotate(count=Count("pk")))
+    return [{"race": race, "entry": best.get(race.pk), "submissions": submitted.get(race.pk, 0)} for race in races]

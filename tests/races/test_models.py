@@ -118,3 +118,19 @@ def test_it_builds_the_board_of_200_entries_in_one_query(race, owner, queries_of
     assert queries_of(lambda: rows.extend(Submission.objects.leaderboard(race))) == 1
     assert len(rows) == 100 and [row.rank for row in rows] == list(range(1, 101))
     assert rows[0].racer_name == "Racer_000" and rows[-1].ranking_ms == 20_000 + 99 * 7
+
+
+def test_it_finds_a_racers_row_with_their_rank_among_everyones(race, owner, stranger, queries_of):
+    third = make_racer("third", "Third_Racer")
+    other = make_race(owner, name="Other")
+    make_entry(race, stranger, 10_000)
+    make_entry(race, third, 11_000)
+    make_entry(race, owner, 12_000)
+    make_entry(race, owner, 13_000)
+    make_entry(other, owner, 5_000)
+    make_entry(other, third, None, laps_completed=0)
+    rows = []
+    assert queries_of(lambda: rows.extend(Submission.objects.of_racer_ranked([race, other], owner))) == 1
+    assert sorted((row.race_id == race.pk, row.rank, row.ranking_ms, row.leader_ms) for row in rows) == \
+        [(False, 1, 5_000, 5_000), (True, 3, 12_000, 10_000)]
+    assert not Submission.objects.of_racer_ranked([race], make_racer("nobody", "Nobody"))
