@@ -16,6 +16,7 @@ FEATURE_URLS = (
     ("races.urls", "races/"),
     ("garage.api", "api/"),
     ("models_app.api", "api/"),
+    ("races.api", "api/"),
 )
 
 

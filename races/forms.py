@@ -14,14 +14,13 @@ from models_app.models import DIRECTION_LABELS, RLModel
 from models_app.tracks import track_options
 from races import ranking
 from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, MIN_LAPS_LIMIT, Race
+from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
 from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
 
 DEFAULT_TRACK = "quick_loop"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 PLACEMENTS = {"random": "Randomize object locations", "fixed": "Fixed locations"}
 POSITION_PATTERN = re.compile(r"^\s*([0-9.]+)\s+(inner|outer)\s*$")
-# What may change once the race has opened: nothing that could change a ranking.
-AFTER_OPENING_FIELDS = ("name", "description", "closes_at", "time_zone")
 
 
 def _datetime_input():
@@ -136,15 +135,10 @@ class RaceForm(forms.Form):
 
     def _clean_window(self, data):
         opens = data.get("opens_at", self.instance.opens_at if self.locked else None)
-        closes = data.get("closes_at")
-        if opens is None or closes is None:
-            return
-        if closes <= opens:
-            self.add_error("closes_at", "The race must close after it opens.")
-        elif closes <= timezone.now():
-            self.add_error("closes_at", "Pick a close time in the future.")
-        if self.locked and closes < self.instance.closes_at:
-            self.add_error("closes_at", "Once the race is open, its close time can only move later.")
+        errors = window_errors(opens, data.get("closes_at"),
+                               current_closes=self.instance.closes_at if self.locked else None)
+        for field, message in errors.items():
+            self.add_error(field, message)
 
     def _clean_race_type(self, data):
         kind = data.get("race_type")
@@ -160,15 +154,14 @@ class RaceForm(forms.Form):
                              "bot_lane_changes": bool(data.get("bot_lane_changes"))}
             else:
                 candidate = {"race_type": race_types.TIME_TRIAL}
-            data["race_type_config"] = race_types.check_race_type(candidate)
+            data["race_type_config"] = checked_race_type(candidate)
         except race_types.RaceTypeError as error:
             for field, message in error.errors.items():
                 self.add_error(field if field in self.fields else "race_type", message)
 
     def _clean_laps(self, data):
-        minimum, maximum = data.get("min_laps"), data.get("max_laps")
-        if minimum is not None and maximum is not None and minimum > maximum:
-            self.add_error("min_laps", "The minimum laps cannot be more than the maximum laps.")
+        for field, message in laps_errors(data.get("min_laps"), data.get("max_laps")).items():
+            self.add_error(field, message)
 
     def save(self) -> Race:
         data = self.cleaned_data
