@@ -3,7 +3,6 @@ Race.objects.visible_to(user) (404 for a stranger to a private race); the organi
 anyone else; a racer sees only their own submissions."""
 
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -21,6 +20,7 @@ from races import ranking, services
 from races.forms import may_create_open_races, zone_named
 from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, Race, Submission
 from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
+from races.views import BoardPaginator
 from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
 
 PAGE_SIZE = 100
@@ -254,7 +254,7 @@ class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             size = min(MAX_PAGE_SIZE, max(1, int(request.query_params.get("page_size", PAGE_SIZE))))
         except ValueError:
             raise ValidationError({"page_size": "A whole number."}) from None
-        page = Paginator(Submission.objects.leaderboard(race), size).get_page(request.query_params.get("page"))
+        page = BoardPaginator(race, size).get_page(request.query_params.get("page"))
         return Response({"count": page.paginator.count, "page": page.number,
                          "results": EntrySerializer(page.object_list, many=True).data})
 

@@ -203,7 +203,7 @@ def initial_from_race(race: Race, keep_window: bool = False) -> dict:
     if keep_window:
         opens, closes = race.opens_at, race.closes_at
     else:
-        opens = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        opens = timezone.now().replace(second=0, microsecond=0)
         closes = opens + max(race.closes_at - race.opens_at, timedelta(hours=1))
     try:
         track = race.get_track()
@@ -234,8 +234,8 @@ def initial_from_race(race: Race, keep_window: bool = False) -> dict:
 
 
 def new_race_initial() -> dict:
-    """A new race opens in a minute and runs for a week."""
-    opens = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    """A new race opens now (this minute) and runs for a week."""
+    opens = timezone.now().replace(second=0, microsecond=0)
     return {"opens_at": opens.strftime(DATETIME_FORMAT),
             "closes_at": (opens + timedelta(days=7)).strftime(DATETIME_FORMAT)}
 

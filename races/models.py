@@ -121,7 +121,7 @@ class Race(models.Model):
     def ranking_label(self) -> str:
         label = ranking.RANKING_METHODS[self.ranking_method]
         if self.ranking_method == ranking.AVG_LAP_TIME:
-            return f"{label} over {self.min_laps} consecutive lap{'s' if self.min_laps != 1 else ''}"
+            return f"{label} over {self.min_laps} consecutive laps" if self.min_laps > 1 else f"{label} (1 lap)"
         if self.ranking_method == ranking.TOTAL_TIME:
             return f"{label} of the first {self.min_laps} lap{'s' if self.min_laps != 1 else ''}"
         return label
@@ -171,6 +171,11 @@ class SubmissionStatus(models.TextChoices):
 
 ACTIVE_SUBMISSION_STATUSES = (SubmissionStatus.WAITING, SubmissionStatus.RUNNING)
 
+# What a board row reads (not the laps or the evaluation's results: JSON the board never shows).
+BOARD_FIELDS = ("race_id", "participant__user_id", "model_name", "evaluation__video", "status", "submitted_at",
+                "ranking_ms", "best_lap_ms", "laps_completed", "best_completion", "off_track_count", "crash_count",
+                "penalty_seconds", "reset_count")
+
 # The leaderboard's order: ranked entries by time (ties: the earlier submission), then unranked ones by
 # laps completed and best completion. Used for each racer's best entry and for the ranks alike.
 BOARD_ORDER = (F("ranking_ms").asc(nulls_last=True), F("laps_completed").desc(), F("best_completion").desc(),
@@ -182,6 +187,23 @@ class SubmissionQuerySet(models.QuerySet):
         """Completed submissions of racers still in the race."""
         return self.filter(race=race, status=SubmissionStatus.COMPLETED, participant__removed_at__isnull=True)
 
+    def racer_count(self, race) -> int:
+        """How many rows the board has (racers with an entry), without ranking anything."""
+        return self.entries_of(race).values("participant_id").distinct().count()
+
+    def ahead_of(self, entry):
+        """Entries that come before `entry` in the board's order (BOARD_ORDER, spelt as a filter)."""
+        same_time = Q(ranking_ms=entry.ranking_ms) if entry.ranking_ms is not None else Q(ranking_ms__isnull=True)
+        later_keys = (Q(laps_completed__gt=entry.laps_completed)
+                      | Q(laps_completed=entry.laps_completed, best_completion__gt=entry.best_completion)
+                      | Q(laps_completed=entry.laps_completed, best_completion=entry.best_completion,
+                          submitted_at__lt=entry.submitted_at)
+                      | Q(laps_completed=entry.laps_completed, best_completion=entry.best_completion,
+                          submitted_at=entry.submitted_at, id__lt=entry.pk))
+        if entry.ranking_ms is None:
+            return self.filter(Q(ranking_ms__isnull=False) | (same_time & later_keys))
+        return self.filter(Q(ranking_ms__lt=entry.ranking_ms) | (same_time & later_keys))
+
     def best_per_racer(self, race):
         place = Window(RowNumber(), partition_by=[F("participant_id")], order_by=BOARD_ORDER)
         return self.entries_of(race).annotate(racer_place=place).filter(racer_place=1)
@@ -192,7 +214,7 @@ class SubmissionQuerySet(models.QuerySet):
         return (self.filter(pk__in=best)
                 .annotate(rank=Window(RowNumber(), order_by=BOARD_ORDER), leader_ms=Window(Min("ranking_ms")),
                           racer_name=F("participant__user__racer__racer_name"))
-                .select_related("evaluation", "participant")
+                .select_related("evaluation", "participant").only(*BOARD_FIELDS)
                 .order_by(*BOARD_ORDER))
 
     def ranked_in(self, races):
@@ -207,7 +229,7 @@ class SubmissionQuerySet(models.QuerySet):
                           # The racer as a window value: filtering on it happens after the ranking
                           # (a plain column filter would rank the racer's rows alone).
                           racer_id_ranked=Window(Max("participant__user_id"), partition_by=[F("participant_id")]))
-                .select_related("evaluation", "participant")
+                .select_related("evaluation", "participant").only(*BOARD_FIELDS)
                 .order_by("race_id", "rank"))
 
     def top_of(self, races, count=3):

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from console.broadcast import publish, user_group
 from races import ranking
-from races.models import Participant, Race, Submission, SubmissionStatus, new_invite_token
+from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts
 from training import services as training
 from training.models import EvaluationJob, JobStatus
@@ -166,6 +166,10 @@ def _start_next_turn(user_id: int) -> Submission | None:
         with transaction.atomic():
             get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
             racer_submissions = Submission.objects.filter(participant__user_id=user_id)
+            # A running submission whose evaluation is gone (its model was deleted) never finishes: fail it.
+            racer_submissions.filter(status=SubmissionStatus.RUNNING, evaluation__isnull=True).update(
+                status=SubmissionStatus.FAILED, failure_reason="The model was deleted before its race finished.",
+                finished_at=timezone.now())
             if racer_submissions.filter(status=SubmissionStatus.RUNNING).exists():
                 return None
             submission = (racer_submissions.filter(status=SubmissionStatus.WAITING)
@@ -255,8 +259,18 @@ def announce_changed(race: Race) -> None:
 
 
 def racer_board_entry(race: Race, user) -> Submission | None:
-    """The user's row of the race's board with its rank among everyone's, or None."""
-    return Submission.objects.of_racer_ranked([race], user).first()
+    """The user's row of the race's board with its rank among everyone's, or None. Three small queries
+    instead of ranking the whole board: the rank is 1 + the racers with an entry ahead of it."""
+    mine = (Submission.objects.best_per_racer(race).filter(participant__user=user)
+            .annotate(racer_name=F("participant__user__racer__racer_name"))
+            .select_related("evaluation", "participant").only(*BOARD_FIELDS).first())
+    if mine is None:
+        return None
+    entries = Submission.objects.entries_of(race)
+    mine.rank = 1 + entries.ahead_of(mine).exclude(participant_id=mine.participant_id) \
+        .values("participant_id").distinct().count()
+    mine.leader_ms = entries.aggregate(leader=Min("ranking_ms"))["leader"]
+    return mine
 
 
 def racer_results(racer, viewer) -> list[dict]:

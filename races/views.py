@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -121,11 +122,22 @@ def race_edit(request, race_id):
 # ------------------------------------------------------------------------------------------ the race
 
 
+class BoardPaginator(Paginator):
+    """Pages of the leaderboard, counted without ranking the board (the count is the racers on it)."""
+
+    def __init__(self, race: Race, per_page: int = PAGE_SIZE):
+        super().__init__(Submission.objects.leaderboard(race), per_page)
+        self.race = race
+
+    @cached_property
+    def count(self) -> int:
+        return Submission.objects.racer_count(self.race)
+
+
 def board_context(request, race: Race) -> dict:
     """The leaderboard page's rows (one query), the viewer's own best row when it is off this page, and
     the viewer's submissions with their place in the queue."""
-    board = Submission.objects.leaderboard(race)
-    page = Paginator(board, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = BoardPaginator(race).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     mine = services.racer_board_entry(race, request.user)
     pinned = mine if mine is not None and all(row.pk != mine.pk for row in rows) else None

@@ -11,6 +11,8 @@
   var opens = new Date(root.dataset.opens);
   var closes = new Date(root.dataset.closes);
   var RECONNECT_MS = 2000;
+  var RECONNECT_MAX_MS = 60000;
+  var reconnectDelay = RECONNECT_MS;
   var refreshing = null;
 
   function span(milliseconds) {
@@ -60,6 +62,7 @@
     root.liveSocket = socket;
     socket.addEventListener("open", function () {
       root.dataset.socketState = "open";
+      reconnectDelay = RECONNECT_MS;
       refreshBoard();  // whatever landed while the socket was down
     });
     socket.addEventListener("message", function (event) {
@@ -71,7 +74,9 @@
     socket.addEventListener("close", function (event) {
       root.dataset.socketState = "closed";
       if (event.code === 4401) { return; }  // refused: not (or no longer) allowed to see this race
-      setTimeout(connect, RECONNECT_MS);
+      // A refused handshake looks like a dropped connection (1006): back off instead of hammering.
+      setTimeout(connect, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
     });
   }
 

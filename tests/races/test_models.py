@@ -134,3 +134,22 @@ def test_it_finds_a_racers_row_with_their_rank_among_everyones(race, owner, stra
     assert sorted((row.race_id == race.pk, row.rank, row.ranking_ms, row.leader_ms) for row in rows) == \
         [(False, 1, 5_000, 5_000), (True, 3, 12_000, 10_000)]
     assert not Submission.objects.of_racer_ranked([race], make_racer("nobody", "Nobody"))
+
+
+def test_it_ranks_a_racers_row_as_the_full_board_does(race, owner):
+    from races.services import racer_board_entry
+
+    start = timezone.now() - timedelta(hours=1)
+    racers = [make_racer(f"x{n}", f"X_{n}") for n in range(8)]
+    spec = [(11_000, 1, 100.0, 3), (11_000, 1, 100.0, 1), (None, 2, 100.0, 0), (None, 0, 80.0, 0),
+            (None, 0, 80.0, 2), (9_000, 1, 100.0, 5), (None, 1, 100.0, 4), (12_000, 1, 100.0, 0)]
+    for racer, (time, laps, completion, minutes) in zip(racers, spec, strict=True):
+        make_entry(race, racer, time, laps_completed=laps, best_completion=completion,
+                   submitted_at=start + timedelta(minutes=minutes))
+        make_entry(race, racer, None, laps_completed=0, best_completion=5.0)
+    ranks = {row.participant.user_id: (row.rank, row.leader_ms) for row in Submission.objects.leaderboard(race)}
+    for racer in racers:
+        row = racer_board_entry(race, racer)
+        assert (row.rank, row.leader_ms) == ranks[racer.pk]
+    assert racer_board_entry(race, owner) is None
+    assert Submission.objects.racer_count(race) == 8

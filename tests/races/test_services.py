@@ -190,3 +190,14 @@ def test_it_closes_a_race_early(race, owner, trained_rl_model):
         services.race_close(race)
     with pytest.raises(services.RaceError, match="closed to submissions"):
         services.submission_create(race, owner, trained_rl_model)
+
+
+def test_it_fails_a_submission_whose_model_was_deleted_and_goes_on(race, owner, trained_rl_model,
+                                                                    second_trained_model):
+    first = services.submission_create(race, owner, trained_rl_model)
+    trained_rl_model.delete()  # its evaluation goes with it: no finish is ever announced
+    second = services.submission_create(race, owner, second_trained_model)
+    first.refresh_from_db()
+    assert first.status == SubmissionStatus.FAILED and "deleted" in first.failure_reason
+    assert first.model_name == "Trained-Model"
+    assert second.status == SubmissionStatus.RUNNING
