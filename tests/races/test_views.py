@@ -345,3 +345,11 @@ def test_it_shows_my_results_on_my_racer_profile(race, owner, owner_client):
     make_entry(race, owner, 9_000)
     html = owner_client.get(reverse("accounts:profile")).content.decode()
     assert "Spring Cup" in html and "00:09.000" in html
+
+
+def test_it_asks_a_new_racer_for_a_racer_name_before_joining(race):
+    newcomer = make_racer("newcomer")  # signed up, no racer name yet
+    url = reverse("races:join", args=[race.invite_token])
+    response = _client_for(newcomer).get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("accounts:racer_name")) and "join" in response.url
