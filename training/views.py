@@ -5,10 +5,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import ranges
-from console.navigation import first_resolving_url
+from common import ranges
 from models_app.models import RLModel
 from training import services
 from training.forms import EvaluationForm
@@ -34,13 +34,7 @@ def _get_evaluation_for_user(request, evaluation_id) -> EvaluationJob:
 
 
 def _model_context(model) -> dict:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        model_url = reverse(MODEL_PAGE, args=[model.pk])
-    except NoReverseMatch:
-        model_url = None
-    return {"model": model, "model_url": model_url, "models_url": first_resolving_url("models:list")}
+    return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
 def _recover_if_stale(job) -> None:
