@@ -1,9 +1,8 @@
 """REST API for models and reward validation: /api/models/, /api/reward/validate/.
 
-Creating and cloning go through the wizard's form (models_app/forms.py), so the API and the pages refuse
-exactly the same things, with the same messages, keyed by field."""
+Creating and cloning call the same service as the wizard (models_app.services.model_create), so the API
+and the pages refuse exactly the same things, with the same messages, keyed by field."""
 
-import json
 
 from django.conf import settings
 from django.shortcuts import render
@@ -20,11 +19,11 @@ from rest_framework.routers import SimpleRouter
 
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
-from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
+from models_app.forms import ModelImportForm
 from models_app.hyperparameters import ALGORITHMS, DEFAULTS
 from models_app.models import RLModel
-from models_app.race_types import RACE_TYPES, TIME_TRIAL
-from models_app.services import model_create, model_delete
+from models_app.race_types import RACE_TYPES
+from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete
 from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
 from simulator.tracks import TrackError
@@ -90,63 +89,16 @@ class ModelCloneSerializer(serializers.Serializer):
     validate_hyperparameters = ModelCreateSerializer.validate_hyperparameters
 
 
-def _form_data(data: dict, owner) -> dict:
-    """API JSON → the wizard form's flat fields."""
-    flat = {key: value for key, value in data.items()
-            if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
+def _create(request, arguments: dict):
+    """model_create over the API's JSON: 201 with the model, 400 with the errors by field, 503 when no
+    reward code can run on this server."""
     try:
-        native = resolve_track(owner.pk, str(data.get("track"))).direction
-    except TrackError:
-        native = "counterclockwise"  # the form refuses the unknown track itself
-    other = "clockwise" if native == "counterclockwise" else "counterclockwise"
-    flat["direction"] = other if data.get("track_reversed") else native
-    if "action_space" in data:
-        flat["action_space"] = json.dumps(data["action_space"])
-    race_type = data.get("race_type") or {"race_type": TIME_TRIAL}
-    flat["race_type"] = race_type.get("race_type")
-    flat["object_count"] = race_type.get("object_count")
-    flat["object_placement"] = "random" if race_type.get("randomize_objects", True) else "fixed"
-    flat["object_positions"] = json.dumps(race_type.get("object_positions"))
-    flat["bot_count"] = race_type.get("bot_count")
-    flat["bot_speed"] = race_type.get("bot_speed")
-    if race_type.get("bot_lane_changes"):
-        flat["bot_lane_changes"] = "on"
-    hyperparameters = data.get("hyperparameters") or {}
-    flat.update({**DEFAULTS, **hyperparameters})
-    return {key: value for key, value in flat.items() if value is not None}
-
-
-def _form_errors(form) -> dict:
-    """Form errors keyed as the API's fields: race-type and hyperparameter fields nest under theirs."""
-    race_fields = {"object_count", "object_placement", "object_positions", "bot_count", "bot_speed", "bot_lane_changes"}
-    errors: dict = {}
-    for field, messages in form.errors.get_json_data().items():
-        texts = [message["message"] for message in messages]
-        if field in HYPERPARAMETER_FIELDS:
-            errors.setdefault("hyperparameters", {})[field] = texts
-        elif field in race_fields:
-            errors.setdefault("race_type", {})[field] = texts
-        elif field == "direction":
-            errors["track_reversed"] = texts
-        elif field == "__all__":
-            errors["non_field_errors"] = texts
-        else:
-            errors[field] = texts
-    return errors
-
-
-def _refused(form):
-    if form.sandbox_unavailable:
-        return Response({"detail": form.sandbox_unavailable}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-    return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-
-
-def _created(form):
-    model, warning = model_create(form)
-    body = RLModelSerializer(model).data
-    if warning:
-        body = {**body, "warning": warning}
-    return Response(body, status=status.HTTP_201_CREATED)
+        model = model_create(owner=request.user, **arguments)
+    except ModelInvalid as invalid:
+        if invalid.sandbox_unavailable:
+            return Response({"detail": invalid.sandbox_unavailable}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(invalid.errors, status=status.HTTP_400_BAD_REQUEST)
+    return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
 class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -163,9 +115,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def create(self, request):
         serializer = ModelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = {"reward_code": reward.default_code(), **serializer.validated_data}
-        form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
-        return _created(form) if form.is_valid() else _refused(form)
+        return _create(request, {"reward_code": reward.default_code(), **serializer.validated_data})
 
     def destroy(self, request, pk=None):
         model = self.get_object()
@@ -182,17 +132,10 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         source = self.get_object()
         serializer = ModelCloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        merged = {
-            "name": clone_name(source), "description": source.description, "track": source.track,
-            "track_reversed": source.track_reversed, "race_type": source.race_type, "reward_code": source.reward_code,
-            "training_algorithm": source.training_algorithm, "hyperparameters": source.hyperparameters,
-            "max_minutes": source.max_minutes, "action_space": source.vehicle_snapshot["action_space"],
-            **serializer.validated_data,
-        }
+        arguments = {**clone_arguments(source), **serializer.validated_data, "source": source}
         # Hyperparameters change one by one: the ones not named keep the parent's values.
-        merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
-        form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
-        return _created(form) if form.is_valid() else _refused(form)
+        arguments["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
+        return _create(request, arguments)
 
     @extend_schema(responses={(200, "application/gzip"): bytes})
     @action(detail=True, methods=["get"])

@@ -147,7 +147,6 @@ def _read(tar, member, limit=1024 * 1024) -> bytes:
 
 def import_model(upload, *, owner, name: str, description: str, max_bytes: int) -> RLModel:
     """Create a READY model from an uploaded .tar.gz of a model folder; nothing is kept if it fails."""
-    from models_app.forms import DEFAULT_TRACK
     from simulator.tracks import BUILTIN_TRACKS
 
     try:
@@ -165,7 +164,7 @@ def import_model(upload, *, owner, name: str, description: str, max_bytes: int) 
         metadata = parse_metadata(_read(tar, by_path[METADATA_PATH]))
         reward_code = _text(tar, by_path.get(REWARD_PATH)) or ""
         hyperparameters = _hyperparameters(tar, by_path.get(HYPERPARAMETERS_PATH), metadata["training_algorithm"])
-        track = _track(tar, by_path.get(TRAINING_PARAMS_PATH), BUILTIN_TRACKS) or DEFAULT_TRACK
+        track = _track(tar, by_path.get(TRAINING_PARAMS_PATH), BUILTIN_TRACKS) or spec.DEFAULT_TRACK
         model = RLModel.objects.create(
             owner=owner, name=name, description=description, status=Status.READY,
             vehicle_snapshot={"name": f"Imported with {name}", "sensor": metadata["sensor"],

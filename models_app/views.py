@@ -13,7 +13,7 @@ from models_app.archive import ArchiveError, car_bundle_entries, folder_entries,
 from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
-from models_app.services import model_create, model_delete
+from models_app.services import ModelInvalid, model_create, model_delete
 from simulator.tracks import TrackError
 
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
@@ -46,11 +46,13 @@ def model_clone(request, pk):
 def _wizard(request, source):
     form = ModelWizardForm(request.POST or None, owner=request.user, source=source)
     if request.method == "POST" and form.is_valid():
-        model, warning = model_create(form)
-        messages.success(request, f"Model {model.name} is created.")
-        if warning:
-            messages.warning(request, warning)
-        return redirect("models:detail", pk=model.pk)
+        try:
+            model = model_create(**form.arguments())
+        except ModelInvalid as invalid:
+            form.add_service_errors(invalid)
+        else:
+            messages.success(request, f"Model {model.name} is created.")
+            return redirect("models:detail", pk=model.pk)
     return render(request, "models_app/create.html", {
         "form": form,
         "source": source,
