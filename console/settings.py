@@ -180,7 +180,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": SITE_NAME + " API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": SITE_NAME + " API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents the errors it can answer (common/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "common.openapi.document_error_responses"],
+}
 
 LOGGING = {
     "version": 1,

@@ -17,15 +17,17 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from common.openapi import detail_response, field_errors_response
 from models_app import reward
 from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
 from models_app.forms import ModelImportForm
 from models_app.hyperparameters import ALGORITHMS, DEFAULTS
-from models_app.models import RLModel
+from models_app.models import MAX_DESCRIPTION, RLModel
 from models_app.race_types import RACE_TYPES
 from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete
 from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
+from simulator import spec
 from simulator.tracks import TrackError
 
 
@@ -46,16 +48,16 @@ class RLModelSerializer(serializers.ModelSerializer):
 class ModelCreateSerializer(serializers.Serializer):
     """What the create-model wizard asks for, as JSON."""
 
-    name = serializers.CharField(help_text="^[A-Za-z0-9-]{1,64}$, unique among your models.")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug.")
+    name = serializers.CharField(max_length=64, help_text="^[A-Za-z0-9-]{1,64}$, unique among your models.")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_DESCRIPTION)
+    track = serializers.CharField(default=spec.DEFAULT_TRACK, max_length=64, help_text="A built-in track's slug.")
     track_reversed = serializers.BooleanField(default=False)
     race_type = serializers.JSONField(required=False, help_text="The env's race_type dict (docs/INTERFACES.md).")
     vehicle = serializers.IntegerField(help_text="The id of one of your Garage vehicles.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
-    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default="clipped_ppo")
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default=spec.PPO)
     hyperparameters = serializers.JSONField(required=False)
-    max_minutes = serializers.IntegerField(default=60)
+    max_minutes = serializers.IntegerField(default=spec.DEFAULT_TRAINING_MINUTES)
 
     def validate_race_type(self, value):
         if not isinstance(value, dict):
@@ -101,6 +103,11 @@ def _create(request, arguments: dict):
     return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
+NO_SANDBOX = detail_response("This server cannot run reward functions safely, so it can neither test nor "
+                             "train one (the reward sandbox is unavailable).")
+BUSY = field_errors_response("The model is training or evaluating: stop it first.")
+
+
 class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                      viewsets.GenericViewSet):
     serializer_class = RLModelSerializer
@@ -111,12 +118,13 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             return RLModel.objects.none()
         return RLModel.objects.owned_by(self.request.user)
 
-    @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer})
+    @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer, 503: NO_SANDBOX})
     def create(self, request):
         serializer = ModelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _create(request, {"reward_code": reward.default_code(), **serializer.validated_data})
 
+    @extend_schema(responses={204: None, 409: BUSY})
     def destroy(self, request, pk=None):
         model = self.get_object()
         if model.status in BUSY_STATUSES:
@@ -125,7 +133,7 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         model_delete(model)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=ModelCloneSerializer, responses={201: RLModelSerializer})
+    @extend_schema(request=ModelCloneSerializer, responses={201: RLModelSerializer, 503: NO_SANDBOX})
     @action(detail=True, methods=["post"])
     def clone(self, request, pk=None):
         """A new model from this one: same vehicle (values editable, action count fixed), parent recorded."""
@@ -184,7 +192,8 @@ class ValidationRequestSerializer(serializers.Serializer):
     request=ValidationRequestSerializer,
     responses={200: inline_serializer("ValidationError", {
         "type": serializers.ChoiceField(choices=["SYNTAX_ERROR", "IMPORT_ERROR", "TEST_FAILURE"]),
-        "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True)})
+        "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True),
+        503: NO_SANDBOX})
 @api_view(["POST"])
 def validate_reward(request):
     """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
