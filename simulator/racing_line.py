@@ -1,0 +1,114 @@
+"""A fast line round any track and the speed the car can hold along it (plain Python, no Django).
+
+The line is a minimum-curvature line, found as racers' notebooks find it: points spread evenly along
+the centre line are pulled, again and again, towards the midpoint of their two neighbours (which
+straightens the path) and kept inside the road less a margin for the car's half width. Where the
+line is straight the car reaches its top speed; in a corner the grip caps it at sqrt(a_lat / curvature);
+then a forward pass (how fast it can accelerate) and a backward pass (how late it can brake) make a
+speed profile the car could actually drive. Racers' racing-line reward functions expect the line as a
+list of ``[x, y]`` points, which ``RacingLine.points_list`` gives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.tracks import Track
+
+# The car's limits (simulator/car.py: MAX_SPEED, tyres of friction 1 that slide beyond about 1 g).
+TOP_SPEED = 4.0  # m/s
+LATERAL_ACCELERATION = 9.81  # m/s^2 of grip in a corner
+ACCELERATION = 3.0  # m/s^2 from the drivetrain's torque limit, roughly
+BRAKING = 4.0  # m/s^2
+CAR_HALF_WIDTH = 0.1  # m: the line keeps this far inside each border (all wheels on the track)
+SPACING = 0.1  # m between the line's points
+ITERATIONS = 1500  # smoothing passes; enough to converge on every built-in and DeepRacer track
+STEP = 0.5  # how far a point moves towards its neighbours' midpoint per pass
+
+
+@dataclass(frozen=True)
+class RacingLine:
+    points: np.ndarray  # (N, 2), closed: the first point is repeated at the end
+    speeds: np.ndarray  # (N,) m/s the car can hold at each point
+    curvature: np.ndarray  # (N,) 1/m, positive turning left
+    lap_time: float  # s, driving the speed profile once round
+
+    def points_list(self, decimals: int = 4) -> list[list[float]]:
+        return np.round(self.points, decimals).tolist()
+
+    def as_dict(self, decimals: int = 3) -> dict:
+        return {"points": self.points_list(decimals), "speeds": np.round(self.speeds, decimals).tolist(),
+                "lap_time": round(self.lap_time, 3)}
+
+
+def racing_line(track: Track, *, top_speed: float = TOP_SPEED,
+                lateral_acceleration: float = LATERAL_ACCELERATION, acceleration: float = ACCELERATION,
+                braking: float = BRAKING, margin: float = CAR_HALF_WIDTH,
+                iterations: int = ITERATIONS) -> RacingLine:
+    """The fast line of ``track`` in its driving direction (a reversed track gives the line reversed)."""
+    centre, normals, half_widths = _resampled_centre(track)
+    limit = np.maximum(half_widths - margin, 0.0)
+    offsets = _smoothed_offsets(centre, normals, limit, iterations)
+    points = centre + offsets[:, None] * normals
+    curvature = _curvature(points)
+    speeds = speed_profile(points, curvature, top_speed, lateral_acceleration, acceleration, braking)
+    closed = np.vstack([points, points[:1]])
+    steps = np.hypot(*np.diff(closed, axis=0).T)
+    lap_time = float(np.sum(steps / np.maximum((speeds + np.roll(speeds, -1)) / 2, 1e-6)))
+    return RacingLine(closed, np.append(speeds, speeds[0]), np.append(curvature, curvature[0]), lap_time)
+
+
+def _resampled_centre(track: Track) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ~SPACING m along the centre line (open: no repeated end), their left normals and the
+    local half width of the road there."""
+    count = max(int(track.length / SPACING), 16)
+    distances = np.arange(count) * (track.length / count)
+    poses = np.array([track.pose_at(distance) for distance in distances])
+    centre, heading = poses[:, :2], poses[:, 2]
+    normals = np.column_stack([-np.sin(heading), np.cos(heading)])
+    cumulative = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(track.centre, axis=0).T))))
+    half_widths = np.interp(distances, cumulative, track.widths) / 2
+    return centre, normals, half_widths
+
+
+def _smoothed_offsets(centre, normals, limit, iterations) -> np.ndarray:
+    """Lateral offsets (left positive) of the smoothed line, each within +-limit."""
+    offsets = np.zeros(len(centre))
+    for _ in range(iterations):
+        points = centre + offsets[:, None] * normals
+        middle = (np.roll(points, 1, axis=0) + np.roll(points, -1, axis=0)) / 2
+        wanted = np.einsum("ij,ij->i", middle - centre, normals)
+        offsets = np.clip(offsets + STEP * (wanted - offsets), -limit, limit)
+    return offsets
+
+
+def _curvature(points: np.ndarray) -> np.ndarray:
+    """Signed curvature of a closed polyline (open array) at each point: the circle through a point and
+    its two neighbours (Menger curvature), positive turning left."""
+    before, after = np.roll(points, 1, axis=0), np.roll(points, -1, axis=0)
+    a = np.hypot(*(points - before).T)
+    b = np.hypot(*(after - points).T)
+    c = np.hypot(*(after - before).T)
+    cross = (points - before)[:, 0] * (after - points)[:, 1] - (points - before)[:, 1] * (after - points)[:, 0]
+    return 2 * cross / np.maximum(a * b * c, 1e-12)
+
+
+def speed_profile(points, curvature, top_speed=TOP_SPEED, lateral_acceleration=LATERAL_ACCELERATION,
+                  acceleration=ACCELERATION, braking=BRAKING) -> np.ndarray:
+    """The speed at each point of a closed line (open array): the grip limit in corners, then what the
+    car can reach accelerating out of them and braking into them. Two laps of each pass settle the wrap."""
+    steps = np.hypot(*(np.roll(points, -1, axis=0) - points).T)
+    speeds = np.minimum(top_speed, np.sqrt(lateral_acceleration / np.maximum(np.abs(curvature), 1e-9)))
+    count = len(speeds)
+    for _ in range(2):
+        for i in range(count):
+            j = (i + 1) % count
+            speeds[j] = min(speeds[j], math.sqrt(speeds[i] ** 2 + 2 * acceleration * steps[i]))
+    for _ in range(2):
+        for i in range(count - 1, -1, -1):
+            j = (i + 1) % count
+            speeds[i] = min(speeds[i], math.sqrt(speeds[j] ** 2 + 2 * braking * steps[i]))
+    return speeds
