@@ -9,6 +9,7 @@ from rest_framework.routers import SimpleRouter
 
 from models_app.models import RLModel
 from training import services
+from training.analysis_api import ModelAnalysisViewSet
 from training.models import EvaluationJob, TrainingJob
 
 JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_at", "finished_at",
@@ -131,3 +132,4 @@ class EvaluationJobViewSet(_JobViewSet):
 router = SimpleRouter()
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("evaluation-jobs", EvaluationJobViewSet, basename="evaluation-job")
+router.register("analysis", ModelAnalysisViewSet, basename="analysis")
