@@ -63,6 +63,8 @@ def _wizard(request, source):
         "examples": reward.examples(),
         "editor_config": {
             "validate_url": "/api/reward/validate/",
+            "preview_url": "/api/reward/preview/",
+            "racing_line_url": "/api/reward/racing-line/",
             "default_code": reward.default_code(),
             "examples": reward.examples(),
             "ace_base": settings.STATIC_URL + "django_ace/ace/",

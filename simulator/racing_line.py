@@ -27,6 +27,9 @@ CAR_HALF_WIDTH = 0.1  # m: the line keeps this far inside each border (all wheel
 SPACING = 0.1  # m between the line's points
 ITERATIONS = 1500  # smoothing passes; enough to converge on every built-in and DeepRacer track
 STEP = 0.5  # how far a point moves towards its neighbours' midpoint per pass
+# Curvature is measured over chords of this many points (0.3 m) and averaged as far again: a car cannot
+# follow kinks shorter than its own length, and point-to-point curvature of a clipped line is noisy.
+CURVATURE_STENCIL = 3
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,9 @@ def racing_line(track: Track, *, top_speed: float = TOP_SPEED,
     centre, normals, half_widths = _resampled_centre(track)
     limit = np.maximum(half_widths - margin, 0.0)
     offsets = _smoothed_offsets(centre, normals, limit, iterations)
-    points = centre + offsets[:, None] * normals
-    curvature = _curvature(points)
+    # Points bunch up where the line hugs the inside of a tight corner: spread them evenly again.
+    points = _evenly_spaced(centre + offsets[:, None] * normals, len(centre))
+    curvature = _smoothed(_curvature(points, CURVATURE_STENCIL), CURVATURE_STENCIL)
     speeds = speed_profile(points, curvature, top_speed, lateral_acceleration, acceleration, braking)
     closed = np.vstack([points, points[:1]])
     steps = np.hypot(*np.diff(closed, axis=0).T)
@@ -85,10 +89,25 @@ def _smoothed_offsets(centre, normals, limit, iterations) -> np.ndarray:
     return offsets
 
 
-def _curvature(points: np.ndarray) -> np.ndarray:
+def _evenly_spaced(points: np.ndarray, count: int) -> np.ndarray:
+    """``count`` points evenly spaced along a closed polyline (open array), starting at its first point."""
+    closed = np.vstack([points, points[:1]])
+    cumulative = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(closed, axis=0).T))))
+    wanted = np.arange(count) * (cumulative[-1] / count)
+    return np.column_stack([np.interp(wanted, cumulative, closed[:, 0]), np.interp(wanted, cumulative, closed[:, 1])])
+
+
+def _smoothed(values: np.ndarray, half: int) -> np.ndarray:
+    """Circular moving average over 2 * half + 1 values."""
+    window = np.ones(2 * half + 1) / (2 * half + 1)
+    padded = np.concatenate([values[-half:], values, values[:half]])
+    return np.convolve(padded, window, mode="valid")
+
+
+def _curvature(points: np.ndarray, stencil: int = 1) -> np.ndarray:
     """Signed curvature of a closed polyline (open array) at each point: the circle through a point and
-    its two neighbours (Menger curvature), positive turning left."""
-    before, after = np.roll(points, 1, axis=0), np.roll(points, -1, axis=0)
+    the points ``stencil`` before and after it (Menger curvature), positive turning left."""
+    before, after = np.roll(points, stencil, axis=0), np.roll(points, -stencil, axis=0)
     a = np.hypot(*(points - before).T)
     b = np.hypot(*(after - points).T)
     c = np.hypot(*(after - before).T)
@@ -112,3 +131,12 @@ def speed_profile(points, curvature, top_speed=TOP_SPEED, lateral_acceleration=L
             j = (i + 1) % count
             speeds[i] = min(speeds[i], math.sqrt(speeds[j] ** 2 + 2 * braking * steps[i]))
     return speeds
+
+
+def track_outline(track: Track) -> dict:
+    """The track picture as lines (m), for plots: centre, inner and outer border, each {x: [...], y: [...]}."""
+    def line(array):
+        return {"x": np.round(array[:, 0], 3).tolist(), "y": np.round(array[:, 1], 3).tolist()}
+
+    return {"title": track.title, "centre": line(track.centre), "inner": line(track.inner),
+            "outer": line(track.outer), "length": round(track.length, 3), "width": round(track.width, 3)}

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from simulator.racing_line import track_outline  # noqa: F401 (the analyses' track picture)
 from simulator.tracks import Track
 
 STATUSES = ("prepare", "in_progress", "lap_complete", "off_track", "crashed", "reversed", "immobilized", "pause")
@@ -498,15 +499,6 @@ def episode_steps(steps: Steps, track: Track, iteration: int, episode: int) -> d
     }
 
 
-# --------------------------------------------------------------------------------------- the track
-
-
-def track_outline(track: Track) -> dict:
-    """The track picture as lines (m): centre, inner and outer border."""
-    return {"title": track.title, "centre": _points(track.centre), "inner": _points(track.inner),
-            "outer": _points(track.outer), "length": round(track.length, 3), "width": round(track.width, 3)}
-
-
 # ------------------------------------------------------------------------------------------ helpers
 
 
@@ -528,7 +520,3 @@ def _nullable(values: np.ndarray, decimals: int = 4) -> list:
         return rounded.tolist()
     finite = np.isfinite(rounded)
     return np.where(finite, rounded, None).tolist() if rounded.ndim else _round(rounded)
-
-
-def _points(array: np.ndarray) -> dict:
-    return {"x": _rounded(array[:, 0], 3), "y": _rounded(array[:, 1], 3)}
