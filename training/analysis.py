@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,16 @@ class TraceCache:
         return steps
 
 
+RECENT_RANGES = 4  # ranges of steps kept in memory (a 200,000-step range is about 20 MB)
+_RECENT: dict[tuple, Steps] = {}
+_RECENT_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 class ModelLogs:
     """The sim-traces of one model folder: training (by iteration) and each evaluation."""
 
@@ -197,9 +208,19 @@ class ModelLogs:
         return dict(sorted(files.items()))
 
     def training(self, first: int | None = None, last: int | None = None) -> Steps:
-        parts = [self.cache.load(path, iteration) for iteration, path in self.training_files().items()
-                 if (first is None or iteration >= first) and (last is None or iteration <= last)]
-        return Steps.concatenate(parts)
+        files = {iteration: path for iteration, path in self.training_files().items()
+                 if (first is None or iteration >= first) and (last is None or iteration <= last)}
+        # The tab asks several endpoints for the same range at once: keep the last few ranges in memory,
+        # keyed by the files' sizes and times, so each request does not reload them.
+        key = (str(self.model_dir), tuple((i, *_stamp(path)) for i, path in files.items()))
+        steps = _RECENT.get(key)
+        if steps is None:
+            steps = Steps.concatenate([self.cache.load(path, iteration) for iteration, path in files.items()])
+            with _RECENT_LOCK:  # the web server answers requests on several threads
+                _RECENT[key] = steps
+                while len(_RECENT) > RECENT_RANGES:
+                    _RECENT.pop(next(iter(_RECENT)))
+        return steps
 
     def evaluations(self) -> list[str]:
         """Evaluation stamps (YYYYmmddHHMMSS) that have a sim-trace, oldest first."""
@@ -226,17 +247,14 @@ class ModelLogs:
 def episodes(steps: Steps) -> pd.DataFrame:
     """One row per episode: iteration, episode, first and end row, steps, reward (sum), progress (last),
     status (last row's code), time (s of sim clock from first to last row), complete."""
-    bounds = episode_bounds = steps.episode_bounds()
-    starts, ends = episode_bounds[:-1], episode_bounds[1:]
-    if not len(starts):
-        return pd.DataFrame(columns=["iteration", "episode", "start", "end", "steps", "reward", "progress",
-                                     "status", "time", "complete"])
+    bounds = steps.episode_bounds()
+    starts, ends = bounds[:-1], bounds[1:]
     last = ends - 1
     status = steps.status[last]
     return pd.DataFrame({
         "iteration": steps.iteration[starts], "episode": steps.episode[starts],
         "start": starts, "end": ends, "steps": ends - starts,
-        "reward": np.add.reduceat(steps.reward, starts) if len(bounds) > 1 else np.zeros(0),
+        "reward": np.add.reduceat(steps.reward, starts) if len(starts) else np.zeros(0),
         "progress": steps.progress[last], "status": status,
         "time": steps.tstamp[last] - steps.tstamp[starts],
         "complete": (status == LAP_COMPLETE) | (steps.progress[last] >= 100.0),
@@ -303,10 +321,12 @@ def _quintiles(values: pd.Series) -> list[float]:
 
 
 def learner_curves(records: list[dict]) -> dict:
-    """{"iteration": [...], "losses/<name>": [...]} from the training job's per-iteration records."""
+    """{"iteration": [...], "losses/<name>": [...]} from the training job's per-iteration records. The
+    records count iterations from 1 (the reward graph's numbering), the sim-trace files from 0: the
+    curves use the files' numbers, so that iteration n here is n-iteration.csv."""
     names = sorted({key for record in records for key in record if key.startswith("losses/")})
     ordered = sorted((record for record in records if "iteration" in record), key=lambda r: r["iteration"])
-    curves = {"iteration": [int(record["iteration"]) for record in ordered]}
+    curves = {"iteration": [int(record["iteration"]) - 1 for record in ordered]}
     for name in names:
         curves[name] = [_round(record.get(name)) for record in ordered]
     return curves

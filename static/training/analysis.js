@@ -324,14 +324,18 @@
     root.dataset.loaded = String((Number(root.dataset.loaded) || 0) + 1);
   }
 
+  // While training runs: redraw the per-iteration charts, and when the range showed the newest iteration
+  // (or nothing yet), stretch it to the new one and redraw the views below.
   async function refreshSummary(extendRange) {
     const lastInput = root.querySelector("[data-range=last]");
-    const wasAtEnd = state.summary && Number(lastInput.value) >= Math.max(...state.summary.iterations.iteration, 0);
+    const before = state.summary ? state.summary.iterations.iteration : [];
+    const wasAtEnd = !before.length || Number(lastInput.value) >= Math.max(...before);
     state.summary = await getJson("summary");
     drawIterations();
-    const newest = state.summary.iterations.iteration.at(-1);
-    if (extendRange && wasAtEnd && newest !== undefined && newest > Number(lastInput.value)) {
-      lastInput.value = String(newest);
+    const iterations = state.summary.iterations.iteration;
+    root.dataset.iterations = String(iterations.length);
+    if (extendRange && wasAtEnd && iterations.length > before.length) {
+      lastInput.value = String(iterations.at(-1));
       await drawRange();
     }
   }

@@ -73,8 +73,8 @@ def test_it_reads_every_iteration_in_order(steps):
 
 def test_it_summarises_each_iteration_by_hand(steps):
     summary = analysis.iteration_summary(steps, [
-        {"iteration": 1, "losses/policy_loss": 0.5, "losses/entropy": 2.0},
-        {"iteration": 0, "losses/policy_loss": 0.75, "losses/entropy": 2.5},
+        {"iteration": 2, "losses/policy_loss": 0.5, "losses/entropy": 2.0},   # the job counts from 1
+        {"iteration": 1, "losses/policy_loss": 0.75, "losses/entropy": 2.5},
     ])
     assert summary["iteration"] == [0, 1]
     assert summary["episodes"] == [2, 1]

@@ -151,3 +151,16 @@ def test_it_analyses_a_deepracer_for_cloud_folder(owner_client, drfc_model):
                              content_type="application/json").json()
     original, rescored = np.array(body["episodes"]["original"]), np.array(body["episodes"]["rescored"])
     assert len(original) == 40 and np.mean(np.isclose(original, rescored, atol=1e-3)) > 0.8
+
+
+def test_it_opens_the_tab_of_a_training_that_has_no_logs_yet(owner_client, owner):
+    from training import services
+
+    model = make_model(owner)
+    job = services.training_start(model, enqueue=False)
+    page = owner_client.get(reverse("training:analysis", args=[model.pk])).content.decode()
+    assert f'data-socket="/ws/training/{job.pk}/"' in page and "training/live_job.js" in page
+    summary = owner_client.get(api("summary", model)).json()
+    assert summary["iterations"]["iteration"] == [] and summary["job"]["id"] == job.pk
+    for name in ("heatmap", "exits", "laps", "actions", "episodes"):
+        assert owner_client.get(api(name, model)).status_code == 200, name
