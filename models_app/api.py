@@ -300,7 +300,7 @@ def preview_reward(request):
     track (heading along the track plus heading_offset, the chosen speed and steering, progress and steps
     consistent with the position), computed in the reward sandbox. A failing function answers 400
     {"code": [{type, message, line}]}."""
-    from simulator.racing_line import racing_line, track_outline
+    from simulator.racing_line import cached_racing_line, track_outline
     from simulator.reward.preview import PreviewSettings, preview
 
     serializer = PreviewRequestSerializer(data=request.data)
@@ -319,7 +319,7 @@ def preview_reward(request):
                         status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if "errors" in result:
         return Response({"code": result["errors"]}, status=status.HTTP_400_BAD_REQUEST)
-    return Response({**result, "track": track_outline(track), "racing_line": racing_line(track).as_dict()})
+    return Response({**result, "track": track_outline(track), "racing_line": cached_racing_line(track).as_dict()})
 
 
 class RacingLineRequestSerializer(serializers.Serializer):
@@ -335,7 +335,7 @@ def track_racing_line(request):
     """A fast line round the track (minimum curvature within the road) and the speed the car can hold on it
     (top speed, grip, acceleration and braking limits): points [[x, y], ...] as racing-line reward functions
     expect them, speeds in m/s and the lap time of that profile."""
-    from simulator.racing_line import racing_line
+    from simulator.racing_line import cached_racing_line
 
     serializer = RacingLineRequestSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)
@@ -344,7 +344,7 @@ def track_racing_line(request):
                               serializer.validated_data["track_reversed"])
     except TrackError as error:
         return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-    return Response(racing_line(track).as_dict(decimals=4))
+    return Response(cached_racing_line(track).as_dict(decimals=4))
 
 
 # What DRF's generic list/create/retrieve/update/delete do, for operations without a docstring of their own.

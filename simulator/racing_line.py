@@ -11,7 +11,9 @@ list of ``[x, y]`` points, which ``RacingLine.points_list`` gives.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,3 +142,33 @@ def track_outline(track: Track) -> dict:
 
     return {"title": track.title, "centre": line(track.centre), "inner": line(track.inner),
             "outer": line(track.outer), "length": round(track.length, 3), "width": round(track.width, 3)}
+
+
+_CACHED: OrderedDict[tuple, RacingLine] = OrderedDict()
+CACHED_LINES = 32
+
+
+def cached_racing_line(track: Track) -> RacingLine:
+    """``racing_line(track)`` with the default limits, remembered per track geometry and direction (pages
+    draw the same few tracks again and again)."""
+    key = (track.is_reversed, hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
+    line = _CACHED.get(key)
+    if line is None:
+        line = _CACHED[key] = racing_line(track)
+        while len(_CACHED) > CACHED_LINES:
+            _CACHED.popitem(last=False)
+    return line
+
+
+def racing_line_svg(track: Track, size: int = 480) -> str:
+    """The racing line as an SVG path drawn over ``track.to_svg(size)`` (same pixel frame)."""
+    frame = track.pixel_frame(size)
+    coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in map(frame.pixel, cached_racing_line(track).points))
+    width = max(1.0, frame.scale * 0.03)
+    return (f'<path d="M{coords}" fill="none" stroke="#ff9900" stroke-width="{width:.1f}" '
+            f'stroke-dasharray="{width * 3:.1f} {width * 2:.1f}" data-racing-line="true"/>')
+
+
+def track_svg_with_racing_line(track: Track, size: int = 480) -> str:
+    """``track.to_svg(size)`` with the racing line drawn on it (the track picker)."""
+    return track.to_svg(size).replace("</svg>", racing_line_svg(track, size) + "\n</svg>")

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from models_app.models import RLModel
 from models_app.reward import MAX_CODE_CHARS
-from simulator.racing_line import racing_line
+from simulator.racing_line import cached_racing_line
 from simulator.reward.sandbox import IsolationUnavailable
 from simulator.tracks import TrackError
 from training import analysis, rescore
@@ -121,7 +121,7 @@ class ModelAnalysisViewSet(viewsets.GenericViewSet):
             raise ValidationError({"detail": str(error)}) from None
         track = model_track(model)
         return Response({"iterations": summary, "evaluations": logs.evaluations(),
-                         "track": analysis.track_outline(track), "racing_line": racing_line(track).as_dict(),
+                         "track": analysis.track_outline(track), "racing_line": cached_racing_line(track).as_dict(),
                          "job": {"id": job.pk, "status": job.status} if job else None})
 
     @extend_schema(parameters=[*RANGE, OpenApiParameter("kind", str, enum=list(analysis.HEATMAP_KINDS)),

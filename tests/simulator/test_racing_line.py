@@ -5,7 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.racing_line import _curvature, racing_line, speed_profile, track_outline
+from simulator.racing_line import (
+    _curvature,
+    cached_racing_line,
+    racing_line,
+    speed_profile,
+    track_outline,
+    track_svg_with_racing_line,
+)
 from simulator.tracks import BUILTIN_TRACKS, get_track, load_npy
 
 SHARED_TRACKS = Path(__file__).resolve().parents[2] / ".." / "shared" / "tracks"
@@ -51,3 +58,11 @@ def test_it_brakes_before_a_corner_and_accelerates_out():
 def test_it_outlines_the_track_for_plots():
     outline = track_outline(get_track("oval"))
     assert set(outline) >= {"centre", "inner", "outer", "title"} and len(outline["centre"]["x"]) == 121
+
+
+def test_it_draws_the_line_on_the_track_picture():
+    track = get_track("quick_loop")
+    svg = track_svg_with_racing_line(track, 240)
+    assert svg.count("data-racing-line") == 1 and svg.endswith("</svg>")
+    assert cached_racing_line(track) is cached_racing_line(get_track("quick_loop"))
+    assert cached_racing_line(track.reversed()) is not cached_racing_line(track)
