@@ -10,6 +10,7 @@ from rest_framework.routers import SimpleRouter
 from models_app.models import RLModel
 from simulator import spec
 from training import services
+from training.analysis_api import ModelAnalysisViewSet
 from training.models import EvaluationJob, TrainingJob
 
 JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_at", "finished_at",
@@ -135,3 +136,4 @@ class EvaluationJobViewSet(_JobViewSet):
 router = SimpleRouter()
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("evaluation-jobs", EvaluationJobViewSet, basename="evaluation-job")
+router.register("analysis", ModelAnalysisViewSet, basename="analysis")
