@@ -12,6 +12,7 @@ from common.openapi import detail_response, field_errors_response
 from models_app.models import RLModel
 from simulator import spec
 from training import services
+from training.analysis_api import ModelAnalysisViewSet
 from training.models import EvaluationJob, TrainingJob
 
 JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_at", "finished_at",
@@ -159,3 +160,4 @@ class EvaluationJobViewSet(_JobViewSet):
 router = SimpleRouter()
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("evaluation-jobs", EvaluationJobViewSet, basename="evaluation-job")
+router.register("analysis", ModelAnalysisViewSet, basename="analysis")

@@ -52,10 +52,12 @@ RUNTIME_FAILURES = (
 )
 
 # The synthetic states (SPEC 1.3): where on the lap, how far left of the centre line (in track widths,
-# "inner" meaning towards the inner border), and what the episode says.
+# "inner" meaning towards the inner border), and what the episode says. In the order of an episode (the
+# start line, steps 1, first): functions that set up their state on an episode's first step (the popular
+# racing-line classes) validate as they would train.
 SYNTHETIC_STATES = (
-    ("normal", dict(lap=0.25, inner=0.125, progress=25.0, steps=60, speed=1.0, steering_angle=10.0)),
     ("start line", dict(lap=0.0, inner=0.0, progress=0.0, steps=1, speed=1.0, steering_angle=0.0)),
+    ("normal", dict(lap=0.25, inner=0.125, progress=25.0, steps=60, speed=1.0, steering_angle=10.0)),
     ("mid-track", dict(lap=0.5, inner=0.0, progress=50.0, steps=100, speed=1.0, steering_angle=-10.0)),
     ("off-track", dict(lap=0.6, inner=-1.0, progress=60.0, steps=150, speed=1.0, steering_angle=30.0,
                        is_offtrack=True)),
