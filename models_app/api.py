@@ -23,11 +23,13 @@ from models_app.archive import ArchiveError, car_bundle_entries, folder_entries,
 from models_app.forms import ModelImportForm
 from models_app.hyperparameters import ALGORITHMS, DEFAULTS
 from models_app.models import MAX_DESCRIPTION, RLModel
-from models_app.race_types import RACE_TYPES
+from models_app.race_types import RACE_TYPES, RaceTypeError, check_race_type
 from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete
 from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
 from simulator import spec
+from simulator.racing_line import cached_racing_line, track_outline
+from simulator.reward.preview import PreviewSettings, preview
 from simulator.tracks import TrackError
 
 
@@ -198,8 +200,6 @@ class ValidationRequestSerializer(serializers.Serializer):
 def validate_reward(request):
     """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
     {"errors": [...], "warnings": [...]} (style findings, never failures)."""
-    from models_app.race_types import RaceTypeError, check_race_type
-
     serializer = ValidationRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -230,8 +230,6 @@ class PreviewRequestSerializer(ValidationRequestSerializer):
 
 def _track_and_race_type(request, data):
     """(track, race_type) of a reward-editor request, or a 400 Response naming the field."""
-    from models_app.race_types import RaceTypeError, check_race_type
-
     try:
         race_type = check_race_type(data.get("race_type"))
     except RaceTypeError as error:
@@ -252,8 +250,6 @@ def preview_reward(request):
     track (heading along the track plus heading_offset, the chosen speed and steering, progress and steps
     consistent with the position), computed in the reward sandbox. A failing function answers 400
     {"code": [{type, message, line}]}."""
-    from simulator.racing_line import cached_racing_line, track_outline
-    from simulator.reward.preview import PreviewSettings, preview
 
     serializer = PreviewRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -287,7 +283,6 @@ def track_racing_line(request):
     """A fast line round the track (minimum curvature within the road) and the speed the car can hold on it
     (top speed, grip, acceleration and braking limits): points [[x, y], ...] as racing-line reward functions
     expect them, speeds in m/s and the lap time of that profile."""
-    from simulator.racing_line import cached_racing_line
 
     serializer = RacingLineRequestSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)

@@ -9,8 +9,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import ranges
+from models_app.hyperparameters import LABELS
 from models_app.models import RLModel
+from models_app.reward import examples
 from training import services
+from training.analysis_api import analysis_metadata, model_logs
 from training.forms import EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
@@ -63,8 +66,6 @@ def model_training(request, model_id):
 
 
 def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
-    from models_app.hyperparameters import LABELS
-
     return [(LABELS.get(name, name), value) for name, value in (values or {}).items()]
 
 
@@ -137,8 +138,6 @@ def training_logs(request, job_id):
 @require_GET
 def model_analysis(request, model_id):
     """The Analysis tab: the page; its figures come from the analysis endpoints (training/analysis_api.py)."""
-    from training.analysis_api import analysis_metadata, model_logs
-
     model = _get_model_for_user(request, model_id)
     logs = model_logs(model)
     job = TrainingJob.objects.filter(model=model).first()
@@ -151,8 +150,6 @@ def model_analysis(request, model_id):
 
 
 def _reward_examples() -> list[dict]:
-    from models_app.reward import examples
-
     return examples()
 
 
@@ -199,8 +196,6 @@ def evaluation_state(request, evaluation_id):
 
 
 def evaluation_payload(evaluation: EvaluationJob) -> dict:
-    from django.urls import reverse
-
     video = services.evaluation_video_path(evaluation)
     return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
