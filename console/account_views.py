@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from common.roles import roles_of
 from console import accounts
 from console.forms import RacerNameForm, SignUpForm
 from console.models import RacerProfile
-from console.roles import roles_of
 from races.services import racer_results
 
 

@@ -1,38 +1,16 @@
-"""Tracks a racer may pick: the simulator's built-ins and the racer's imported .npy files (`user-<id>`)."""
+"""Tracks a racer may pick: the simulator's built-ins and the racer's imported .npy files (`user-<id>`).
 
-from models_app.models import IMPORTED_TRACK_PREFIX, UNKNOWN_TITLE, ImportedTrack
-from simulator.tracks import BUILTIN_TRACKS, Track, TrackError, get_track
+Resolving a slug to a Track and naming it live with the ImportedTrack model (models.py); this module
+builds the wizard's list of choices on top of them.
+"""
 
+from django.utils.safestring import mark_safe
 
-def _imported_id(slug: str) -> int | None:
-    if not slug.startswith(IMPORTED_TRACK_PREFIX):
-        return None
-    number = slug[len(IMPORTED_TRACK_PREFIX):]
-    return int(number) if number.isdigit() else None
+from models_app.models import ImportedTrack, resolve_track, track_title
+from simulator.racing_line import track_svg_with_racing_line
+from simulator.tracks import BUILTIN_TRACKS, Track, TrackError
 
-
-def resolve_track(owner_id, slug: str, reverse: bool = False) -> Track:
-    """A built-in by slug, or the owner's imported track; TrackError for anything else (a stranger's
-    track included: the message is the same as for a track that does not exist)."""
-    number = _imported_id(slug)
-    if number is None:
-        return get_track(slug, reverse=reverse)
-    imported = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).first()
-    if imported is None:
-        raise TrackError(f"unknown track {slug!r}")
-    return imported.load(reverse)
-
-
-def track_title(owner_id, slug: str, imported_title=UNKNOWN_TITLE) -> str:
-    """A built-in's title, the owner's imported track's title, or the slug itself. `imported_title` is the
-    title a list query annotated (with_track_titles(): None when there is none); without it, one query."""
-    if slug in BUILTIN_TRACKS:
-        return BUILTIN_TRACKS[slug].title
-    if imported_title is UNKNOWN_TITLE:
-        number = _imported_id(slug)
-        imported_title = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).values_list(
-            "title", flat=True).first() if number is not None else None
-    return imported_title or slug
+__all__ = ["resolve_track", "track_cards", "track_options", "track_title"]
 
 
 def track_options(owner) -> dict[str, Track]:
@@ -48,8 +26,6 @@ def track_options(owner) -> dict[str, Track]:
 
 def track_cards(tracks: dict[str, Track], size: int) -> list[dict]:
     """The track picker's cards (templates/models_app/_track_picker.html): slug, Track and its SVG picture."""
-    from django.utils.safestring import mark_safe
-
-    # to_svg() escapes the title: the markup is the simulator's own drawing.
-    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(size))}  # noqa: S308
+    # to_svg() escapes the title: the markup is the simulator's own drawing, with its racing line (dashed).
+    return [{"slug": slug, "track": track, "svg": mark_safe(track_svg_with_racing_line(track, size))}  # noqa: S308
             for slug, track in tracks.items()]

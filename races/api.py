@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from common.openapi import detail_response, field_errors_response
 from models_app import race_types
 from models_app.models import RLModel
 from models_app.tracks import track_options
@@ -226,7 +227,9 @@ class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             raise _race_error(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=JoinSerializer, responses={200: RaceSerializer})
+    @extend_schema(request=JoinSerializer, responses={
+        200: RaceSerializer, 404: detail_response("No race has this invite token (it may have been reset)."),
+        400: field_errors_response("No token, or the organiser removed you from this race.")})
     @action(detail=False, methods=["post"])
     def join(self, request):
         """Join a private race with the token of its invite link."""

@@ -3,7 +3,7 @@ closes. Only those who can see the race may listen (a private race's strangers a
 
 from channels.db import database_sync_to_async
 
-from console.consumers import GroupForwardConsumer
+from common.consumers import GroupForwardConsumer
 from races.models import Race
 
 

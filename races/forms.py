@@ -8,7 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from console.roles import RACE_FACILITATOR, has_role, is_admin
+from common.roles import RACE_FACILITATOR, has_role, is_admin
 from models_app import race_types
 from models_app.models import DIRECTION_LABELS, RLModel
 from models_app.tracks import track_options

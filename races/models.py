@@ -30,7 +30,7 @@ def new_invite_token() -> str:
 class RaceQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Open races, and private ones the user organises or takes part in (not removed from)."""
-        from console.roles import is_admin
+        from common.roles import is_admin
 
         if not user.is_authenticated:
             return self.none()
@@ -140,7 +140,7 @@ class Race(models.Model):
     # -- who may do what -------------------------------------------------------------------------------
     def is_managed_by(self, user) -> bool:
         """The organiser (and admins) reset the link, remove racers, close, edit and delete."""
-        from console.roles import is_admin
+        from common.roles import is_admin
 
         return user.is_authenticated and (self.owner_id == user.pk or is_admin(user))
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
-from console.broadcast import publish, user_group
+from common.broadcast import publish, user_group
 from races import ranking
 from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts

@@ -14,8 +14,7 @@ from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import ranges
-from console.models import RacerProfile
+from common import ranges
 from races import services
 from races.forms import EnterRaceForm, RaceForm, initial_from_race, may_create_open_races, new_race_initial
 from races.models import Participant, Race, Submission
@@ -331,6 +330,6 @@ def entry_simtrace(request, race_id, entry_id):
 @require_GET
 def racer_profile(request, racer_name):
     """A racer's public page: racer name and results in the races the viewer can see. No models or code."""
-    profile = get_object_or_404(RacerProfile.objects.select_related("user"), racer_name__iexact=racer_name)
-    return render(request, "races/racer.html", {"profile": profile,
-                                                "results": services.racer_results(profile.user, request.user)})
+    racer = get_object_or_404(get_user_model().objects.select_related("racer"), racer__racer_name__iexact=racer_name)
+    return render(request, "races/racer.html", {"profile": racer.racer,
+                                                "results": services.racer_results(racer, request.user)})

@@ -8,9 +8,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
+from common.broadcast import publish
+from common.consumers import CLOSE_UNAUTHENTICATED
 from console.asgi import application
-from console.broadcast import publish
-from console.consumers import CLOSE_UNAUTHENTICATED
 from races.models import Participant
 from tests.races.conftest import make_race
 from tests.training.test_consumers import ORIGIN, RECEIVE_TIMEOUT, _cookie

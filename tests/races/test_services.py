@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from console.broadcast import user_group
+from common.broadcast import user_group
 from races import services
 from races.models import Participant, Submission, SubmissionStatus
 from tests.races.conftest import make_race
