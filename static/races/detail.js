@@ -31,6 +31,30 @@
     else { countdown.textContent = "· closed"; }
   }
 
+  // Your own running submissions: their evaluation's socket says when a worker picks one up or it ends,
+  // so the status and the place in the queue follow without waiting for the board's next change.
+  var evaluationSockets = {};
+
+  function followOwnEvaluations() {
+    var wanted = {};
+    board.querySelectorAll("[data-evaluation-socket]").forEach(function (row) { wanted[row.dataset.evaluationSocket] = true; });
+    Object.keys(evaluationSockets).forEach(function (path) {
+      if (!wanted[path]) { evaluationSockets[path].close(); delete evaluationSockets[path]; }
+    });
+    Object.keys(wanted).forEach(function (path) {
+      if (evaluationSockets[path] || !window.WebSocket) { return; }
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + path);
+      socket.addEventListener("message", function (event) {
+        if (JSON.parse(event.data).event === "status") { refreshBoard(); }
+      });
+      socket.addEventListener("close", function () {
+        if (evaluationSockets[path] === socket) { delete evaluationSockets[path]; }
+      });
+      evaluationSockets[path] = socket;
+    });
+  }
+
   function refreshBoard() {
     // One fetch at a time; an event during a fetch asks for one more afterwards.
     if (refreshing) { refreshing.again = true; return; }
@@ -44,6 +68,7 @@
         if (html !== null && html !== undefined) {
           board.innerHTML = html;
           window.raceTimes.localize(board);
+          followOwnEvaluations();
           root.dataset.refreshes = String(Number(root.dataset.refreshes || 0) + 1);
         }
       })
@@ -112,6 +137,7 @@
 
   tick();
   setInterval(tick, 1000);
+  followOwnEvaluations();
   setupWatch();
   setupCopy();
   connect();

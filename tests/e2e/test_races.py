@@ -117,6 +117,9 @@ def test_it_runs_a_private_race_from_invite_to_close(page, browser, live_url, si
     order = _expected_order(race)
     assert sorted(order) == ["Invited_Racer", "Owner_Racer"]
     assert _board_racers(page) == order and _board_racers(racer_page) == order
+    for viewer in (page, racer_page):  # each racer's own submission followed its evaluation to the end
+        expect(viewer.get_by_test_id("my-submissions").locator("[data-field=submission-status]")).to_have_text(
+            "Completed")
     expect(page.locator("tr.mine")).to_have_attribute("data-racer", "Owner_Racer")
     expect(racer_page.locator("tr.mine")).to_have_attribute("data-racer", "Invited_Racer")
     shot("both-rows-live")
@@ -131,6 +134,10 @@ def test_it_runs_a_private_race_from_invite_to_close(page, browser, live_url, si
         expect(video).to_be_visible()
         racer_page.screenshot(path=str(shot("organiser-watch").parent / f"racer-03-watch-{name}.png"))
         racer_page.get_by_role("button", name="Close replay").click()
+
+    # The submission is in the model's Evaluation tab too.
+    racer_page.goto(f"/training/models/{trained_models[1].pk}/evaluation/")
+    expect(racer_page.get_by_test_id("evaluation-label")).to_have_text("Race: Friday Night Cup")
 
     # Up to here nothing failed in either page; from here on 404s are what the test asks for.
     assert errors == []
