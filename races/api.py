@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from common.openapi import detail_response, field_errors_response
+from common.roles import is_admin
 from models_app import race_types
 from models_app.models import RLModel
 from models_app.tracks import track_options
@@ -55,7 +56,10 @@ class RaceSerializer(serializers.ModelSerializer):
 
     def get_invite_url(self, race) -> str | None:
         request = self.context["request"]
-        if race.is_open or not race.is_managed_by(request.user):
+        if "viewer_is_admin" not in self.context:  # once per response, not once per race of a list
+            self.context["viewer_is_admin"] = is_admin(request.user)
+        managed = race.owner_id == request.user.pk or self.context["viewer_is_admin"]
+        if race.is_open or not managed:
             return None
         return request.build_absolute_uri(reverse("races:join", args=[race.invite_token]))
 
@@ -178,6 +182,10 @@ class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
+        try:
+            services.require_racer_name(self.request.user)
+        except services.RaceError as error:
+            raise _race_error(error) from None
         with transaction.atomic():
             race = serializer.save()
             services.race_join(race, self.request.user)

@@ -39,6 +39,12 @@ class RaceQuerySet(models.QuerySet):
         member = Participant.objects.filter(race=OuterRef("pk"), user=user, removed_at__isnull=True)
         return self.filter(Q(is_open=True) | Q(owner=user) | Q(Exists(member)))
 
+    def with_track_titles(self):
+        """Imported tracks' titles in the list query (a list shows one per row)."""
+        from models_app.models import imported_track_title
+
+        return self.annotate(imported_track_title=imported_track_title(OuterRef("owner"), OuterRef("track")))
+
     def with_racer_counts(self):
         """`racer_count`: racers with at least one completed entry on the board (a subquery, no join)."""
         on_board = (Submission.objects.filter(race=OuterRef("pk"), status=SubmissionStatus.COMPLETED,
@@ -128,9 +134,9 @@ class Race(models.Model):
 
     @property
     def track_title(self) -> str:
-        from models_app.tracks import track_title
+        from models_app.models import UNKNOWN_TITLE, track_title
 
-        return track_title(self.owner_id, self.track)
+        return track_title(self.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
 
     def get_track(self):
         from models_app.tracks import resolve_track

@@ -54,8 +54,17 @@ def _notify(user_id: int, message: str, level: str) -> None:
 # ------------------------------------------------------------------------------------------- the race
 
 
+def require_racer_name(user) -> None:
+    """Leaderboards show racer names: an account without one (an API token user who never chose it) cannot
+    race or organise until it has one."""
+    profile = getattr(user, "racer", None)
+    if not getattr(profile, "racer_name", None):
+        raise RaceError("Choose your racer name first (console: Racer name): leaderboards show it.")
+
+
 def race_join(race: Race, user) -> Participant:
     """Join a race (the invite link of a private race; a first submission to an open one)."""
+    require_racer_name(user)
     if race.owner_id == user.pk:
         participant, _ = Participant.objects.get_or_create(race=race, user=user)
         return participant
@@ -276,7 +285,7 @@ def racer_board_entry(race: Race, user) -> Submission | None:
 def racer_results(racer, viewer) -> list[dict]:
     """The racer's races that `viewer` may see, with their best rank and lap times (the profile pages)."""
     races = list(Race.objects.visible_to(viewer).filter(
-        participants__user=racer, participants__removed_at__isnull=True).order_by("-opens_at"))
+        participants__user=racer, participants__removed_at__isnull=True).with_track_titles().order_by("-opens_at"))
     if not races:
         return []
     best = {entry.race_id: entry for entry in Submission.objects.of_racer_ranked(races, racer)}

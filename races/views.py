@@ -47,7 +47,8 @@ def race_list(request):
     user = request.user
     races = (Race.objects.visible_to(user).filter(participants__user=user, participants__removed_at__isnull=True)
              | Race.objects.filter(owner=user)).distinct()
-    races = Race.objects.filter(pk__in=races.values("pk")).with_racer_counts().select_related("owner__racer")
+    races = (Race.objects.filter(pk__in=races.values("pk")).with_racer_counts().with_track_titles()
+             .select_related("owner__racer"))
     return render(request, "races/list.html", {"races": races, "may_create_open": may_create_open_races(user)})
 
 
@@ -55,7 +56,7 @@ def race_list(request):
 @require_GET
 def leaderboards(request):
     """Open races, newest first, with the top three of each (one query for all the top rows)."""
-    races = list(Race.objects.filter(is_open=True).with_racer_counts().select_related("owner__racer")
+    races = list(Race.objects.filter(is_open=True).with_racer_counts().with_track_titles().select_related("owner__racer")
                  .order_by("-opens_at", "-created_at")[:PAGE_SIZE])
     tops: dict = {}
     for entry in Submission.objects.top_of(races):

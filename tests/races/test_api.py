@@ -148,3 +148,23 @@ def test_it_describes_the_races_api_in_the_schema(owner_client):
     for route in ("/api/races/", "/api/races/{id}/leaderboard/", "/api/races/{id}/submissions/",
                   "/api/races/join/", "/api/races/{id}/remove-racer/"):
         assert route in schema
+
+
+def test_it_asks_an_account_without_a_racer_name_to_choose_one(race):
+    nameless = make_racer("nameless")
+    client = APIClient()
+    client.force_authenticate(nameless)
+    response = client.post("/api/races/", _body(), format="json")
+    assert response.status_code == 400 and "racer name" in response.data["detail"]
+    response = client.post("/api/races/join/", {"token": race.invite_token})
+    assert response.status_code == 400 and "racer name" in response.data["detail"]
+    assert Race.objects.count() == 1
+
+
+def test_it_lists_races_in_a_constant_number_of_queries(owner, owner_api, facilitator, queries_of):
+    make_race(facilitator, name="Open 0", is_open=True)
+    one = queries_of(lambda: owner_api.get("/api/races/"))
+    for number in range(1, 6):
+        make_race(facilitator, name=f"Open {number}", is_open=True)
+        make_race(owner, name=f"Mine {number}")
+    assert queries_of(lambda: owner_api.get("/api/races/")) == one

@@ -353,3 +353,23 @@ def test_it_asks_a_new_racer_for_a_racer_name_before_joining(race):
     response = _client_for(newcomer).get(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:racer_name")) and "join" in response.url
+
+
+def test_it_keeps_the_race_lists_and_profiles_flat_with_more_races(owner, owner_client, facilitator, queries_of):
+    from tests.training.test_services import _imported_track
+
+    def add_races(count, start):
+        for number in range(start, start + count):
+            theirs = _imported_track(facilitator, title=f"Track {number}")
+            circuit = make_race(facilitator, name=f"Circuit {number}", is_open=True, track=theirs.slug)
+            make_entry(circuit, owner, 10_000 + number)
+            mine = make_race(owner, name=f"Mine {number}", track=_imported_track(owner, title=f"Mine {number}").slug)
+            make_entry(mine, owner, 12_000)
+
+    add_races(1, 0)
+    pages = (reverse("races:list"), reverse("races:leaderboards"), reverse("accounts:profile"),
+             reverse("races:racer", args=["Owner_Racer"]))
+    before = [queries_of(lambda url=url: owner_client.get(url)) for url in pages]
+    add_races(4, 1)
+    assert [queries_of(lambda url=url: owner_client.get(url)) for url in pages] == before
+    assert "Track 3" in owner_client.get(reverse("races:leaderboards")).content.decode()
