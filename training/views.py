@@ -11,7 +11,7 @@ from console import ranges
 from console.navigation import first_resolving_url
 from models_app.models import RLModel
 from training import services
-from training.forms import EvaluationForm
+from training.forms import ContinueTrainingForm, EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
 MODEL_PAGE = "models:detail"
@@ -63,9 +63,17 @@ def model_training(request, model_id):
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
                "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
                "video_over_text": TRAINING_VIDEO_OVER,
+               "continue_minutes": _continue_minutes(job),
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
+
+
+def _continue_minutes(job) -> float | None:
+    """The Continue training field's default: what the limit left, or the model's maximum time."""
+    if job is None or not job.can_continue:
+        return None
+    return round(job.remaining_seconds / 60.0, 1) if job.remaining_seconds >= 60 else job.model.max_minutes
 
 
 def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
@@ -105,6 +113,24 @@ def stop_training(request, job_id):
         messages.error(request, str(error))
     else:
         messages.info(request, "Stopping: training ends after saving a final checkpoint.")
+    return redirect("training:model", model_id=job.model_id)
+
+
+@login_required
+@require_POST
+def continue_training(request, job_id):
+    """Resume a failed or stopped training from its last checkpoint, in the same job (one graph)."""
+    job = _get_training_job_for_user(request, job_id)
+    form = ContinueTrainingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"More minutes: {' '.join(form.errors['minutes'])}")
+        return redirect("training:model", model_id=job.model_id)
+    try:
+        services.training_continue(job, minutes=form.cleaned_data["minutes"])
+    except services.JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Training continues from the last checkpoint as soon as a training worker is free.")
     return redirect("training:model", model_id=job.model_id)
 
 
