@@ -165,6 +165,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running training job goes on when the broker restarts (its state is in the database); the worker
+# reconnects afterwards. (Celery 6 will cancel such tasks by default: keep them.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Threads per worker process for torch, BLAS and Mesa's llvmpipe: more than one thread per process on a
 # busy machine is slower, not faster (DESIGN.md).
 WORKER_THREADS = env_int("WORKER_THREADS", 1, minimum=1)
