@@ -3,8 +3,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.authtoken.models import Token
@@ -15,11 +13,10 @@ from models_app.archive import ArchiveError, car_bundle_entries, folder_entries,
 from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
-from models_app.services import model_create, model_delete
+from models_app.services import ModelInvalid, model_create, model_delete
+from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
-# The training app fills the model page's tabs (training, evaluation) with this template when it exists.
-TABS_TEMPLATES = ("training/model_tabs.html",)
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
 PREVIEW_SIZE = 240
 
@@ -50,11 +47,13 @@ def model_clone(request, pk):
 def _wizard(request, source):
     form = ModelWizardForm(request.POST or None, owner=request.user, source=source)
     if request.method == "POST" and form.is_valid():
-        model, warning = model_create(form)
-        messages.success(request, f"Model {model.name} is created.")
-        if warning:
-            messages.warning(request, warning)
-        return redirect("models:detail", pk=model.pk)
+        try:
+            model = model_create(**form.arguments())
+        except ModelInvalid as invalid:
+            form.add_service_errors(invalid)
+        else:
+            messages.success(request, f"Model {model.name} is created.")
+            return redirect("models:detail", pk=model.pk)
     return render(request, "models_app/create.html", {
         "form": form,
         "source": source,
@@ -63,6 +62,8 @@ def _wizard(request, source):
         "examples": reward.examples(),
         "editor_config": {
             "validate_url": "/api/reward/validate/",
+            "preview_url": "/api/reward/preview/",
+            "racing_line_url": "/api/reward/racing-line/",
             "default_code": reward.default_code(),
             "examples": reward.examples(),
             "ace_base": settings.STATIC_URL + "django_ace/ace/",
@@ -71,8 +72,9 @@ def _wizard(request, source):
 
 
 def _track_cards(tracks):
-    # to_svg() escapes the title: the markup is the simulator's own drawing.
-    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(PREVIEW_SIZE))}  # noqa: S308
+    # to_svg() escapes the title: the markup is the simulator's own drawing, with its racing line (dashed).
+    return [{"slug": slug, "track": track,
+             "svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE))}  # noqa: S308
             for slug, track in tracks.items()]
 
 
@@ -87,22 +89,14 @@ def model_detail(request, pk):
     return render(request, "models_app/detail.html", {
         "model": model,
         "track": track,
-        "track_svg": mark_safe(track.to_svg(PREVIEW_SIZE * 2)) if track else "",  # noqa: S308
+        "track_svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE * 2)) if track else "",  # noqa: S308
         "direction": DIRECTIONS[track.direction] if track else "",
         "hyperparameters": [(LABELS[name], model.hyperparameters.get(name)) for name in LABELS
                             if name in model.hyperparameters],
-        "tabs_template": _tabs_template(),
         "has_car_bundle": model.car_bundle_source.is_file(),
         "race_type_objects": model.race_type.get("object_positions", []),
         "race_types": race_types.RACE_TYPES,
     })
-
-
-def _tabs_template():
-    try:
-        return select_template(TABS_TEMPLATES).template.name
-    except TemplateDoesNotExist:
-        return None
 
 
 @login_required
@@ -187,7 +181,7 @@ def track_list(request):
 
 def _preview(imported):
     try:
-        return mark_safe(imported.load().to_svg(PREVIEW_SIZE))  # noqa: S308 (the simulator's own drawing)
+        return mark_safe(track_svg_with_racing_line(imported.load(), PREVIEW_SIZE))  # noqa: S308 (our drawing)
     except TrackError:
         return ""
 

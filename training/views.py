@@ -5,12 +5,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import ranges
-from console.navigation import first_resolving_url
+from common import ranges
+from models_app.hyperparameters import LABELS
 from models_app.models import RLModel
+from models_app.reward import examples
 from training import services
+from training.analysis_api import analysis_metadata, model_logs
 from training.forms import ContinueTrainingForm, EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
@@ -34,13 +37,7 @@ def _get_evaluation_for_user(request, evaluation_id) -> EvaluationJob:
 
 
 def _model_context(model) -> dict:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        model_url = reverse(MODEL_PAGE, args=[model.pk])
-    except NoReverseMatch:
-        model_url = None
-    return {"model": model, "model_url": model_url, "models_url": first_resolving_url("models:list")}
+    return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
 def _recover_if_stale(job) -> None:
@@ -77,8 +74,6 @@ def _continue_minutes(job) -> float | None:
 
 
 def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
-    from models_app.hyperparameters import LABELS
-
     return [(LABELS.get(name, name), value) for name, value in (values or {}).items()]
 
 
@@ -162,6 +157,28 @@ def training_logs(request, job_id):
                         filename=f"{job.model.name}-training-{job.pk}.log")
 
 
+# ------------------------------------------------------------------------------------------ analysis
+
+
+@login_required
+@require_GET
+def model_analysis(request, model_id):
+    """The Analysis tab: the page; its figures come from the analysis endpoints (training/analysis_api.py)."""
+    model = _get_model_for_user(request, model_id)
+    logs = model_logs(model)
+    job = TrainingJob.objects.filter(model=model).first()
+    metadata = analysis_metadata(model)
+    context = {**_model_context(model), "tab": "analysis", "has_logs": logs.has_logs(), "job": job,
+               "live": job is not None and job.is_active, "evaluations": logs.evaluations(),
+               "iterations": list(logs.training_files()), "discrete": metadata["action_space_type"] == "discrete",
+               "examples": _reward_examples()}
+    return render(request, "training/analysis.html", context)
+
+
+def _reward_examples() -> list[dict]:
+    return examples()
+
+
 # ---------------------------------------------------------------------------------------- evaluation
 
 
@@ -205,8 +222,6 @@ def evaluation_state(request, evaluation_id):
 
 
 def evaluation_payload(evaluation: EvaluationJob) -> dict:
-    from django.urls import reverse
-
     video = services.evaluation_video_path(evaluation)
     return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
