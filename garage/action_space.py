@@ -11,7 +11,10 @@ STEREO_CAMERAS = "STEREO_CAMERAS"
 CAMERAS = {FRONT_FACING_CAMERA: "Camera", STEREO_CAMERAS: "Stereo camera"}
 LIDARS = {"LIDAR": "LIDAR", "SECTOR_LIDAR": "Sector LIDAR"}
 SHALLOW_CNN = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
-NETWORKS = {SHALLOW_CNN: "3-layer CNN", "DEEP_CONVOLUTIONAL_NETWORK": "5-layer CNN"}
+DEEPEST_CNN = "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+# The console's two choices first; the SimApp's third (deepracer-for-cloud models use it) is the advanced one.
+NETWORKS = {SHALLOW_CNN: "3-layer CNN", "DEEP_CONVOLUTIONAL_NETWORK": "5-layer CNN",
+            DEEPEST_CNN: "Deep CNN (advanced: 4 conv + batch norm, dense 512)"}
 
 DISCRETE = "discrete"
 CONTINUOUS = "continuous"

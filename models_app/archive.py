@@ -1,20 +1,29 @@
-"""Model folders as .tar.gz: streamed downloads (the whole folder, the car bundle) and safe import.
+"""Model folders: streamed .tar.gz downloads (the whole folder, the car bundle) and safe import of any
+DeepRacer model or log folder as .tar.gz, .zip or a folder of files (models_app/layouts.py says which
+layouts and where their files go).
 
-An imported archive is hostile until proven otherwise: only plain files and folders, no absolute paths,
-no `..`, no links or devices, bounded size and member count, and a model_metadata.json that our
-readers (SPEC 5.1) accept.
+An upload is hostile until proven otherwise: only plain files and folders, no absolute paths, no `..`,
+no links or devices (tarfile's data filter agrees, and zip entries get the same checks), bounded size and
+member count, and a model_metadata.json that our readers (SPEC 5.1) accept.
 """
 
 import gzip
 import io
 import json
 import shutil
+import stat
 import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path, PurePosixPath
 
 import yaml
+from django.db import transaction
 
 from garage import action_space
+from models_app import layouts
 from models_app.hyperparameters import ALGORITHMS, PPO, HyperparameterError, check_hyperparameters
 from models_app.models import RLModel, Status
 
@@ -107,38 +116,198 @@ def car_bundle_entries(model: RLModel):
     yield "agent/model.onnx", model.car_bundle_source
 
 
+# -- reading an upload ------------------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    """One file of an upload: its size and how to open it for reading."""
+
+    size: int
+    open: object  # () -> binary file
+
+
+class Upload:
+    """The files of an upload by relative path, after every safety check passed."""
+
+    def __init__(self, entries: dict[str, Entry], closer=None):
+        self.entries = entries
+        self._closer = closer
+
+    def close(self):
+        if self._closer is not None:
+            self._closer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def paths(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, path: str, limit: int = 1024 * 1024) -> bytes:
+        entry = self.entries[path]
+        if entry.size > limit:
+            raise ArchiveError(f"{path} is too large ({entry.size:,} bytes).")
+        with entry.open() as handle:
+            return handle.read(limit + 1)[:limit]
+
+    def copy(self, path: str, target: Path):
+        with self.entries[path].open() as source, open(target, "wb") as destination:
+            shutil.copyfileobj(source, destination, CHUNK)
+
+
+def _checked_path(name: str) -> str:
+    """A member name as a safe relative POSIX path, or ArchiveError."""
+    if "\\" in name or "\x00" in name:
+        raise ArchiveError(f"The entry {name!r} has a path this console refuses.")
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise ArchiveError(f"The entry {name!r} points outside the model folder.")
+    if not path.parts or path.as_posix() == ".":
+        raise ArchiveError(f"The entry {name!r} has no file name.")
+    return path.as_posix()
+
+
+class _Budget:
+    """Counts members and unpacked bytes against the limits."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.count, self.total = max_bytes, 0, 0
+
+    def add(self, entries: dict, path: str, size: int):
+        self.count += 1
+        if self.count > MAX_MEMBERS:
+            raise ArchiveError(f"The upload holds more than {MAX_MEMBERS:,} entries.")
+        self.total += size
+        if self.total > self.max_bytes:
+            raise ArchiveError("The upload unpacks to more than the upload limit allows.")
+        if path in entries:
+            raise ArchiveError(f"The entry {path!r} appears twice.")
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_upload(upload, max_bytes: int) -> Upload:
+    """A .tar.gz or .zip archive (told apart by their first bytes, not their names)."""
+    upload.seek(0)
+    head = upload.read(4)
+    upload.seek(0)
+    if head.startswith(ZIP_MAGIC) or head == b"PK\x05\x06":
+        return _zip_upload(upload, max_bytes * MAX_EXPANSION)
+    if head.startswith(GZIP_MAGIC):
+        return _tar_upload(upload, max_bytes * MAX_EXPANSION)
+    raise ArchiveError("The file is not a .tar.gz or .zip archive.")
+
+
+def _tar_upload(upload, max_bytes: int) -> Upload:
+    try:
+        tar = tarfile.open(fileobj=upload, mode="r:gz")
+    except (tarfile.TarError, OSError, EOFError):
+        raise ArchiveError("The file is not a .tar.gz archive.") from None
+    entries, budget = {}, _Budget(max_bytes)
+    try:
+        for member in tar:
+            name = member.name
+            if member.issym() or member.islnk():
+                raise ArchiveError(f"The entry {name!r} is a link; only plain files are accepted.")
+            if not (member.isfile() or member.isdir()):
+                raise ArchiveError(f"The entry {name!r} is a device or special file.")
+            path = _checked_path(name)
+            try:  # the standard library's verdict too (absolute, outside, links, special files)
+                tarfile.data_filter(member, "/import")
+            except tarfile.FilterError as error:
+                raise ArchiveError(f"The entry {name!r} is refused ({error}).") from None
+            if member.isdir():
+                continue
+            budget.add(entries, path, member.size)
+            entries[path] = Entry(member.size, lambda member=member: tar.extractfile(member))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        tar.close()
+        raise ArchiveError(f"The archive is damaged ({error}).") from None
+    except ArchiveError:
+        tar.close()
+        raise
+    return Upload(entries, tar.close)
+
+
+def _zip_upload(upload, max_bytes: int) -> Upload:
+    try:
+        archive = zipfile.ZipFile(upload)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise ArchiveError("The file is not a .zip archive.") from None
+    entries, budget = {}, _Budget(max_bytes)
+    try:
+        for info in archive.infolist():
+            name = info.filename
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise ArchiveError(f"The entry {name!r} is a link; only plain files are accepted.")
+            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise ArchiveError(f"The entry {name!r} is a device or special file.")
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"The entry {name!r} is encrypted.")
+            path = _checked_path(name)
+            if info.is_dir():
+                continue
+            # ZipExtFile never yields more than file_size bytes, so the declared sizes bound the unpacking.
+            budget.add(entries, path, info.file_size)
+            entries[path] = Entry(info.file_size, lambda info=info: archive.open(info))
+    except ArchiveError:
+        archive.close()
+        raise
+    return Upload(entries, archive.close)
+
+
+def folder_upload(files, paths, max_bytes: int) -> Upload:
+    """Files dropped as a folder: each with its relative path (the browser's webkitRelativePath, sent
+    beside the files because a multipart upload keeps only base names)."""
+    if not files:
+        raise ArchiveError("Choose a folder with the model's files.")
+    if paths and len(paths) != len(files):
+        raise ArchiveError("Each file of the folder needs its relative path.")
+    entries, budget = {}, _Budget(max_bytes)
+    for index, upload in enumerate(files):
+        path = _checked_path(paths[index] if paths else upload.name)
+        budget.add(entries, path, upload.size)
+        entries[path] = Entry(upload.size, lambda upload=upload: _reopened(upload))
+    return Upload(entries)
+
+
+class _reopened:
+    """An uploaded file read from its start, closed by nobody but Django."""
+
+    def __init__(self, upload):
+        self.upload = upload
+
+    def __enter__(self):
+        self.upload.seek(0)
+        return self.upload
+
+    def __exit__(self, *exc):
+        return False
+
+
+def folder_upload_from_disk(root: Path, max_bytes: int) -> Upload:
+    """A folder on this machine (tests, management commands), with the same checks as a dropped one."""
+    root = Path(root)
+    entries, budget = {}, _Budget(max_bytes)
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            raise ArchiveError(f"The entry {path.relative_to(root).as_posix()!r} is a link; only plain files are accepted.")
+        if path.is_file():
+            relative = _checked_path(path.relative_to(root.parent).as_posix())
+            size = path.stat().st_size
+            budget.add(entries, relative, size)
+            entries[relative] = Entry(size, lambda path=path: open(path, "rb"))
+    return Upload(entries)
+
+
 # -- importing ---------------------------------------------------------------------------------------
-
-def _safe_members(tar: tarfile.TarFile, max_bytes: int):
-    """(relative path, member) for every file, after refusing anything unsafe."""
-    members, total = [], 0
-    for member in tar:
-        if len(members) >= MAX_MEMBERS:
-            raise ArchiveError(f"The archive holds more than {MAX_MEMBERS:,} entries.")
-        path = PurePosixPath(member.name)
-        if path.is_absolute() or ".." in path.parts:
-            raise ArchiveError(f"The archive entry {member.name!r} points outside the model folder.")
-        if member.issym() or member.islnk():
-            raise ArchiveError(f"The archive entry {member.name!r} is a link; only plain files are accepted.")
-        if not (member.isfile() or member.isdir()):
-            raise ArchiveError(f"The archive entry {member.name!r} is a device or special file.")
-        if member.isfile():
-            total += member.size
-            if total > max_bytes:
-                raise ArchiveError("The archive unpacks to more than the upload limit allows.")
-            members.append((path, member))
-    return members
-
-
-def _strip_top_folder(members):
-    """Accept both `model/...` at the root and a single wrapping folder (`my-model/model/...`)."""
-    if any(path.as_posix() == METADATA_PATH for path, _ in members):
-        return members
-    tops = {path.parts[0] for path, _ in members if len(path.parts) > 1}
-    if len(tops) == 1 and all(len(path.parts) > 1 for path, _ in members):
-        return [(PurePosixPath(*path.parts[1:]), member) for path, member in members]
-    return members
-
 
 def parse_metadata(raw: bytes) -> dict:
     """A SPEC 5.1 model_metadata.json, checked: missing index, numeric version and missing
@@ -167,65 +336,104 @@ def parse_metadata(raw: bytes) -> dict:
             "neural_network": network, "training_algorithm": algorithm}
 
 
-def _read(tar, member, limit=1024 * 1024) -> bytes:
-    if member.size > limit:
-        raise ArchiveError(f"{member.name} is too large ({member.size:,} bytes).")
-    return tar.extractfile(member).read()
+NO_WEIGHTS = ("It was imported without weights (only its settings and logs), so it cannot be evaluated or "
+              "raced. Clone it to train a new model here from the same vehicle, reward function and "
+              "hyperparameters.")
+FOREIGN_WEIGHTS = ("Its weights are {names}, which this console's PyTorch learner cannot run, so it cannot be "
+                   "evaluated or raced. Clone it to train a new model here from the same vehicle, reward "
+                   "function and hyperparameters.")
 
 
-def import_model(upload, *, owner, name: str, description: str, max_bytes: int) -> RLModel:
-    """Create a READY model from an uploaded .tar.gz of a model folder; nothing is kept if it fails."""
+def logs_only_reason(plan: layouts.Plan) -> str:
+    """Why an imported model cannot run here, or "" when it holds our PyTorch checkpoints."""
+    if plan.has_our_checkpoints:
+        return ""
+    foreign = plan.foreign_weights
+    if not foreign:
+        return NO_WEIGHTS
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    kind = "TensorFlow checkpoints" if any(".ckpt" in name or name.endswith(".pb") for name in foreign) \
+        else "a car bundle's exported network"
+    return FOREIGN_WEIGHTS.format(names=f"{kind} ({shown})")
+
+
+def import_model(upload: Upload, *, owner, name: str, description: str) -> RLModel:
+    """Create a READY model (a full one, or a logs model) from an upload; nothing is kept if it fails."""
     from models_app.forms import DEFAULT_TRACK
     from simulator.tracks import BUILTIN_TRACKS
 
     try:
-        tar = tarfile.open(fileobj=upload, mode="r:gz")
-    except (tarfile.TarError, OSError, EOFError):
-        raise ArchiveError("The file is not a .tar.gz archive.") from None
-    with tar:
-        try:
-            members = _strip_top_folder(_safe_members(tar, max_bytes * MAX_EXPANSION))
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise ArchiveError(f"The archive is damaged ({error}).") from None
-        by_path = {path.as_posix(): member for path, member in members}
-        if METADATA_PATH not in by_path:
-            raise ArchiveError(f"The archive has no {METADATA_PATH}: is it a model folder?")
-        metadata = parse_metadata(_read(tar, by_path[METADATA_PATH]))
-        reward_code = _text(tar, by_path.get(REWARD_PATH)) or ""
-        hyperparameters = _hyperparameters(tar, by_path.get(HYPERPARAMETERS_PATH), metadata["training_algorithm"])
-        track = _track(tar, by_path.get(TRAINING_PARAMS_PATH), BUILTIN_TRACKS) or DEFAULT_TRACK
+        plan = layouts.plan_import(upload.paths)
+    except layouts.LayoutError as error:
+        raise ArchiveError(str(error)) from None
+    source = plan.source_of(layouts.METADATA)
+    if source is None:
+        raise ArchiveError(f"The upload ({plan.label}) has no model_metadata.json: add the one from the "
+                           "model's folder or download, beside the logs.")
+    metadata = parse_metadata(upload.read(source))
+    reward_code = _text(upload, plan.source_of(layouts.REWARD)) or ""
+    hyperparameters = _hyperparameters(upload, plan.source_of(layouts.HYPERPARAMETERS), metadata["training_algorithm"])
+    world = _world_name(upload, plan.source_of(layouts.TRAINING_PARAMS))
+    with transaction.atomic():
+        vehicle = _garage_vehicle(owner, name, metadata)
         model = RLModel.objects.create(
             owner=owner, name=name, description=description, status=Status.READY,
-            vehicle_snapshot={"name": f"Imported with {name}", "sensor": metadata["sensor"],
-                              "neural_network": metadata["neural_network"],
-                              "action_space_type": metadata["action_space_type"],
-                              "action_space": metadata["action_space"], "shell": "original", "colour": "#545b64"},
-            track=track, race_type={"race_type": "TIME_TRIAL"}, reward_code=reward_code,
-            training_algorithm=metadata["training_algorithm"], hyperparameters=hyperparameters,
+            vehicle=vehicle, vehicle_snapshot=vehicle.snapshot(),
+            track=world if world in BUILTIN_TRACKS else DEFAULT_TRACK, race_type={"race_type": "TIME_TRIAL"},
+            reward_code=reward_code, training_algorithm=metadata["training_algorithm"],
+            hyperparameters=hyperparameters, origin=plan.origin, logs_only_reason=logs_only_reason(plan),
+            import_details={"layout": plan.label, "world_name": world or "", "files": len(plan.moves)},
         )
-        try:
-            _extract(tar, members, model.folder)
-        except BaseException:
-            shutil.rmtree(model.folder, ignore_errors=True)
-            model.delete()
-            raise
+    try:
+        _extract(upload, plan, model.folder)
+        _record_history(model)
+    except BaseException:
+        shutil.rmtree(model.folder, ignore_errors=True)
+        model.delete()
+        vehicle.delete()
+        raise
     return model
 
 
-def _text(tar, member) -> str | None:
-    if member is None:
+def _garage_vehicle(owner, model_name: str, metadata: dict):
+    """The imported model's vehicle, in the Garage as one of the racer's own (a free name)."""
+    from garage.models import DEFAULT_COLOUR, Vehicle
+
+    base = f"{model_name} vehicle"[:56]
+    name, number = base, 2
+    while Vehicle.objects.filter(owner=owner, name=name).exists():
+        name, number = f"{base} {number}", number + 1
+    return Vehicle.objects.create(owner=owner, name=name, sensors=metadata["sensor"],
+                                  neural_network=metadata["neural_network"],
+                                  action_space_type=metadata["action_space_type"],
+                                  action_space=metadata["action_space"], shell="original", colour=DEFAULT_COLOUR)
+
+
+def _record_history(model: RLModel):
+    """The training app turns the folder's metrics into the reward graph and evaluations (when installed)."""
+    try:
+        module = import_module("training.services")
+    except ModuleNotFoundError as error:
+        if error.name in ("training", "training.services"):
+            return
+        raise
+    module.model_history_import(model)
+
+
+def _text(upload: Upload, path) -> str | None:
+    if path is None:
         return None
     try:
-        return _read(tar, member, limit=200_000).decode("utf-8")
+        return upload.read(path, limit=200_000).decode("utf-8")
     except UnicodeDecodeError:
-        raise ArchiveError(f"{member.name} is not UTF-8 text.") from None
+        raise ArchiveError(f"{path} is not UTF-8 text.") from None
 
 
-def _hyperparameters(tar, member, algorithm) -> dict:
-    if member is None:
+def _hyperparameters(upload: Upload, path, algorithm) -> dict:
+    if path is None:
         return check_hyperparameters({}, algorithm)
     try:
-        values = json.loads(_read(tar, member))
+        values = json.loads(upload.read(path))
     except ValueError:
         raise ArchiveError(f"{HYPERPARAMETERS_PATH} is not valid JSON.") from None
     if not isinstance(values, dict):
@@ -239,25 +447,25 @@ def _hyperparameters(tar, member, algorithm) -> dict:
         raise ArchiveError(f"{HYPERPARAMETERS_PATH}: " + "; ".join(f"{k}: {v}" for k, v in error.errors.items())) from None
 
 
-def _track(tar, member, tracks) -> str | None:
-    """The training track, when training_params.yaml names one of our built-ins."""
-    if member is None:
+def _world_name(upload: Upload, path) -> str | None:
+    """The training track's name (WORLD_NAME) from training_params.yaml."""
+    if path is None:
         return None
     try:
-        params = yaml.safe_load(_read(tar, member))
+        params = yaml.safe_load(upload.read(path))
     except yaml.YAMLError:
         raise ArchiveError(f"{TRAINING_PARAMS_PATH} is not valid YAML.") from None
     world = params.get("WORLD_NAME") if isinstance(params, dict) else None
-    return world if world in tracks else None
+    return str(world)[:100] if world else None
 
 
-def _extract(tar, members, folder: Path):
+def _extract(upload: Upload, plan: layouts.Plan, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
-    for path, member in members:
-        target = (root / Path(*path.parts)).resolve()
+    for source in upload.paths:  # in the archive's own order: a .tar.gz is read forwards only once
+        destination = plan.moves[source]
+        target = (root / Path(*PurePosixPath(destination).parts)).resolve()
         if root not in target.parents:
-            raise ArchiveError(f"The archive entry {member.name!r} points outside the model folder.")
+            raise ArchiveError(f"The entry {source!r} points outside the model folder.")
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tar.extractfile(member) as source, open(target, "wb") as destination:
-            shutil.copyfileobj(source, destination, CHUNK)
+        upload.copy(source, target)

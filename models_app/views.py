@@ -149,10 +149,10 @@ def model_import(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            model = import_model(data["archive"], owner=request.user, name=data["name"],
-                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+            with form.open_upload() as upload:
+                model = import_model(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
-            form.add_error("archive", str(error))
+            form.add_error(form.upload_field, str(error))
         else:
             messages.success(request, f"Model {model.name} is imported.")
             return redirect("models:detail", pk=model.pk)
