@@ -247,7 +247,8 @@ def _zip_upload(upload, max_bytes: int) -> Upload:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise ArchiveError(f"The entry {name!r} is a link; only plain files are accepted.")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # Many zip writers leave the file-type bits at 0 (a plain file); any other type is refused.
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise ArchiveError(f"The entry {name!r} is a device or special file.")
             if info.flag_bits & 0x1:
                 raise ArchiveError(f"The entry {name!r} is encrypted.")
@@ -424,7 +425,8 @@ def _text(upload: Upload, path) -> str | None:
     if path is None:
         return None
     try:
-        return upload.read(path, limit=200_000).decode("utf-8")
+        # Windows line ends (racers edit on Windows) become the editor's; the file keeps its own bytes.
+        return upload.read(path, limit=200_000).decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError:
         raise ArchiveError(f"{path} is not UTF-8 text.") from None
 

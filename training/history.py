@@ -123,16 +123,19 @@ def _iterations(records: list[dict]) -> list[tuple[list[dict], list[dict]]]:
 
 
 def _trace_steps(folder: Path, grouped, index: int) -> dict[tuple[int, int], int]:
-    """(worker, trial) -> steps of that episode, from the iteration's sim-trace (episodes count from 0)."""
+    """(worker, trial) -> steps of that episode, from the iteration's sim-trace. Its episodes count from 0
+    in each file (SPEC 5.2) or, in older SimApps, on from the previous iteration: their order is the trial's."""
     steps = {}
     for worker in grouped:
         base = folder / "training-simtrace" if worker == 0 else folder / str(worker) / "training-simtrace"
-        for episode, count in _episode_steps(base / f"{index}-iteration.csv").items():
-            steps[(worker, episode + 1)] = count
+        counts = _episode_steps(base / f"{index}-iteration.csv")
+        for trial, episode in enumerate(sorted(counts), start=1):
+            steps[(worker, trial)] = counts[episode]
     return steps
 
 
 def _episode_steps(path: Path) -> Counter:
+    """Rows per episode number of a sim-trace CSV."""
     if not path.is_file():
         return Counter()
     with path.open(newline="", errors="replace") as handle:
@@ -174,19 +177,20 @@ def read_evaluations(folder: Path) -> list[PastEvaluation]:
         if not match:
             continue
         stamp = match.group(1)
-        steps = _episode_steps(folder / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv")
+        counts = _episode_steps(folder / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv")
+        steps = [counts[episode] for episode in sorted(counts)]
         records = [r for r in artifacts.read_metrics(path) if isinstance(r, dict)]
         found.append(PastEvaluation(stamp, [_trial(record, number, steps) for number, record in enumerate(records)]))
     return found
 
 
-def _trial(record: dict, number: int, steps: Counter) -> dict:
+def _trial(record: dict, number: int, steps: list[int]) -> dict:
     seconds = float(record.get("elapsed_time_in_milliseconds", 0)) / 1000.0
     return {"trial": int(record.get("trial", number + 1)), "time": artifacts.format_lap_time(seconds),
             "time_seconds": round(seconds, 3), "completion": float(record.get("completion_percentage", 0)),
             "status": status_key(record), "off_track_count": int(record.get("off_track_count", 0)),
             "off_track_penalty": 0.0, "crash_count": int(record.get("crash_count", 0)), "crash_penalty": 0.0,
-            "reset_count": int(record.get("reset_count", 0)), "steps": steps.get(number, 0)}
+            "reset_count": int(record.get("reset_count", 0)), "steps": steps[number] if number < len(steps) else 0}
 
 
 # ---------------------------------------------------------------------------------------------- figures
