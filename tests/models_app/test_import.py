@@ -104,6 +104,11 @@ def test_it_shows_the_samples_graph_reward_vehicle_evaluations_and_origin(owner_
     evaluations = owner_client.get(reverse("training:model_evaluation", args=[model.pk]))
     assert len(evaluations.context["evaluations"]) == 3 and evaluations.content.decode().count("00:1") >= 3
     assert b'data-testid="start-evaluation"' not in evaluations.content
+    first = EvaluationJob.objects.filter(model=model).order_by("created_at").first()
+    assert first.created_at.strftime("%Y%m%d%H%M%S") == "20220709200242"
+    assert "its original track" in owner_client.get(reverse("training:evaluation", args=[first.pk])).content.decode()
+    results = owner_client.get(reverse("training:evaluation_state", args=[first.pk])).json()["results"]
+    assert [trial["time"] for trial in results] == ["00:14.792", "00:13.801", "00:14.731"]
     page = owner_client.get(reverse("models:detail", args=[model.pk])).content.decode()
     assert "Imported from deepracer-for-cloud" in page
     assert "cannot be evaluated or raced" in page and "00:13.392" in page
