@@ -293,21 +293,6 @@ class _reopened:
         return False
 
 
-def folder_upload_from_disk(root: Path, max_bytes: int) -> Upload:
-    """A folder on this machine (tests, management commands), with the same checks as a dropped one."""
-    root = Path(root)
-    entries, budget = {}, _Budget(max_bytes)
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            raise ArchiveError(f"The entry {path.relative_to(root).as_posix()!r} is a link; only plain files are accepted.")
-        if path.is_file():
-            relative = _checked_path(path.relative_to(root.parent).as_posix())
-            size = path.stat().st_size
-            budget.add(entries, relative, size)
-            entries[relative] = Entry(size, lambda path=path: open(path, "rb"))
-    return Upload(entries)
-
-
 # -- importing ---------------------------------------------------------------------------------------
 
 def parse_metadata(raw: bytes) -> dict:
