@@ -271,6 +271,85 @@ def validate_reward(request):
     return Response(errors)
 
 
+class PreviewRequestSerializer(ValidationRequestSerializer):
+    points = serializers.IntegerField(default=2000, min_value=50, max_value=5000)
+    heading_offset = serializers.FloatField(default=0.0, min_value=-180, max_value=180,
+                                            help_text="Degrees added to the track's direction (left positive).")
+    speed = serializers.FloatField(default=1.0, min_value=0.1, max_value=4.0)
+    steering_angle = serializers.FloatField(default=0.0, min_value=-30, max_value=30)
+
+
+def _track_and_race_type(request, data):
+    """(track, race_type) of a reward-editor request, or a 400 Response naming the field."""
+    from models_app.race_types import RaceTypeError, check_race_type
+
+    try:
+        race_type = check_race_type(data.get("race_type"))
+    except RaceTypeError as error:
+        return None, Response({"race_type": error.errors}, status=status.HTTP_400_BAD_REQUEST)
+    try:
+        return (resolve_track(request.user.pk, data["track"], data["track_reversed"]), race_type), None
+    except TrackError as error:
+        return None, Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+@extend_schema(request=PreviewRequestSerializer, responses={200: inline_serializer("RewardPreview", {
+    "x": serializers.ListField(child=serializers.FloatField()), "y": serializers.ListField(child=serializers.FloatField()),
+    "reward": serializers.ListField(child=serializers.FloatField()), "points": serializers.IntegerField(),
+    "track": serializers.DictField(), "racing_line": serializers.DictField()})})
+@api_view(["POST"])
+def preview_reward(request):
+    """Preview a reward function: the reward it gives a car at each point of a grid across the road of the
+    track (heading along the track plus heading_offset, the chosen speed and steering, progress and steps
+    consistent with the position), computed in the reward sandbox. A failing function answers 400
+    {"code": [{type, message, line}]}."""
+    from simulator.racing_line import cached_racing_line, track_outline
+    from simulator.reward.preview import PreviewSettings, preview
+
+    serializer = PreviewRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    found, refusal = _track_and_race_type(request, data)
+    if refusal:
+        return refusal
+    track, race_type = found
+    settings_ = PreviewSettings(points=data["points"], heading_offset=data["heading_offset"], speed=data["speed"],
+                                steering_angle=data["steering_angle"])
+    try:
+        result = preview(data["code"], track, settings_, race_type)
+    except reward.IsolationUnavailable as error:
+        return Response({"detail": f"This server cannot run reward functions safely: {error}"},
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if "errors" in result:
+        return Response({"code": result["errors"]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({**result, "track": track_outline(track), "racing_line": cached_racing_line(track).as_dict()})
+
+
+class RacingLineRequestSerializer(serializers.Serializer):
+    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug or user-<id> of yours.")
+    track_reversed = serializers.BooleanField(default=False)
+
+
+@extend_schema(parameters=[RacingLineRequestSerializer], responses={200: inline_serializer("RacingLine", {
+    "points": serializers.ListField(child=serializers.ListField(child=serializers.FloatField())),
+    "speeds": serializers.ListField(child=serializers.FloatField()), "lap_time": serializers.FloatField()})})
+@api_view(["GET"])
+def track_racing_line(request):
+    """A fast line round the track (minimum curvature within the road) and the speed the car can hold on it
+    (top speed, grip, acceleration and braking limits): points [[x, y], ...] as racing-line reward functions
+    expect them, speeds in m/s and the lap time of that profile."""
+    from simulator.racing_line import cached_racing_line
+
+    serializer = RacingLineRequestSerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    try:
+        track = resolve_track(request.user.pk, serializer.validated_data["track"],
+                              serializer.validated_data["track_reversed"])
+    except TrackError as error:
+        return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(cached_racing_line(track).as_dict(decimals=4))
+
+
 # What DRF's generic list/create/retrieve/update/delete do, for operations without a docstring of their own.
 CRUD_SUMMARIES = {
     ("get", False): "Your {things}.", ("post", False): "Create a {thing}.", ("get", True): "One of your {things}.",
@@ -307,6 +386,8 @@ router = SimpleRouter()
 router.register("models", RLModelViewSet, basename="rlmodel")
 urlpatterns = [
     path("reward/validate/", validate_reward, name="api-validate-reward"),
+    path("reward/preview/", preview_reward, name="api-preview-reward"),
+    path("reward/racing-line/", track_racing_line, name="api-racing-line"),
     path("docs/", api_docs, name="api-docs"),
     path("", include(router.urls)),
 ]

@@ -21,10 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-METADATA = "model/model_metadata.json"
-HYPERPARAMETERS = "ip/hyperparameters.json"
-REWARD = "reward_function.py"
-TRAINING_PARAMS = "training_params.yaml"
+from simulator.spec import HYPERPARAMETERS_PATH as HYPERPARAMETERS
+from simulator.spec import METADATA_PATH as METADATA
+from simulator.spec import REWARD_PATH as REWARD
+from simulator.spec import TRAINING_PARAMS_PATH as TRAINING_PARAMS
+
 TRAINING_METRICS = "metrics/TrainingMetrics.json"
 TRAINING_SIMTRACE = "training-simtrace"
 OUR_CHECKPOINT_SUFFIX = ".ckpt.pt"

@@ -16,6 +16,7 @@ from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, Track
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
 from models_app.services import model_create, model_delete
+from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
 # The training app fills the model page's tabs (training, evaluation) with this template when it exists.
@@ -63,6 +64,8 @@ def _wizard(request, source):
         "examples": reward.examples(),
         "editor_config": {
             "validate_url": "/api/reward/validate/",
+            "preview_url": "/api/reward/preview/",
+            "racing_line_url": "/api/reward/racing-line/",
             "default_code": reward.default_code(),
             "examples": reward.examples(),
             "ace_base": settings.STATIC_URL + "django_ace/ace/",
@@ -71,8 +74,9 @@ def _wizard(request, source):
 
 
 def _track_cards(tracks):
-    # to_svg() escapes the title: the markup is the simulator's own drawing.
-    return [{"slug": slug, "track": track, "svg": mark_safe(track.to_svg(PREVIEW_SIZE))}  # noqa: S308
+    # to_svg() escapes the title: the markup is the simulator's own drawing, with its racing line (dashed).
+    return [{"slug": slug, "track": track,
+             "svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE))}  # noqa: S308
             for slug, track in tracks.items()]
 
 
@@ -87,7 +91,7 @@ def model_detail(request, pk):
     return render(request, "models_app/detail.html", {
         "model": model,
         "track": track,
-        "track_svg": mark_safe(track.to_svg(PREVIEW_SIZE * 2)) if track else "",  # noqa: S308
+        "track_svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE * 2)) if track else "",  # noqa: S308
         "direction": DIRECTIONS[track.direction] if track else "",
         "hyperparameters": [(LABELS[name], model.hyperparameters.get(name)) for name in LABELS
                             if name in model.hyperparameters],
@@ -187,7 +191,7 @@ def track_list(request):
 
 def _preview(imported):
     try:
-        return mark_safe(imported.load().to_svg(PREVIEW_SIZE))  # noqa: S308 (the simulator's own drawing)
+        return mark_safe(track_svg_with_racing_line(imported.load(), PREVIEW_SIZE))  # noqa: S308 (our drawing)
     except TrackError:
         return ""
 

@@ -7,6 +7,7 @@ app_name = "training"
 urlpatterns = [
     path("models/<uuid:model_id>/", views.model_training, name="model"),
     path("models/<uuid:model_id>/start/", views.start_training, name="start"),
+    path("models/<uuid:model_id>/analysis/", views.model_analysis, name="analysis"),
     path("models/<uuid:model_id>/evaluation/", views.model_evaluation, name="model_evaluation"),
     path("jobs/<int:job_id>/stop/", views.stop_training, name="stop"),
     path("jobs/<int:job_id>/state.json", views.training_state, name="state"),

@@ -136,6 +136,32 @@ def training_logs(request, job_id):
                         filename=f"{job.model.name}-training-{job.pk}.log")
 
 
+# ------------------------------------------------------------------------------------------ analysis
+
+
+@login_required
+@require_GET
+def model_analysis(request, model_id):
+    """The Analysis tab: the page; its figures come from the analysis endpoints (training/analysis_api.py)."""
+    from training.analysis_api import analysis_metadata, model_logs
+
+    model = _get_model_for_user(request, model_id)
+    logs = model_logs(model)
+    job = TrainingJob.objects.filter(model=model).first()
+    metadata = analysis_metadata(model)
+    context = {**_model_context(model), "tab": "analysis", "has_logs": logs.has_logs(), "job": job,
+               "live": job is not None and job.is_active, "evaluations": logs.evaluations(),
+               "iterations": list(logs.training_files()), "discrete": metadata["action_space_type"] == "discrete",
+               "examples": _reward_examples()}
+    return render(request, "training/analysis.html", context)
+
+
+def _reward_examples() -> list[dict]:
+    from models_app.reward import examples
+
+    return examples()
+
+
 # ---------------------------------------------------------------------------------------- evaluation
 
 

@@ -227,7 +227,86 @@
     });
   }
 
+  // -- reward preview and racing line --------------------------------------------------------------------
+  var previewStatus = document.getElementById("preview-status");
+
+  function numberOf(id) { return parseFloat(document.getElementById(id).value); }
+
+  function outlineTraces(track) {
+    function line(points, fill, colour) {
+      return { x: points.x, y: points.y, mode: "lines", hoverinfo: "skip", showlegend: false,
+               line: { color: colour || "#545b64", width: 2 }, fill: fill ? "toself" : "none", fillcolor: fill };
+    }
+    return [line(track.outer, "rgba(84,91,100,.12)"), line(track.inner, "#ffffff"), line(track.centre, null, "#aab7b8")];
+  }
+
+  function drawPreview(body) {
+    var racing = body.racing_line;
+    var traces = outlineTraces(body.track).concat([
+      { x: body.x, y: body.y, mode: "markers", name: "Reward", text: body.reward,
+        marker: { size: 6, color: body.reward, colorscale: "Viridis", colorbar: { title: { text: "reward" } } },
+        hovertemplate: "reward %{text}<extra></extra>" },
+      { x: racing.points.map(function (p) { return p[0]; }), y: racing.points.map(function (p) { return p[1]; }),
+        mode: "lines", name: "Racing line", line: { color: "#ff9900", dash: "dash", width: 2 } }
+    ]);
+    var plot = document.getElementById("reward-preview");
+    window.Plotly.react(plot, traces, {
+      margin: { l: 10, r: 10, t: 10, b: 10 }, xaxis: { visible: false }, yaxis: { visible: false, scaleanchor: "x" },
+      showlegend: false, plot_bgcolor: "#fff"
+    }, { responsive: true, displaylogo: false });
+    plot.dataset.points = String(body.points);
+  }
+
+  function previewRewards() {
+    document.getElementById("reward-preview-panel").open = true;
+    previewStatus.textContent = "Computing the preview…";
+    previewStatus.className = "validation-status";
+    fetch(config.preview_url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
+      body: JSON.stringify({ code: code(), track: checked("track"), track_reversed: trackReversed(),
+                             race_type: currentRaceType(), heading_offset: numberOf("preview-heading"),
+                             speed: numberOf("preview-speed"), steering_angle: numberOf("preview-steering") })
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (result.ok) {
+        showErrors([]);
+        drawPreview(result.body);
+        previewStatus.textContent = result.body.points + " points previewed.";
+        previewStatus.classList.add("passed");
+      } else if (result.body.code && result.body.code[0] && result.body.code[0].message) {
+        showErrors(result.body.code);
+        previewStatus.textContent = "The preview failed: see below.";
+        previewStatus.classList.add("failed");
+      } else {
+        previewStatus.textContent = result.body.detail || JSON.stringify(result.body);
+        previewStatus.classList.add("failed");
+      }
+    }).catch(function () {
+      previewStatus.textContent = "The preview could not reach the console: try again.";
+      previewStatus.classList.add("failed");
+    });
+  }
+
+  function insertRacingLine() {
+    var url = config.racing_line_url + "?track=" + encodeURIComponent(checked("track") || "") +
+      "&track_reversed=" + (trackReversed() ? "true" : "false");
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        if (!body.points) { statusLine.textContent = JSON.stringify(body); return; }
+        var text = "# The console's racing line for this track: " + body.points.length + " [x, y] points, " +
+          body.lap_time.toFixed(2) + " s at the car's limits.\nRACING_LINE = " + JSON.stringify(body.points) + "\n\n";
+        if (editor) { editor.session.insert({ row: 0, column: 0 }, text); } else { textarea.value = text + textarea.value; }
+        statusLine.textContent = "Racing line inserted as RACING_LINE at the top.";
+      });
+  }
+
   function setupRewardButtons() {
+    document.getElementById("preview-code").addEventListener("click", previewRewards);
+    document.getElementById("insert-racing-line").addEventListener("click", insertRacingLine);
     var examples = {};
     config.examples.forEach(function (example) { examples[example.slug] = example; });
     document.getElementById("insert-example").addEventListener("click", function () {

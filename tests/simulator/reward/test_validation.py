@@ -197,7 +197,7 @@ def test_it_never_runs_the_code_in_the_calling_process(track, capsys):
 def test_it_demands_a_float_on_every_state(track):
     errors, _ = validate("def reward_function(params):\n    return 1\n", track)
     assert errors == [{"type": TEST_FAILURE, "line": None, "message":
-                       "On the normal, start line, mid-track, off-track and finish states: reward_function "
+                       "On the start line, normal, mid-track, off-track and finish states: reward_function "
                        "returned int (1); it must return a float, e.g. return float(reward)"}]
 
 
@@ -247,7 +247,7 @@ def test_it_fails_a_function_that_needs_objects_on_a_time_trial_only(track):
 
 def test_it_builds_the_spec_states_from_the_track(track):
     states = dict(synthetic_states(track))
-    assert list(states) == ["normal", "start line", "mid-track", "off-track", "finish"]
+    assert list(states) == ["start line", "normal", "mid-track", "off-track", "finish"]
     for params in states.values():
         assert params["waypoints"] == track.waypoints and type(params["waypoints"]) is list
         assert all(type(point) is tuple for point in params["waypoints"])
@@ -383,3 +383,27 @@ def test_it_validates_on_real_deepracer_tracks_both_ways():
         track = load_npy(path, path.stem)
         for direction in (track, track.reversed()):
             assert validate_reward_function(code, direction) == [], path.name
+
+
+RACING_LINE_CLASS = '''
+class Racer:
+    def __init__(self):
+        self.start_progress = None
+
+    def reward(self, params):
+        if params["steps"] == 1:
+            self.start_progress = params["progress"]
+        return float(1.0 + (params["progress"] - self.start_progress) / 100)
+
+
+racer = Racer()
+
+
+def reward_function(params):
+    return racer.reward(params)
+'''
+
+
+def test_it_runs_the_states_in_the_order_of_an_episode(track):
+    # A function that sets up its state on an episode's first step (as racing-line classes do) passes.
+    assert validate_reward_function(RACING_LINE_CLASS, track) == []

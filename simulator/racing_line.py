@@ -1,0 +1,174 @@
+"""A fast line round any track and the speed the car can hold along it (plain Python, no Django).
+
+The line is a minimum-curvature line, found as racers' notebooks find it: points spread evenly along
+the centre line are pulled, again and again, towards the midpoint of their two neighbours (which
+straightens the path) and kept inside the road less a margin for the car's half width. Where the
+line is straight the car reaches its top speed; in a corner the grip caps it at sqrt(a_lat / curvature);
+then a forward pass (how fast it can accelerate) and a backward pass (how late it can brake) make a
+speed profile the car could actually drive. Racers' racing-line reward functions expect the line as a
+list of ``[x, y]`` points, which ``RacingLine.points_list`` gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.tracks import Track
+
+# The car's limits (simulator/car.py: MAX_SPEED, tyres of friction 1 that slide beyond about 1 g).
+TOP_SPEED = 4.0  # m/s
+LATERAL_ACCELERATION = 9.81  # m/s^2 of grip in a corner
+ACCELERATION = 3.0  # m/s^2 from the drivetrain's torque limit, roughly
+BRAKING = 4.0  # m/s^2
+CAR_HALF_WIDTH = 0.1  # m: the line keeps this far inside each border (all wheels on the track)
+SPACING = 0.1  # m between the line's points
+ITERATIONS = 1500  # smoothing passes; enough to converge on every built-in and DeepRacer track
+STEP = 0.5  # how far a point moves towards its neighbours' midpoint per pass
+# Curvature is measured over chords of this many points (0.3 m) and averaged as far again: a car cannot
+# follow kinks shorter than its own length, and point-to-point curvature of a clipped line is noisy.
+CURVATURE_STENCIL = 3
+
+
+@dataclass(frozen=True)
+class RacingLine:
+    points: np.ndarray  # (N, 2), closed: the first point is repeated at the end
+    speeds: np.ndarray  # (N,) m/s the car can hold at each point
+    curvature: np.ndarray  # (N,) 1/m, positive turning left
+    lap_time: float  # s, driving the speed profile once round
+
+    def points_list(self, decimals: int = 4) -> list[list[float]]:
+        return np.round(self.points, decimals).tolist()
+
+    def as_dict(self, decimals: int = 3) -> dict:
+        return {"points": self.points_list(decimals), "speeds": np.round(self.speeds, decimals).tolist(),
+                "lap_time": round(self.lap_time, 3)}
+
+
+def racing_line(track: Track, *, top_speed: float = TOP_SPEED,
+                lateral_acceleration: float = LATERAL_ACCELERATION, acceleration: float = ACCELERATION,
+                braking: float = BRAKING, margin: float = CAR_HALF_WIDTH,
+                iterations: int = ITERATIONS) -> RacingLine:
+    """The fast line of ``track`` in its driving direction (a reversed track gives the line reversed)."""
+    centre, normals, half_widths = _resampled_centre(track)
+    limit = np.maximum(half_widths - margin, 0.0)
+    offsets = _smoothed_offsets(centre, normals, limit, iterations)
+    # Points bunch up where the line hugs the inside of a tight corner: spread them evenly again.
+    points = _evenly_spaced(centre + offsets[:, None] * normals, len(centre))
+    curvature = _smoothed(_curvature(points, CURVATURE_STENCIL), CURVATURE_STENCIL)
+    speeds = speed_profile(points, curvature, top_speed, lateral_acceleration, acceleration, braking)
+    closed = np.vstack([points, points[:1]])
+    steps = np.hypot(*np.diff(closed, axis=0).T)
+    lap_time = float(np.sum(steps / np.maximum((speeds + np.roll(speeds, -1)) / 2, 1e-6)))
+    return RacingLine(closed, np.append(speeds, speeds[0]), np.append(curvature, curvature[0]), lap_time)
+
+
+def _resampled_centre(track: Track) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ~SPACING m along the centre line (open: no repeated end), their left normals and the
+    local half width of the road there."""
+    count = max(int(track.length / SPACING), 16)
+    distances = np.arange(count) * (track.length / count)
+    poses = np.array([track.pose_at(distance) for distance in distances])
+    centre, heading = poses[:, :2], poses[:, 2]
+    normals = np.column_stack([-np.sin(heading), np.cos(heading)])
+    cumulative = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(track.centre, axis=0).T))))
+    half_widths = np.interp(distances, cumulative, track.widths) / 2
+    return centre, normals, half_widths
+
+
+def _smoothed_offsets(centre, normals, limit, iterations) -> np.ndarray:
+    """Lateral offsets (left positive) of the smoothed line, each within +-limit."""
+    offsets = np.zeros(len(centre))
+    for _ in range(iterations):
+        points = centre + offsets[:, None] * normals
+        middle = (np.roll(points, 1, axis=0) + np.roll(points, -1, axis=0)) / 2
+        wanted = np.einsum("ij,ij->i", middle - centre, normals)
+        offsets = np.clip(offsets + STEP * (wanted - offsets), -limit, limit)
+    return offsets
+
+
+def _evenly_spaced(points: np.ndarray, count: int) -> np.ndarray:
+    """``count`` points evenly spaced along a closed polyline (open array), starting at its first point."""
+    closed = np.vstack([points, points[:1]])
+    cumulative = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(closed, axis=0).T))))
+    wanted = np.arange(count) * (cumulative[-1] / count)
+    return np.column_stack([np.interp(wanted, cumulative, closed[:, 0]), np.interp(wanted, cumulative, closed[:, 1])])
+
+
+def _smoothed(values: np.ndarray, half: int) -> np.ndarray:
+    """Circular moving average over 2 * half + 1 values."""
+    window = np.ones(2 * half + 1) / (2 * half + 1)
+    padded = np.concatenate([values[-half:], values, values[:half]])
+    return np.convolve(padded, window, mode="valid")
+
+
+def _curvature(points: np.ndarray, stencil: int = 1) -> np.ndarray:
+    """Signed curvature of a closed polyline (open array) at each point: the circle through a point and
+    the points ``stencil`` before and after it (Menger curvature), positive turning left."""
+    before, after = np.roll(points, stencil, axis=0), np.roll(points, -stencil, axis=0)
+    a = np.hypot(*(points - before).T)
+    b = np.hypot(*(after - points).T)
+    c = np.hypot(*(after - before).T)
+    cross = (points - before)[:, 0] * (after - points)[:, 1] - (points - before)[:, 1] * (after - points)[:, 0]
+    return 2 * cross / np.maximum(a * b * c, 1e-12)
+
+
+def speed_profile(points, curvature, top_speed=TOP_SPEED, lateral_acceleration=LATERAL_ACCELERATION,
+                  acceleration=ACCELERATION, braking=BRAKING) -> np.ndarray:
+    """The speed at each point of a closed line (open array): the grip limit in corners, then what the
+    car can reach accelerating out of them and braking into them. Two laps of each pass settle the wrap."""
+    steps = np.hypot(*(np.roll(points, -1, axis=0) - points).T)
+    speeds = np.minimum(top_speed, np.sqrt(lateral_acceleration / np.maximum(np.abs(curvature), 1e-9)))
+    count = len(speeds)
+    for _ in range(2):
+        for i in range(count):
+            j = (i + 1) % count
+            speeds[j] = min(speeds[j], math.sqrt(speeds[i] ** 2 + 2 * acceleration * steps[i]))
+    for _ in range(2):
+        for i in range(count - 1, -1, -1):
+            j = (i + 1) % count
+            speeds[i] = min(speeds[i], math.sqrt(speeds[j] ** 2 + 2 * braking * steps[i]))
+    return speeds
+
+
+def track_outline(track: Track) -> dict:
+    """The track picture as lines (m), for plots: centre, inner and outer border, each {x: [...], y: [...]}."""
+    def line(array):
+        return {"x": np.round(array[:, 0], 3).tolist(), "y": np.round(array[:, 1], 3).tolist()}
+
+    return {"title": track.title, "centre": line(track.centre), "inner": line(track.inner),
+            "outer": line(track.outer), "length": round(track.length, 3), "width": round(track.width, 3)}
+
+
+_CACHED: OrderedDict[tuple, RacingLine] = OrderedDict()
+CACHED_LINES = 32
+
+
+def cached_racing_line(track: Track) -> RacingLine:
+    """``racing_line(track)`` with the default limits, remembered per track geometry and direction (pages
+    draw the same few tracks again and again)."""
+    key = (track.is_reversed, hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
+    line = _CACHED.get(key)
+    if line is None:
+        line = _CACHED[key] = racing_line(track)
+        while len(_CACHED) > CACHED_LINES:
+            _CACHED.popitem(last=False)
+    return line
+
+
+def racing_line_svg(track: Track, size: int = 480) -> str:
+    """The racing line as an SVG path drawn over ``track.to_svg(size)`` (same pixel frame)."""
+    frame = track.pixel_frame(size)
+    coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in map(frame.pixel, cached_racing_line(track).points))
+    width = max(1.0, frame.scale * 0.03)
+    return (f'<path d="M{coords}" fill="none" stroke="#ff9900" stroke-width="{width:.1f}" '
+            f'stroke-dasharray="{width * 3:.1f} {width * 2:.1f}" data-racing-line="true"/>')
+
+
+def track_svg_with_racing_line(track: Track, size: int = 480) -> str:
+    """``track.to_svg(size)`` with the racing line drawn on it (the track picker)."""
+    return track.to_svg(size).replace("</svg>", racing_line_svg(track, size) + "\n</svg>")
