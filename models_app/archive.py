@@ -16,17 +16,18 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path, PurePosixPath
 
 import yaml
 from django.db import transaction
 
+from garage.models import DEFAULT_COLOUR, Vehicle
 from models_app import layouts
-from models_app.hyperparameters import HyperparameterError, check_hyperparameters
+from models_app.hyperparameters import DEFAULTS, HyperparameterError, check_hyperparameters
 from models_app.models import RLModel, Status
 from simulator import spec
 from simulator.spec import HYPERPARAMETERS_PATH, METADATA_PATH, TRAINING_PARAMS_PATH
+from simulator.tracks import BUILTIN_TRACKS
 
 MAX_MEMBERS = 20_000
 # A gzip bomb guard: the unpacked folder may be at most this many times the upload limit.
@@ -316,10 +317,8 @@ def logs_only_reason(plan: layouts.Plan) -> str:
 
 
 def import_model(upload: Upload, *, owner, name: str, description: str) -> RLModel:
-    """Create a READY model (a full one, or a logs model) from an upload; nothing is kept if it fails."""
-    from models_app.forms import DEFAULT_TRACK
-    from simulator.tracks import BUILTIN_TRACKS
-
+    """Create a READY model (a full one, or a logs model) and its Garage vehicle from an upload, with its
+    files in the model folder; nothing is kept if it fails (models_app.services.model_import adds its past)."""
     try:
         plan = layouts.plan_import(upload.paths)
     except layouts.LayoutError as error:
@@ -337,26 +336,30 @@ def import_model(upload: Upload, *, owner, name: str, description: str) -> RLMod
         model = RLModel.objects.create(
             owner=owner, name=name, description=description, status=Status.READY,
             vehicle=vehicle, vehicle_snapshot=vehicle.snapshot(),
-            track=world if world in BUILTIN_TRACKS else DEFAULT_TRACK, race_type={"race_type": spec.TIME_TRIAL},
+            track=world if world in BUILTIN_TRACKS else spec.DEFAULT_TRACK, race_type={"race_type": spec.TIME_TRIAL},
             reward_code=reward_code, training_algorithm=metadata["training_algorithm"],
             hyperparameters=hyperparameters, origin=plan.origin, logs_only_reason=logs_only_reason(plan),
             import_details={"layout": plan.label, "world_name": world or "", "files": len(plan.moves)},
         )
     try:
         _extract(upload, plan, model.folder)
-        _record_history(model)
     except BaseException:
-        shutil.rmtree(model.folder, ignore_errors=True)
-        model.delete()
-        vehicle.delete()
+        discard_import(model)
         raise
     return model
 
 
+def discard_import(model: RLModel):
+    """Undo an import that failed half-way: its folder, the model and the vehicle it brought."""
+    shutil.rmtree(model.folder, ignore_errors=True)
+    vehicle = model.vehicle
+    model.delete()
+    if vehicle is not None:
+        vehicle.delete()
+
+
 def _garage_vehicle(owner, model_name: str, metadata: dict):
     """The imported model's vehicle, in the Garage as one of the racer's own (a free name)."""
-    from garage.models import DEFAULT_COLOUR, Vehicle
-
     base = f"{model_name} vehicle"[:56]
     name, number = base, 2
     while Vehicle.objects.filter(owner=owner, name=name).exists():
@@ -365,17 +368,6 @@ def _garage_vehicle(owner, model_name: str, metadata: dict):
                                   neural_network=metadata["neural_network"],
                                   action_space_type=metadata["action_space_type"],
                                   action_space=metadata["action_space"], shell="original", colour=DEFAULT_COLOUR)
-
-
-def _record_history(model: RLModel):
-    """The training app turns the folder's metrics into the reward graph and evaluations (when installed)."""
-    try:
-        module = import_module("training.services")
-    except ModuleNotFoundError as error:
-        if error.name in ("training", "training.services"):
-            return
-        raise
-    module.model_history_import(model)
 
 
 def _text(upload: Upload, path) -> str | None:
@@ -398,8 +390,6 @@ def _hyperparameters(upload: Upload, path, algorithm) -> dict:
     if not isinstance(values, dict):
         raise ArchiveError(f"{HYPERPARAMETERS_PATH} must hold an object.")
     # DeepRacer writes a few more keys (e.g. e_greedy_value, term_cond_max_episodes): keep ours only.
-    from models_app.hyperparameters import DEFAULTS
-
     try:
         return check_hyperparameters({k: v for k, v in values.items() if k in DEFAULTS}, algorithm)
     except HyperparameterError as error:
