@@ -22,9 +22,9 @@ import yaml
 from django.db import transaction
 
 from garage.models import DEFAULT_COLOUR, Vehicle
-from models_app import layouts
+from models_app import layouts, race_types
 from models_app.hyperparameters import DEFAULTS, HyperparameterError, check_hyperparameters
-from models_app.models import RLModel, Status
+from models_app.models import ImportedTrack, RLModel, Status
 from simulator import spec
 from simulator.spec import HYPERPARAMETERS_PATH, METADATA_PATH, TRAINING_PARAMS_PATH
 from simulator.tracks import BUILTIN_TRACKS
@@ -330,16 +330,19 @@ def import_model(upload: Upload, *, owner, name: str, description: str) -> RLMod
     metadata = parse_metadata(upload.read(source))
     reward_code = _text(upload, plan.source_of(layouts.REWARD)) or ""
     hyperparameters = _hyperparameters(upload, plan.source_of(layouts.HYPERPARAMETERS), metadata["training_algorithm"])
-    world = _world_name(upload, plan.source_of(layouts.TRAINING_PARAMS))
+    params = _training_params(upload, plan.source_of(layouts.TRAINING_PARAMS))
+    world = str(params.get("WORLD_NAME") or "")[:100]
+    track = _track_for(owner, world)
     with transaction.atomic():
         vehicle = _garage_vehicle(owner, name, metadata)
         model = RLModel.objects.create(
             owner=owner, name=name, description=description, status=Status.READY,
             vehicle=vehicle, vehicle_snapshot=vehicle.snapshot(),
-            track=world if world in BUILTIN_TRACKS else spec.DEFAULT_TRACK, race_type={"race_type": spec.TIME_TRIAL},
+            track=track or spec.DEFAULT_TRACK, track_reversed=bool(track and params.get("REVERSE_DIR")),
+            race_type=_race_type(params),
             reward_code=reward_code, training_algorithm=metadata["training_algorithm"],
             hyperparameters=hyperparameters, origin=plan.origin, logs_only_reason=logs_only_reason(plan),
-            import_details={"layout": plan.label, "world_name": world or "", "files": len(plan.moves)},
+            import_details={"layout": plan.label, "world_name": world, "files": len(plan.moves)},
         )
     try:
         _extract(upload, plan, model.folder)
@@ -396,16 +399,46 @@ def _hyperparameters(upload: Upload, path, algorithm) -> dict:
         raise ArchiveError(f"{HYPERPARAMETERS_PATH}: " + "; ".join(f"{k}: {v}" for k, v in error.errors.items())) from None
 
 
-def _world_name(upload: Upload, path) -> str | None:
-    """The training track's name (WORLD_NAME) from training_params.yaml."""
+def _training_params(upload: Upload, path) -> dict:
+    """training_params.yaml (deepracer-for-cloud's upper-case keys), or {} when the upload has none."""
     if path is None:
-        return None
+        return {}
     try:
         params = yaml.safe_load(upload.read(path))
     except yaml.YAMLError:
         raise ArchiveError(f"{TRAINING_PARAMS_PATH} is not valid YAML.") from None
-    world = params.get("WORLD_NAME") if isinstance(params, dict) else None
-    return str(world)[:100] if world else None
+    return params if isinstance(params, dict) else {}
+
+
+def _track_for(owner, world: str) -> str | None:
+    """The track this console knows by the upload's WORLD_NAME: a built-in (our own downloads name their
+    slug), or one of the racer's imported tracks titled so (the real DeepRacer tracks are theirs to import)."""
+    if not world:
+        return None
+    if world in BUILTIN_TRACKS:
+        return world
+    imported = ImportedTrack.objects.filter(owner=owner, title=world).first()
+    return imported.slug if imported is not None else None
+
+
+def _race_type(params: dict) -> dict:
+    """The race type training_params.yaml describes; time trial when it names none we can rebuild. Boxes are
+    randomized: the SimApp's fixed OBJECT_POSITIONS use a lane convention of its own that we do not map."""
+    def number(key, kind):
+        try:
+            return kind(params.get(key, 0))
+        except (TypeError, ValueError):
+            return kind(0)
+
+    wanted = {"race_type": params.get("RACE_TYPE", spec.TIME_TRIAL),
+              "object_count": number("NUMBER_OF_OBSTACLES", int),
+              "randomize_objects": True,
+              "bot_count": number("NUMBER_OF_BOT_CARS", int), "bot_speed": number("BOT_CAR_SPEED", float),
+              "bot_lane_changes": bool(params.get("IS_LANE_CHANGE", False))}
+    try:
+        return race_types.check_race_type(wanted)
+    except race_types.RaceTypeError:
+        return {"race_type": spec.TIME_TRIAL}
 
 
 def _extract(upload: Upload, plan: layouts.Plan, folder: Path):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from garage.models import Vehicle
 from models_app import layouts
 from models_app.archive import NO_WEIGHTS
-from models_app.models import RLModel
+from models_app.models import ImportedTrack, RLModel
 from tests.models_app.conftest import make_model
 from training import services
 from training.models import EvaluationJob, TrainingJob
@@ -243,8 +243,27 @@ def test_it_imports_every_layout_deepracer_utils_reads(owner_client, owner, case
 def test_it_keeps_the_original_track_name_from_training_params(owner_client, owner):
     post_archive(owner_client, zip_of(LAYOUTS["droa-model"][0]))
     model = RLModel.objects.get(owner=owner)
-    assert model.import_details["world_name"] == "reInvent2019_track"
+    assert model.import_details["world_name"] == "reInvent2019_track" and model.track == "quick_loop"
     assert "reInvent2019_track" in owner_client.get(reverse("models:detail", args=[model.pk])).content.decode()
+
+
+def test_it_trains_clones_on_the_racers_own_copy_of_the_original_track_and_race_type(owner_client, owner):
+    track = ImportedTrack.objects.create(owner=owner, title="reInvent2019_track", npy=b"not needed here",
+                                         length=23.1, width=1.07)
+    params = (b"WORLD_NAME: reInvent2019_track\nREVERSE_DIR: true\nRACE_TYPE: HEAD_TO_BOT\n"
+              b"NUMBER_OF_BOT_CARS: 3\nBOT_CAR_SPEED: 0.8\nIS_LANE_CHANGE: true\n")
+    post_archive(owner_client, zip_of({**LAYOUTS["droa-model"][0], "training_params.yaml": params}))
+    model = RLModel.objects.get(owner=owner)
+    assert model.track == track.slug and model.track_reversed
+    assert model.race_type == {"race_type": "HEAD_TO_BOT", "bot_count": 3, "bot_speed": 0.8, "bot_lane_changes": True}
+
+
+def test_it_lets_the_analysis_tab_read_an_imported_logs_model(owner_client, owner):
+    UPLOADS["tar.gz"](owner_client)
+    model = RLModel.objects.get(owner=owner)
+    assert owner_client.get(reverse("training:analysis", args=[model.pk])).status_code == 200
+    summary = owner_client.get(f"/training/api/analysis/{model.pk}/summary/").json()
+    assert summary["iterations"]["iteration"] == list(range(27))
 
 
 def test_it_imports_a_folder_with_our_checkpoints_as_a_full_model(owner_client, owner):
