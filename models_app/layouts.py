@@ -28,6 +28,7 @@ from simulator.spec import TRAINING_PARAMS_PATH as TRAINING_PARAMS
 
 TRAINING_METRICS = "metrics/TrainingMetrics.json"
 TRAINING_SIMTRACE = "training-simtrace"
+DUPLICATES = "imported-duplicates"  # where a file goes whose place another file of the upload took
 OUR_CHECKPOINT_SUFFIX = ".ckpt.pt"
 
 # Where a model came from (RLModel.origin).
@@ -113,7 +114,7 @@ def plan_import(paths) -> Plan:
     for source, path in sorted(relative.items(), key=lambda item: item[1]):
         target = mapper(path) or path
         if target in taken:  # two files claim one place (e.g. two training rounds): the later keeps its path
-            target = path
+            target = path if path not in taken else f"{DUPLICATES}/{path}"
         taken.add(target)
         moves[source] = target
     _add_root_files(moves)

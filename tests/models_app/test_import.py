@@ -277,6 +277,16 @@ def test_it_imports_a_folder_with_our_checkpoints_as_a_full_model(owner_client, 
     assert b'data-testid="logs-model-notice"' not in owner_client.get(reverse("models:detail", args=[model.pk])).content
 
 
+def test_it_keeps_every_file_when_two_claim_one_place():
+    plan = layouts.plan_import(["model/model_metadata.json", "model_metadata.json",
+                                "sim-trace/training/2025-01-01T00-00-00/training-simtrace/0-iteration.csv",
+                                "sim-trace/training/2025-02-01T00-00-00/training-simtrace/0-iteration.csv"])
+    assert len(set(plan.moves.values())) == 4
+    assert plan.moves["model_metadata.json"] == "model_metadata.json"  # the one in model/ is read
+    assert plan.moves["sim-trace/training/2025-01-01T00-00-00/training-simtrace/0-iteration.csv"] == \
+        "training-simtrace/0-iteration.csv"
+
+
 @pytest.mark.parametrize(("name", "stamp"), [
     ("20220703172842-wDhqXQC-SkGOinLUdZCQZQ", "20220703172842"), ("2025-01-03T10:11:12.000Z", "20250103101112"),
     ("evaluation-2025-01-03T10-11-12.json", "20250103101112"), ("no-time", None),
