@@ -20,6 +20,7 @@ import orjson
 import torch
 
 from training import artifacts
+from training.artifacts import format_lap_time
 from training.networks import build_agent
 from training.ppo import Episode, PPOConfig, PPOLearner
 from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
@@ -635,11 +636,6 @@ def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResul
 
 
 # ------------------------------------------------------------------------------------------ evaluation
-
-
-def format_lap_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:06.3f}"
 
 
 class _Evaluator(_Session):

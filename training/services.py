@@ -246,6 +246,9 @@ def _pause(job, enqueue) -> bool:
 def training_start(model, *, max_minutes: float | None = None, max_iterations: int | None = None,
                    enqueue: bool = True) -> TrainingJob:
     """Queue a training job for the model and enqueue its task after commit."""
+    if model.is_logs_model:
+        raise JobError(f"{model.name} was trained elsewhere and cannot be trained on here: "
+                       f"{model.logs_only_reason}")
     minutes = float(model.max_minutes if max_minutes is None else max_minutes)
     if not minutes > 0:
         raise JobError("The maximum training time must be more than 0 minutes.")
@@ -403,7 +406,8 @@ def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
         max_iterations=job.max_iterations,
         eval_episodes=options["eval_episodes"],
         num_workers=options["num_workers"],
-        parent_model_dir=Path(model.parent.folder) if model.parent_id else None,
+        # A logs model's clone starts from scratch: its parent's weights are not ours to load.
+        parent_model_dir=Path(model.parent.folder) if model.parent_id and not model.parent.is_logs_model else None,
         env_factory=options["env_factory"],
         update_threads=options["update_threads"],
     )
@@ -543,6 +547,52 @@ def training_metrics(job: TrainingJob) -> dict:
     }
 
 
+def model_history_import(model) -> None:
+    """An imported model's past, from its folder's DeepRacer metrics: a completed training job (the reward
+    graph: iterations and episode points), one completed evaluation per EvaluationMetrics file, and the
+    figures the model list and page show."""
+    from training import history
+
+    folder = Path(model.folder)
+    past = history.read_training_history(folder)
+    evaluations = history.read_evaluations(folder)
+    # The track it ran on elsewhere, by its DeepRacer name (it is none of ours); the title shows it.
+    track = (model.import_details.get("world_name") or IMPORTED_TRACK)[:64]
+    with transaction.atomic():
+        if past.iterations:
+            job = TrainingJob.objects.create(
+                model=model, status=JobStatus.COMPLETED, max_minutes=max(past.elapsed_seconds / 60.0, 1.0),
+                last_iteration=len(past.iterations), best_iteration=past.best_iteration,
+                elapsed_seconds=past.elapsed_seconds, metrics=past.iterations, stop_reason="imported")
+            TrainingEpisode.objects.bulk_create(
+                [TrainingEpisode(job=job, **point) for point in past.episodes[-MAX_EPISODE_POINTS:]],
+                ignore_conflicts=True)
+        for evaluation in evaluations:
+            done = _stamp_time(evaluation.stamp)
+            job = EvaluationJob.objects.create(model=model, status=JobStatus.COMPLETED, track=track,
+                                               trials=len(evaluation.trials),
+                                               results=evaluation.trials)
+            if done is not None:
+                EvaluationJob.objects.filter(pk=job.pk).update(created_at=done, started_at=done, finished_at=done)
+        model.import_details = {**model.import_details, "figures": history.figures(past, evaluations)}
+        model.save(update_fields=["import_details"])
+
+
+IMPORTED_TRACK = "its original track (not recorded)"
+
+
+def _stamp_time(stamp: str):
+    """YYYYmmddHHMMSS (UTC, as deepracer-for-cloud names evaluations) or unix seconds, as a datetime."""
+    from datetime import UTC, datetime
+
+    try:
+        if len(stamp) == 14:
+            return datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return datetime.fromtimestamp(int(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def training_log_path(job: TrainingJob) -> Path:
     return Path(job.model.folder) / artifacts.TRAINING_LOG
 
@@ -569,6 +619,8 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
     """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
     from simulator.tracks import TrackError
 
+    if model.is_logs_model:
+        raise JobError(model.logs_only_reason)
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
         raise JobError("This model has no trained checkpoint to evaluate yet.")
     if not MIN_TRIALS <= int(trials) <= MAX_TRIALS:
