@@ -51,6 +51,13 @@
     ];
   }
 
+  // The borders again, over a heatmap (which would hide them).
+  function borderTraces() {
+    const track = state.summary.track;
+    return [track.outer, track.inner].map((points) => ({ x: points.x, y: points.y, mode: "lines", hoverinfo: "skip",
+                                                         showlegend: false, line: { color: "#545b64", width: 1.5 } }));
+  }
+
   function racingLineTrace() {
     const racing = state.summary.racing_line;
     return { x: racing.points.map((p) => p[0]), y: racing.points.map((p) => p[1]), mode: "lines", name: "Racing line",
@@ -112,9 +119,13 @@
   async function drawTrackView() {
     const [grid, exits] = await Promise.all([getJson("heatmap", { ...range(), kind: state.kind }), getJson("exits", range())]);
     const titles = { visits: "Visits", reward: "Mean reward", speed: "Speed (m/s)", steering: "Steering (°)" };
-    const scales = { visits: "Hot", reward: "Viridis", speed: "Portland", steering: "RdBu" };
-    plot("track-heatmap", [...trackTraces(), heatmapTrace(grid, titles[state.kind], scales[state.kind]), racingLineTrace(),
-      { x: exits.off_track.x, y: exits.off_track.y, mode: "markers", name: "Off track", marker: { symbol: "x", color: "#d13212", size: 7 },
+    // Pale for few visits, dark for many: the track picture stays readable under the cells.
+    const scales = { visits: [[0, "#fff7bc"], [0.4, "#fe9929"], [1, "#662506"]], reward: "Viridis", speed: "Portland",
+                     steering: "RdBu" };
+    plot("track-heatmap", [...trackTraces(), heatmapTrace(grid, titles[state.kind], scales[state.kind]), ...borderTraces(),
+      racingLineTrace(),
+      { x: exits.off_track.x, y: exits.off_track.y, mode: "markers", name: "Off track",
+        marker: { symbol: "x", color: "rgba(209,50,18,.7)", size: 5 },
         text: exits.off_track.iteration.map((it, i) => `iteration ${it}, episode ${exits.off_track.episode[i]}, ${exits.off_track.progress[i]}%`),
         hovertemplate: "Off track: %{text}<extra></extra>" },
       { x: exits.crashed.x, y: exits.crashed.y, mode: "markers", name: "Crashed", marker: { symbol: "diamond", color: "#000", size: 8 } },
@@ -305,8 +316,8 @@
         (body.truncated ? ` (the first of ${body.total_steps.toLocaleString()}; narrow the iterations for the rest)` : "") +
         `. Mean episode reward: ${(sum(episodes.original) / episodes.original.length).toFixed(2)} recorded, ` +
         `${(sum(episodes.rescored) / episodes.rescored.length).toFixed(2)} re-scored.`;
-      plot("rescore-original", [...trackTraces(), heatmapTrace(body.original, "Reward")], trackLayout("Recorded reward"));
-      plot("rescore-new", [...trackTraces(), heatmapTrace(body.rescored, "Reward")], trackLayout("Re-scored reward"));
+      plot("rescore-original", [...trackTraces(), heatmapTrace(body.original, "Reward"), ...borderTraces()], trackLayout("Recorded reward"));
+      plot("rescore-new", [...trackTraces(), heatmapTrace(body.rescored, "Reward"), ...borderTraces()], trackLayout("Re-scored reward"));
     } finally {
       button.disabled = false;
     }
