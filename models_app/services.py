@@ -33,6 +33,7 @@ def model_create(form) -> tuple[RLModel, str | None]:
 
 
 def model_delete(model: RLModel):
-    folder = model.folder
+    folders = (model.folder, model.analysis_cache)
     model.delete()
-    shutil.rmtree(folder, ignore_errors=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -2,13 +2,10 @@
 /training/api/analysis/<model id>/{summary,heatmap,exits,laps,actions,episodes,episode,evaluation,rescore}/.
 
 Each endpoint reads the model folder's sim-traces through training.analysis (parsed CSVs cached under
-VAR_DIR/cache/analysis/<model id>/) for the iterations asked (``first``/``last``, inclusive)."""
+model.analysis_cache) for the iterations asked (``first``/``last``, inclusive)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -30,12 +27,8 @@ RANGE = [OpenApiParameter("first", int, description="First iteration (inclusive)
 ANALYSIS_RESPONSE = {200: OpenApiTypes.OBJECT}
 
 
-def cache_folder(model: RLModel) -> Path:
-    return Path(settings.VAR_DIR) / "cache" / "analysis" / str(model.pk)
-
-
 def model_logs(model: RLModel) -> analysis.ModelLogs:
-    return analysis.ModelLogs(model.folder, cache_folder(model))
+    return analysis.ModelLogs(model.folder, model.analysis_cache)
 
 
 def model_track(model: RLModel):
