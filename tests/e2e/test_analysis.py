@@ -149,6 +149,10 @@ def test_it_analyses_a_deepracer_for_cloud_folder(racer_page, drfc_model, shot):
     page.get_by_test_id("evaluation-paths").scroll_into_view_if_needed()
     shot("drfc-evaluation")
     assert len(page.evaluate("document.getElementById('actions-overall').data[0].x")) == 14
+    page.set_viewport_size({"width": 1366, "height": 768})   # a laptop: nothing wider than the window
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    shot("drfc-laptop")
     assert problems == []
 
 
