@@ -4,8 +4,8 @@ from django.urls import include, path
 from rest_framework import serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
-from garage import action_space
 from garage.models import COLOUR_PATTERN, SHELLS, Vehicle, validate_vehicle_name
+from simulator import spec
 
 
 class VehicleSerializer(serializers.ModelSerializer):
@@ -35,11 +35,11 @@ class VehicleSerializer(serializers.ModelSerializer):
         merged = {field: attrs.get(field, getattr(self.instance, field, None))
                   for field in ("sensors", "neural_network", "action_space_type", "action_space")}
         try:
-            attrs["sensors"] = action_space.check_sensors(merged["sensors"])
-            attrs["neural_network"] = action_space.check_network(merged["neural_network"])
-            attrs["action_space"] = action_space.check_action_space(merged["action_space_type"],
+            attrs["sensors"] = spec.check_sensors(merged["sensors"])
+            attrs["neural_network"] = spec.check_network(merged["neural_network"])
+            attrs["action_space"] = spec.check_action_space(merged["action_space_type"],
                                                                     merged["action_space"])
-        except action_space.ActionSpaceError as error:
+        except spec.ActionSpaceError as error:
             raise serializers.ValidationError(_api_fields(error.errors)) from None
         return attrs
 

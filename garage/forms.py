@@ -5,11 +5,12 @@ import json
 
 from django import forms
 
-from garage import action_space as actions
+from garage.action_space import simple_actions
 from garage.models import COLOUR_PATTERN, DEFAULT_COLOUR, SHELLS, Vehicle, validate_vehicle_name
+from simulator import spec
 
 NO_LIDAR = ""
-LIDAR_CHOICES = {NO_LIDAR: "No LIDAR", **actions.LIDARS}
+LIDAR_CHOICES = {NO_LIDAR: "No LIDAR", **spec.LIDARS}
 SIMPLE, ADVANCED = "simple", "advanced"
 DISCRETE_MODES = {SIMPLE: "Simple: steering and speed grid", ADVANCED: "Advanced: edit each action"}
 # The form's field for every key action_space.py may complain about.
@@ -17,25 +18,25 @@ ERROR_FIELDS = {"action_space": "actions", "sensors": "camera"}
 
 
 class VehicleForm(forms.Form):
-    camera = forms.ChoiceField(choices=actions.CAMERAS.items(), widget=forms.RadioSelect,
-                               initial=actions.FRONT_FACING_CAMERA)
+    camera = forms.ChoiceField(choices=spec.CAMERAS.items(), widget=forms.RadioSelect,
+                               initial=spec.FRONT_FACING_CAMERA)
     lidar = forms.ChoiceField(choices=LIDAR_CHOICES.items(), widget=forms.RadioSelect, required=False,
                               initial=NO_LIDAR, label="LIDAR")
-    neural_network = forms.ChoiceField(choices=actions.NETWORKS.items(), widget=forms.RadioSelect,
-                                       initial=actions.SHALLOW_CNN, label="Neural network")
-    action_space_type = forms.ChoiceField(choices=actions.ACTION_SPACE_TYPES.items(), widget=forms.RadioSelect,
-                                          initial=actions.DISCRETE, label="Action space")
+    neural_network = forms.ChoiceField(choices=spec.NETWORKS.items(), widget=forms.RadioSelect,
+                                       initial=spec.SHALLOW_CNN, label="Neural network")
+    action_space_type = forms.ChoiceField(choices=spec.ACTION_SPACE_TYPES.items(), widget=forms.RadioSelect,
+                                          initial=spec.DISCRETE, label="Action space")
     discrete_mode = forms.ChoiceField(choices=DISCRETE_MODES.items(), widget=forms.RadioSelect, initial=SIMPLE,
                                       required=False, label="Discrete form")
     max_steering = forms.FloatField(label="Maximum steering angle (°)", initial=30, required=False,
                                     help_text="1 to 30 degrees.")
     steering_granularity = forms.TypedChoiceField(
-        choices=[(n, n) for n in actions.STEERING_GRANULARITIES], coerce=int, initial=5, required=False,
+        choices=[(n, n) for n in spec.STEERING_GRANULARITIES], coerce=int, initial=5, required=False,
         label="Steering angle granularity")
     max_speed = forms.FloatField(label="Maximum speed (m/s)", initial=1.0, required=False,
                                  help_text="0.1 to 4 m/s.")
     speed_granularity = forms.TypedChoiceField(
-        choices=[(n, n) for n in actions.SPEED_GRANULARITIES], coerce=int, initial=2, required=False,
+        choices=[(n, n) for n in spec.SPEED_GRANULARITIES], coerce=int, initial=2, required=False,
         label="Speed granularity")
     actions = forms.CharField(widget=forms.HiddenInput, required=False,
                               help_text="The advanced editor's actions as JSON.")
@@ -68,23 +69,23 @@ class VehicleForm(forms.Form):
         data = super().clean()
         sensors = [data.get("camera")] + ([data["lidar"]] if data.get("lidar") else [])
         try:
-            data["sensors"] = actions.check_sensors(sensors)
+            data["sensors"] = spec.check_sensors(sensors)
             data["action_space"] = self._action_space(data)
-        except actions.ActionSpaceError as error:
+        except spec.ActionSpaceError as error:
             for field, message in error.errors.items():
                 field = ERROR_FIELDS.get(field, field)
                 self.add_error(field if field in self.fields else None, message)
         return data
 
     def _action_space(self, data):
-        if data.get("action_space_type") == actions.CONTINUOUS:
-            return actions.check_continuous({
+        if data.get("action_space_type") == spec.CONTINUOUS:
+            return spec.check_continuous({
                 "speed": {"low": data.get("speed_low"), "high": data.get("speed_high")},
                 "steering_angle": {"low": data.get("steering_low"), "high": data.get("steering_high")},
             })
         if data.get("discrete_mode") == ADVANCED:
-            return actions.check_discrete(parse_actions(data.get("actions")))
-        return actions.simple_actions(data.get("max_steering"), data.get("steering_granularity"),
+            return spec.check_discrete(parse_actions(data.get("actions")))
+        return simple_actions(data.get("max_steering"), data.get("steering_granularity"),
                                       data.get("max_speed"), data.get("speed_granularity"))
 
     def save(self) -> Vehicle:
@@ -105,7 +106,7 @@ def parse_actions(text):
     try:
         return json.loads(text or "[]")
     except ValueError:
-        raise actions.ActionSpaceError({"actions": "The action list is not valid JSON."}) from None
+        raise spec.ActionSpaceError({"actions": "The action list is not valid JSON."}) from None
 
 
 def initial_for(vehicle: Vehicle) -> dict:

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from garage import action_space as actions
+from garage.action_space import simple_actions
+from simulator import spec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _'.-]{0,63}$")
 NAME_RULE = "1 to 64 letters, digits, spaces, and - _ ' . (starting with a letter or digit)."
@@ -23,19 +24,19 @@ DEFAULT_COLOUR = "#0b6cd9"
 COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 ORIGINAL_DEEPRACER = {
     "name": "The Original DeepRacer",
-    "sensors": [actions.FRONT_FACING_CAMERA],
-    "neural_network": actions.SHALLOW_CNN,
-    "action_space_type": actions.DISCRETE,
-    "action_space": actions.simple_actions(30, 5, 1.0, 2),
+    "sensors": [spec.FRONT_FACING_CAMERA],
+    "neural_network": spec.SHALLOW_CNN,
+    "action_space_type": spec.DISCRETE,
+    "action_space": simple_actions(30, 5, 1.0, 2),
     "shell": "original",
     "colour": "#1a1a2e",
 }
 # The continuous default: slow enough that a first model learns to lap quickly, and SAC can drive it.
 CONTINUOUS_DEEPRACER = {
     "name": "Continuous DeepRacer",
-    "sensors": [actions.FRONT_FACING_CAMERA],
-    "neural_network": actions.SHALLOW_CNN,
-    "action_space_type": actions.CONTINUOUS,
+    "sensors": [spec.FRONT_FACING_CAMERA],
+    "neural_network": spec.SHALLOW_CNN,
+    "action_space_type": spec.CONTINUOUS,
     "action_space": {"speed": {"low": 0.5, "high": 1.0}, "steering_angle": {"low": -30.0, "high": 30.0}},
     "shell": "speedster",
     "colour": "#d9480b",
@@ -57,8 +58,8 @@ class Vehicle(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vehicles")
     name = models.CharField(max_length=64, validators=[validate_vehicle_name])
     sensors = models.JSONField()
-    neural_network = models.CharField(max_length=48, choices=actions.NETWORKS.items())
-    action_space_type = models.CharField(max_length=16, choices=actions.ACTION_SPACE_TYPES.items())
+    neural_network = models.CharField(max_length=48, choices=spec.NETWORKS.items())
+    action_space_type = models.CharField(max_length=16, choices=spec.ACTION_SPACE_TYPES.items())
     action_space = models.JSONField()
     shell = models.CharField(max_length=32, choices=SHELLS.items(), default="original")
     colour = models.CharField(max_length=7, default=DEFAULT_COLOUR)
@@ -76,19 +77,19 @@ class Vehicle(models.Model):
 
     @property
     def is_continuous(self) -> bool:
-        return self.action_space_type == actions.CONTINUOUS
+        return self.action_space_type == spec.CONTINUOUS
 
     @property
     def camera_label(self) -> str:
-        return actions.CAMERAS.get(self.sensors[0], self.sensors[0])
+        return spec.CAMERAS.get(self.sensors[0], self.sensors[0])
 
     @property
     def sensor_labels(self) -> list[str]:
-        return [actions.CAMERAS.get(s) or actions.LIDARS.get(s, s) for s in self.sensors]
+        return [spec.CAMERAS.get(s) or spec.LIDARS.get(s, s) for s in self.sensors]
 
     @property
     def network_label(self) -> str:
-        return actions.NETWORKS.get(self.neural_network, self.neural_network)
+        return spec.NETWORKS.get(self.neural_network, self.neural_network)
 
     @property
     def action_summary(self) -> str:

@@ -3,9 +3,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from garage import action_space
 from garage.forms import VehicleForm
 from garage.models import Vehicle
+from simulator import spec
 
 
 def _get_vehicle_for_user(request, pk) -> Vehicle:
@@ -50,9 +50,9 @@ def _vehicle_form_page(request, instance):
 def _limits() -> dict:
     """SPEC 2 ranges, handed to build.js so the live preview flags the same values the server refuses."""
     return {
-        "min_actions": action_space.MIN_ACTIONS, "max_actions": action_space.MAX_ACTIONS,
-        "steering_limit": action_space.STEERING_LIMIT, "min_speed": action_space.MIN_SPEED,
-        "max_speed": action_space.MAX_SPEED, "min_max_steering": action_space.MIN_MAX_STEERING,
+        "min_actions": spec.MIN_ACTIONS, "max_actions": spec.MAX_ACTIONS,
+        "steering_limit": spec.STEERING_LIMIT, "min_speed": spec.MIN_SPEED,
+        "max_speed": spec.MAX_SPEED, "min_max_steering": spec.MIN_MAX_STEERING,
     }
 
 

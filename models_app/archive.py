@@ -14,14 +14,11 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from garage import action_space
-from models_app.hyperparameters import ALGORITHMS, PPO, HyperparameterError, check_hyperparameters
+from models_app.hyperparameters import HyperparameterError, check_hyperparameters
 from models_app.models import RLModel, Status
+from simulator import spec
+from simulator.spec import HYPERPARAMETERS_PATH, METADATA_PATH, REWARD_PATH, TRAINING_PARAMS_PATH
 
-METADATA_PATH = "model/model_metadata.json"
-REWARD_PATH = "reward_function.py"
-HYPERPARAMETERS_PATH = "ip/hyperparameters.json"
-TRAINING_PARAMS_PATH = "training_params.yaml"
 MAX_MEMBERS = 20_000
 # A gzip bomb guard: the unpacked folder may be at most this many times the upload limit.
 MAX_EXPANSION = 4
@@ -31,19 +28,6 @@ GZIP_LEVEL = 1
 
 class ArchiveError(ValueError):
     """A model archive we refuse, with a message for the racer."""
-
-
-# -- writing the folder ------------------------------------------------------------------------------
-
-def write_model_files(model: RLModel):
-    """The files a model folder starts with (SPEC 5.4), so that a model never trained still downloads as a
-    folder other tools read. Training overwrites and adds to them."""
-    folder = model.folder
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    (folder / "ip").mkdir(exist_ok=True)
-    (folder / METADATA_PATH).write_text(json.dumps(model.metadata(), indent=2))
-    (folder / REWARD_PATH).write_text(model.reward_code)
-    (folder / HYPERPARAMETERS_PATH).write_text(json.dumps(model.hyperparameters, indent=2))
 
 
 # -- streaming out -----------------------------------------------------------------------------------
@@ -95,7 +79,7 @@ def folder_entries(model: RLModel):
     """Every plain file of the model folder, under a top folder named after the model."""
     folder = model.folder
     if not (folder / METADATA_PATH).is_file():
-        write_model_files(model)
+        model.write_folder()
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink():
             yield f"{model.name}/{path.relative_to(folder).as_posix()}", path
@@ -141,30 +125,18 @@ def _strip_top_folder(members):
 
 
 def parse_metadata(raw: bytes) -> dict:
-    """A SPEC 5.1 model_metadata.json, checked: missing index, numeric version and missing
-    action_space_type (= discrete) are accepted, as DeepRacer's readers do."""
+    """A SPEC 5.1 model_metadata.json, checked by spec.read_model_metadata (the one reader): missing index,
+    numeric version and missing action_space_type (= discrete) are accepted, as DeepRacer's readers do."""
     try:
         metadata = json.loads(raw)
     except ValueError as error:
-        raise ArchiveError(f"model/model_metadata.json is not valid JSON ({error}).") from None
+        raise ArchiveError(f"{METADATA_PATH} is not valid JSON ({error}).") from None
     if not isinstance(metadata, dict):
-        raise ArchiveError("model/model_metadata.json must hold an object.")
-    space_type = metadata.get("action_space_type", action_space.DISCRETE)
-    algorithm = metadata.get("training_algorithm", PPO)
-    sensors = metadata.get("sensor", [action_space.FRONT_FACING_CAMERA])
-    network = metadata.get("neural_network", action_space.SHALLOW_CNN)
+        raise ArchiveError(f"{METADATA_PATH} must hold an object.")
     try:
-        cleaned_space = action_space.check_action_space(space_type, metadata.get("action_space"))
-        sensors = action_space.check_sensors(sensors)
-        network = action_space.check_network(network)
-    except action_space.ActionSpaceError as error:
-        raise ArchiveError("model/model_metadata.json: " + "; ".join(error.errors.values())) from None
-    if algorithm not in ALGORITHMS:
-        raise ArchiveError(f"model/model_metadata.json: training_algorithm must be {' or '.join(ALGORITHMS)}.")
-    if algorithm == "sac" and space_type != action_space.CONTINUOUS:
-        raise ArchiveError("model/model_metadata.json: a SAC model needs a continuous action space.")
-    return {"action_space_type": space_type, "action_space": cleaned_space, "sensor": sensors,
-            "neural_network": network, "training_algorithm": algorithm}
+        return spec.read_model_metadata(metadata)
+    except spec.MetadataError as error:
+        raise ArchiveError(f"{METADATA_PATH}: {error}") from None
 
 
 def _read(tar, member, limit=1024 * 1024) -> bytes:
@@ -200,7 +172,7 @@ def import_model(upload, *, owner, name: str, description: str, max_bytes: int) 
                               "neural_network": metadata["neural_network"],
                               "action_space_type": metadata["action_space_type"],
                               "action_space": metadata["action_space"], "shell": "original", "colour": "#545b64"},
-            track=track, race_type={"race_type": "TIME_TRIAL"}, reward_code=reward_code,
+            track=track, race_type={"race_type": spec.TIME_TRIAL}, reward_code=reward_code,
             training_algorithm=metadata["training_algorithm"], hyperparameters=hyperparameters,
         )
         try:

@@ -5,7 +5,6 @@ import json
 from django import forms
 from django.conf import settings
 
-from garage import action_space
 from garage.models import Vehicle
 from models_app import race_types, reward
 from models_app.hyperparameters import (
@@ -31,6 +30,7 @@ from models_app.models import (
     validate_model_name,
 )
 from models_app.tracks import resolve_track, track_options
+from simulator import spec
 from simulator.tracks import TrackError, load_npy
 
 DEFAULT_TRACK = "quick_loop"
@@ -169,13 +169,13 @@ class ModelWizardForm(forms.Form):
         try:
             if snapshot["action_space_type"] == "discrete":
                 if not isinstance(edited, list) or len(edited) != len(snapshot["action_space"]):
-                    raise action_space.ActionSpaceError({"action_space": (
+                    raise spec.ActionSpaceError({"action_space": (
                         f"A clone keeps its parent's {len(snapshot['action_space'])} actions: change their values, "
                         "not their number.")})
-                snapshot["action_space"] = action_space.check_discrete(edited, "action_space")
+                snapshot["action_space"] = spec.check_discrete(edited, "action_space")
             else:
-                snapshot["action_space"] = action_space.check_continuous(edited)
-        except action_space.ActionSpaceError as error:
+                snapshot["action_space"] = spec.check_continuous(edited)
+        except spec.ActionSpaceError as error:
             self.add_error("action_space", " ".join(error.errors.values()))
             return None
         return snapshot

@@ -1,42 +1,20 @@
-"""SPEC 3 hyperparameters: the console's defaults and allowed ranges, named as DeepRacer's
-ip/hyperparameters.json. Plain Python, shared by the wizard, the API and model import."""
+"""SPEC 3 hyperparameters: the one check of a model's values against the defaults and ranges of
+simulator/spec.py, shared by the create-model service (wizard and API) and model import. Plain Python."""
 
-PPO = "clipped_ppo"
-SAC = "sac"
-ALGORITHMS = {PPO: "PPO", SAC: "SAC"}
-BATCH_SIZES = (32, 64, 128, 256, 512)
-LOSS_TYPES = ("huber", "mean squared error")
-DEFAULTS = {
-    "batch_size": 64,
-    "num_epochs": 10,
-    "lr": 0.0003,
-    "beta_entropy": 0.01,
-    "discount_factor": 0.999,
-    "loss_type": "huber",
-    "num_episodes_between_training": 20,
-    "sac_alpha": 0.2,
-}
-# name -> (low, high, integer?) for the numeric ones
-RANGES = {
-    "num_epochs": (3, 10, True),
-    "lr": (1e-8, 1e-3, False),
-    "beta_entropy": (0.0, 1.0, False),
-    "discount_factor": (0.0, 1.0, False),
-    "num_episodes_between_training": (5, 100, True),
-    "sac_alpha": (0.0, 1.0, False),
-}
-LABELS = {
-    "batch_size": "Gradient descent batch size",
-    "num_epochs": "Number of epochs",
-    "lr": "Learning rate",
-    "beta_entropy": "Entropy",
-    "discount_factor": "Discount factor",
-    "loss_type": "Loss type",
-    "num_episodes_between_training": "Number of experience episodes between each policy-updating iteration",
-    "sac_alpha": "SAC alpha (α)",
-}
-# SAC learns off-policy from a replay buffer: it updates after every episode (SPEC 3).
-SAC_EPISODES_BETWEEN_TRAINING = 1
+from simulator.spec import (
+    ALGORITHMS,
+    BATCH_SIZES,
+    LOSS_TYPES,
+    PPO,
+    SAC,
+    SAC_EPISODES_BETWEEN_TRAINING,
+)
+from simulator.spec import HYPERPARAMETER_DEFAULTS as DEFAULTS
+from simulator.spec import HYPERPARAMETER_LABELS as LABELS
+from simulator.spec import HYPERPARAMETER_RANGES as RANGES
+
+__all__ = ["ALGORITHMS", "BATCH_SIZES", "DEFAULTS", "LABELS", "LOSS_TYPES", "PPO", "RANGES", "SAC",
+           "HyperparameterError", "check_hyperparameters"]
 
 
 class HyperparameterError(ValueError):

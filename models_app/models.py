@@ -11,17 +11,18 @@ from django.db import models
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
-from garage import action_space
 from models_app import race_types
 from models_app.hyperparameters import ALGORITHMS
+from simulator import spec
+from simulator.tracks import BUILTIN_TRACKS, Track, TrackError, get_track, load_npy
+from training import artifacts
 
 DIRECTION_LABELS = {"counterclockwise": "Counter-clockwise", "clockwise": "Clockwise"}
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 NAME_RULE = "1 to 64 characters: letters, digits and hyphens (-)."
 MAX_DESCRIPTION = 255
-MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = 10, 1440, 60
-METADATA_VERSION = "5"
+MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = spec.MIN_TRAINING_MINUTES, spec.MAX_TRAINING_MINUTES, spec.DEFAULT_TRAINING_MINUTES
 
 
 def validate_model_name(name: str):
@@ -66,10 +67,39 @@ class ImportedTrack(models.Model):
 
     def load(self, reverse: bool = False):
         """The simulator's Track (raises simulator.tracks.TrackError if the stored file no longer loads)."""
-        from simulator.tracks import load_npy
-
         track = load_npy(bytes(self.npy), self.slug, title=self.title, description="Imported track")
         return track.reversed() if reverse else track
+
+
+def _imported_id(slug: str) -> int | None:
+    if not slug.startswith(IMPORTED_TRACK_PREFIX):
+        return None
+    number = slug[len(IMPORTED_TRACK_PREFIX):]
+    return int(number) if number.isdigit() else None
+
+
+def resolve_track(owner_id, slug: str, reverse: bool = False) -> Track:
+    """A built-in by slug, or the owner's imported track; TrackError for anything else (a stranger's
+    track included: the message is the same as for a track that does not exist)."""
+    number = _imported_id(slug)
+    if number is None:
+        return get_track(slug, reverse=reverse)
+    imported = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).first()
+    if imported is None:
+        raise TrackError(f"unknown track {slug!r}")
+    return imported.load(reverse)
+
+
+def track_title(owner_id, slug: str, imported_title=UNKNOWN_TITLE) -> str:
+    """A built-in's title, the owner's imported track's title, or the slug itself. `imported_title` is the
+    title a list query annotated (with_track_titles(): None when there is none); without it, one query."""
+    if slug in BUILTIN_TRACKS:
+        return BUILTIN_TRACKS[slug].title
+    if imported_title is UNKNOWN_TITLE:
+        number = _imported_id(slug)
+        imported_title = ImportedTrack.objects.filter(owner_id=owner_id, pk=number).values_list(
+            "title", flat=True).first() if number is not None else None
+    return imported_title or slug
 
 
 def imported_track_title(owner, slug) -> Subquery:
@@ -132,31 +162,25 @@ class RLModel(models.Model):
 
     @property
     def sensor_labels(self) -> list[str]:
-        names = {**action_space.CAMERAS, **action_space.LIDARS}
+        names = {**spec.CAMERAS, **spec.LIDARS}
         return [names.get(sensor, sensor) for sensor in self.vehicle_snapshot.get("sensor", [])]
 
     @property
     def network_label(self) -> str:
         network = self.vehicle_snapshot.get("neural_network")
-        return action_space.NETWORKS.get(network, network)
+        return spec.NETWORKS.get(network, network)
 
     @property
     def track_title(self) -> str:
-        from models_app.tracks import track_title
-
         return track_title(self.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
 
     def get_track(self):
         """The Track this model trains on (built-in or imported), reversed when track_reversed."""
-        from models_app.tracks import resolve_track
-
         return resolve_track(self.owner_id, self.track, self.track_reversed)
 
     @property
     def direction_label(self) -> str:
         """Which way the car drives round its track, or "" when the (imported) track is gone."""
-        from simulator.tracks import TrackError
-
         try:
             return DIRECTION_LABELS[self.get_track().direction]
         except TrackError:
@@ -171,6 +195,12 @@ class RLModel(models.Model):
         """The ONNX export of the best checkpoint, when the engine has written one (SPEC 5.4)."""
         return self.folder / "agent" / "model.onnx"
 
+    def write_folder(self, hyperparameters: dict | None = None) -> None:
+        """The files the model folder starts with (SPEC 5.4), written by the folder's owner
+        (training.artifacts): metadata, hyperparameters (the model's own unless given) and reward code."""
+        artifacts.write_model_files(self.folder, metadata=self.metadata(), reward_code=self.reward_code,
+                                    hyperparameters=self.hyperparameters if hyperparameters is None else hyperparameters)
+
     def metadata(self) -> dict:
         """model_metadata.json (SPEC 5.1)."""
         snapshot = self.vehicle_snapshot
@@ -180,5 +210,5 @@ class RLModel(models.Model):
             "sensor": list(snapshot["sensor"]),
             "neural_network": snapshot["neural_network"],
             "training_algorithm": self.training_algorithm,
-            "version": METADATA_VERSION,
+            "version": spec.METADATA_VERSION,
         }

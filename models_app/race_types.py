@@ -3,13 +3,20 @@
 import itertools
 import math
 
-TIME_TRIAL, OBJECT_AVOIDANCE, HEAD_TO_BOT = "TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT"
-RACE_TYPES = {TIME_TRIAL: "Time trial", OBJECT_AVOIDANCE: "Object avoidance", HEAD_TO_BOT: "Head-to-bot"}
-MIN_COUNT, MAX_COUNT = 1, 6
-LANES = ("inner", "outer")
-MIN_POSITION, MAX_POSITION = 0.07, 0.90  # fraction of the lap
-MIN_GAP = 0.13  # fraction of the lap between two fixed objects
-MIN_BOT_SPEED, MAX_BOT_SPEED = 0.2, 6.0  # m/s
+from simulator.spec import (
+    HEAD_TO_BOT,
+    LANES,
+    MAX_BOT_SPEED,
+    MIN_BOT_SPEED,
+    OBJECT_AVOIDANCE,
+    RACE_TYPES,
+    TIME_TRIAL,
+)
+from simulator.spec import MAX_OBJECT_POSITION as MAX_POSITION
+from simulator.spec import MAX_OBJECTS as MAX_COUNT
+from simulator.spec import MIN_OBJECT_GAP as MIN_GAP
+from simulator.spec import MIN_OBJECT_POSITION as MIN_POSITION
+from simulator.spec import MIN_OBJECTS as MIN_COUNT
 
 
 class RaceTypeError(ValueError):
@@ -49,7 +56,7 @@ def _object_avoidance(race_type) -> dict:
 
 
 def check_object_positions(positions, count) -> list[list]:
-    """Fixed boxes: [fraction 0.07-0.90, "inner" | "outer"] each, at least 0.13 of a lap apart."""
+    """Fixed boxes: [fraction of the lap, "inner" | "outer"] each, far enough apart (spec.MIN_OBJECT_GAP)."""
     if not isinstance(positions, list) or len(positions) != count:
         raise RaceTypeError({"object_positions": f"Place all {count} objects: one [fraction, lane] each."})
     cleaned = []

@@ -5,9 +5,8 @@ its dynamic checks in the reward sandbox."""
 from simulator.reward import validation
 from simulator.reward.examples import DEFAULT_EXAMPLE, EXAMPLES
 from simulator.reward.sandbox import IsolationUnavailable
+from simulator.spec import MAX_REWARD_CODE_CHARS as MAX_CODE_CHARS
 from simulator.tracks import Track
-
-MAX_CODE_CHARS = 140_000
 
 
 class ValidationUnavailable(RuntimeError):

@@ -3,7 +3,6 @@
 import shutil
 from importlib import import_module
 
-from models_app.archive import write_model_files
 from models_app.models import RLModel
 
 TRAINING_UNAVAILABLE = ("Training is not installed in this console yet: the model is saved and waits in the "
@@ -24,7 +23,7 @@ def training_service():
 def model_create(form) -> tuple[RLModel, str | None]:
     """Save the wizard's model, write its folder and start training. Returns (model, warning or None)."""
     model = form.save()
-    write_model_files(model)
+    model.write_folder()
     start = training_service()
     if start is None:
         return model, TRAINING_UNAVAILABLE

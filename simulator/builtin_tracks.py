@@ -3,7 +3,8 @@
 Each design is a handful of control points (a rough sketch in metres) that a periodic cubic spline
 passes through. The curve is scaled to the design's length, sampled at an even spacing like real
 DeepRacer files (0.1-0.3 m between waypoints), and the borders are the centre line offset by half the
-width on each side. ``Track`` then checks that the result is a valid road (no border crossing itself
+width on each side. simulator.tracks builds the ``Track`` from them (one-way: this module knows
+nothing of it), which checks that the result is a valid road (no border crossing itself
 or the other one), and the tests check each design's length, width and tightest turn.
 """
 
@@ -13,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-
-from simulator.tracks import Track
 
 DENSE_SAMPLES = 4000  # per lap, to measure arc length before resampling evenly
 WAYPOINT_SPACING = 0.15  # m, close to re:Invent 2018's
@@ -32,11 +31,11 @@ class TrackDesign:
     width: float  # m, border to border
     spacing: float = WAYPOINT_SPACING  # m between waypoints
 
-    def build(self) -> Track:
+    def lines(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(centre line, left border, right border), waypoint by waypoint."""
         centre, left = centre_line(self.control_points, self.length, self.spacing)
         half = self.width / 2
-        left_border, right_border = centre + half * left, centre - half * left
-        return Track(self.slug, self.title, centre, left_border, right_border, description=self.description)
+        return centre, centre + half * left, centre - half * left
 
     def min_radius(self) -> float:
         """The tightest turn of the centre line, m (the car turns no tighter than ~0.28 m)."""

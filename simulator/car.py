@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+# The command limits are SPEC 2 facts.
+from simulator.spec import MAX_SPEED, MIN_SPEED
+from simulator.spec import STEERING_LIMIT as MAX_STEERING_DEG
+
 # DeepRacer dimensions (SPEC 2), metres.
 WHEELBASE = 0.164
 AXLE_TRACK = 0.162
@@ -27,11 +31,6 @@ FOOTPRINT_LENGTH = 0.324
 FOOTPRINT_WIDTH = 0.196
 # The footprint is centred between the axles: equal overhangs front and back.
 FOOTPRINT_CENTRE_X = WHEELBASE / 2
-
-# Command limits (SPEC 2).
-MIN_SPEED = 0.1
-MAX_SPEED = 4.0
-MAX_STEERING_DEG = 30.0
 
 # The front camera (SPEC 2): about 0.09 m ahead of the car's centre and 0.08 m above the axles, pitched
 # down to see the road ahead; the shell ends just behind it so the car never sees itself.

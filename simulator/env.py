@@ -21,31 +21,26 @@ from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
 from simulator.render import Views
 from simulator.sensors import (
-    FRONT_FACING_CAMERA,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     CameraRig,
     build_sensors,
     to_gray,
 )
+from simulator.spec import (
+    DEFAULT_ACTION_SPACE,
+    DEFAULT_SENSORS,
+    MAX_ACTIONS,
+    MIN_ACTIONS,
+    REWARD_LIMIT,
+)
 from simulator.tracks import Track, get_track
 from simulator.world import CONTROL_HZ, build_world
 
 DEFAULT_TRACK = "quick_loop"
-DEFAULT_SENSORS = (FRONT_FACING_CAMERA,)
-# "The Original DeepRacer" (SPEC 2): 30° max steering in 5 steps, 1 m/s max speed in 2 steps.
-DEFAULT_ACTION_SPACE = {
-    "action_space_type": "discrete",
-    "action_space": [
-        {"steering_angle": float(steering), "speed": float(speed)}
-        for steering in np.linspace(-30.0, 30.0, 5) for speed in (0.5, 1.0)
-    ],
-}
-MIN_ACTIONS, MAX_ACTIONS = 2, 30
 # A lap of the longest track at the slowest speed is far shorter; only a car wandering on the road for
 # this long is cut off (truncated).
 MAX_EPISODE_STEPS = 10_000
-REWARD_LIMIT = 1e5            # SPEC 1.2: a reward must be finite and within ±1e5
 MODES = ("training", "evaluation")
 # Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
 RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.params import PARAMS_POINT_AHEAD, CarPlacement, pose_on_centre_line
+from simulator.spec import DEFAULT_PENALTY
 from simulator.tracks import Track
 
 STEP_SECONDS = 1 / 15  # DeepRacer's control rate is 15 Hz
@@ -20,7 +21,6 @@ PROGRESS_WRAP = 50.0  # %: a jump bigger than this in one step is the car crossi
 STEPS_TO_REVERSED = 15  # consecutive steps of falling progress
 STEPS_TO_IMMOBILIZED = 15  # consecutive steps of (almost) no movement
 IMMOBILIZED_DISTANCE = 0.0003  # m per step
-DEFAULT_PENALTY = 5.0  # s, continuous evaluation's off-track and collision penalties
 # A real car is never put down twice the same way: every start is off by up to this much (uniform, at
 # start_noise=1), or a deterministic policy in a deterministic simulator drives the same lap every time.
 # Small enough that the params point stays near the centre line (progress 0 at an evaluation start).

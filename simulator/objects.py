@@ -1,7 +1,7 @@
 """Obstacles and bot cars (SPEC 3): where they are, how bots drive, and when the agent hits one.
 
 Positions are measured along the centre line from THIS episode's start point, in the driving
-direction, so a box at fraction 0.07 is always a little way ahead of the car, whatever the round-robin
+direction, so a box at the lowest fraction allowed is always a little way ahead of the car, whatever the round-robin
 start. A lane is the midline between the centre line and a border (SPEC 5.5). Collisions are footprint
 overlaps (shapely): the agent crashes when its footprint overlaps a box, or a bot car that is ahead of it
 (a bot running into the agent from behind is not the agent's crash).
@@ -14,21 +14,25 @@ import shapely
 
 from simulator.car import FOOTPRINT_CENTRE_X, FOOTPRINT_LENGTH, FOOTPRINT_WIDTH
 from simulator.params import TrackObject
+from simulator.spec import (
+    DEFAULT_BOT_COUNT,
+    DEFAULT_BOT_SPEED,
+    DEFAULT_OBJECT_COUNT,
+    HEAD_TO_BOT,
+    LANES,
+    MAX_BOT_SPEED,
+    MAX_OBJECTS,
+    MIN_BOT_SPEED,
+    OBJECT_AVOIDANCE,
+    RACE_TYPES,
+    TIME_TRIAL,
+)
+from simulator.spec import MAX_OBJECT_POSITION as OBJECT_MAX_FRACTION
+from simulator.spec import MIN_OBJECT_GAP as OBJECT_MIN_GAP
+from simulator.spec import MIN_OBJECT_POSITION as OBJECT_MIN_FRACTION
 from simulator.world import BOX_LENGTH, BOX_WIDTH, CONTROL_HZ
 
-OBJECT_AVOIDANCE = "OBJECT_AVOIDANCE"
-HEAD_TO_BOT = "HEAD_TO_BOT"
-TIME_TRIAL = "TIME_TRIAL"
-RACE_TYPES = (TIME_TRIAL, OBJECT_AVOIDANCE, HEAD_TO_BOT)
-
-MAX_OBJECTS = 6
-LANES = ("inner", "outer")
-# Randomized boxes (SPEC 3): between 7% and 90% of the lap, at least 13% apart.
-OBJECT_MIN_FRACTION, OBJECT_MAX_FRACTION, OBJECT_MIN_GAP = 0.07, 0.90, 0.13
-DEFAULT_OBJECT_COUNT = 3
-# Bot cars (SPEC 3): constant speed on a lane, optional lane change every 3–5 s.
-MIN_BOT_SPEED, MAX_BOT_SPEED = 0.2, 6.0
-DEFAULT_BOT_COUNT, DEFAULT_BOT_SPEED = 2, 1.0
+# Bot cars (SPEC 3, limits in spec.py): constant speed on a lane, optional lane change every 3–5 s.
 LANE_CHANGE_EVERY = (3.0, 5.0)
 LANE_CHANGE_SECONDS = 1.0
 STEP_SECONDS = 1.0 / CONTROL_HZ
@@ -99,7 +103,7 @@ def _count(value, what: str) -> int:
 
 
 def random_object_fractions(rng: np.random.Generator, count: int) -> np.ndarray:
-    """`count` sorted fractions in [0.07, 0.90] at least 0.13 apart, uniformly among such layouts:
+    """`count` sorted fractions within the SPEC 3 limits, far enough apart, uniformly among such layouts:
     sorted uniforms on the slack, then the gaps added back."""
     slack = (OBJECT_MAX_FRACTION - OBJECT_MIN_FRACTION) - (count - 1) * OBJECT_MIN_GAP
     return OBJECT_MIN_FRACTION + np.sort(rng.uniform(0.0, slack, count)) + OBJECT_MIN_GAP * np.arange(count)

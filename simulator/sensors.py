@@ -13,25 +13,27 @@ import numpy as np
 from gymnasium import spaces
 
 from simulator.car import GROUP_LIDAR_ONLY, GROUP_OBSTACLE
+from simulator.spec import (  # the observation names and shapes are SPEC facts
+    CAMERA_SENSORS,
+    FRONT_FACING_CAMERA,
+    IMAGE_HEIGHT,
+    IMAGE_WIDTH,
+    LIDAR,
+    LIDAR_MAX_RANGE,
+    LIDAR_MIN_RANGE,
+    LIDAR_RAYS,
+    LIDAR_SECTORS,
+    SECTOR_LIDAR,
+    SENSOR_NAMES,
+    STEREO_CAMERAS,
+)
 
-# Observation names (SPEC 2 / model_metadata "sensor").
-FRONT_FACING_CAMERA = "FRONT_FACING_CAMERA"
-STEREO_CAMERAS = "STEREO_CAMERAS"
-LIDAR = "LIDAR"
-SECTOR_LIDAR = "SECTOR_LIDAR"
-CAMERA_SENSORS = (FRONT_FACING_CAMERA, STEREO_CAMERAS)
-SENSOR_NAMES = (FRONT_FACING_CAMERA, STEREO_CAMERAS, LIDAR, SECTOR_LIDAR)
-
-IMAGE_WIDTH, IMAGE_HEIGHT = 160, 120
 # ITU-R 601 luma weights; a float32 matrix product is the cheapest conversion measured (≈30 µs a frame).
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
-# LIDAR (SPEC 2; the DeepRacer simulation app's values): 64 rays over ±150°, 0.15–12 m.
-LIDAR_RAYS = 64
+# LIDAR (the DeepRacer simulation app's values): its rays span ±150°.
 LIDAR_HALF_ANGLE_DEG = 150.0
-LIDAR_MIN_RANGE, LIDAR_MAX_RANGE = 0.15, 12.0
 # Sector LIDAR: 8 sectors of 8 rays, 1 when something is closer than the clipping distance.
-LIDAR_SECTORS = 8
 SECTOR_LIDAR_CLIPPING_DIST = 0.5
 # The ray mask: which geom groups the LIDAR sees.
 LIDAR_GROUPS = np.array([g in (GROUP_OBSTACLE, GROUP_LIDAR_ONLY) for g in range(6)], dtype=np.uint8)

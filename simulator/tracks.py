@@ -23,6 +23,8 @@ import shapely
 import shapely.ops
 from shapely.geometry import LinearRing, LineString, Point, Polygon
 
+from simulator.builtin_tracks import DESIGNS
+
 MIN_WAYPOINTS = 10
 # Real tracks have 70-230 waypoints; projection cost grows with the count (it runs every env step).
 MAX_WAYPOINTS = 3000
@@ -499,21 +501,19 @@ class _BuiltinTracks(Mapping):
     def __init__(self):
         self._built: dict[str, Track] = {}
 
-    def _designs(self):
-        from simulator.builtin_tracks import DESIGNS  # imports this module: import late
-
-        return DESIGNS
-
     def __getitem__(self, slug: str) -> Track:
         if slug not in self._built:
-            self._built[slug] = self._designs()[slug].build()
+            design = DESIGNS[slug]
+            centre, left_border, right_border = design.lines()
+            self._built[slug] = Track(design.slug, design.title, centre, left_border, right_border,
+                                      description=design.description)
         return self._built[slug]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._designs())
+        return iter(DESIGNS)
 
     def __len__(self) -> int:
-        return len(self._designs())
+        return len(DESIGNS)
 
 
 BUILTIN_TRACKS: Mapping[str, Track] = _BuiltinTracks()

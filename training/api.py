@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from models_app.models import RLModel
+from simulator import spec
 from training import services
 from training.analysis_api import ModelAnalysisViewSet
 from training.models import EvaluationJob, TrainingJob
@@ -30,7 +31,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
 class TrainingStartSerializer(serializers.Serializer):
     model = serializers.UUIDField()
-    max_minutes = serializers.FloatField(required=False, min_value=0.01, max_value=1440)
+    max_minutes = serializers.FloatField(required=False, min_value=0.01, max_value=spec.MAX_TRAINING_MINUTES)
     max_iterations = serializers.IntegerField(required=False, min_value=1)
 
 
@@ -49,13 +50,16 @@ class EvaluationStartSerializer(serializers.Serializer):
     track = serializers.CharField(required=False, max_length=64)
     reversed = serializers.BooleanField(required=False, default=False)
     race_type = serializers.DictField(required=False, default=dict)
-    trials = serializers.IntegerField(min_value=services.MIN_TRIALS, max_value=services.MAX_TRIALS, default=3)
+    trials = serializers.IntegerField(min_value=spec.MIN_TRIALS, max_value=spec.MAX_TRIALS,
+                                    default=spec.DEFAULT_TRIALS)
     continuous = serializers.BooleanField(required=False, default=False)
-    off_track_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS, default=5.0)
-    collision_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS, default=5.0)
+    off_track_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS,
+                                               default=spec.DEFAULT_PENALTY)
+    collision_penalty = serializers.FloatField(min_value=0, max_value=services.MAX_PENALTY_SECONDS,
+                                               default=spec.DEFAULT_PENALTY)
 
     def validate_race_type(self, value):
-        if value and value.get("race_type") not in ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT"):
+        if value and value.get("race_type") not in spec.RACE_TYPES:
             raise ValidationError("race_type must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT")
         return value
 

@@ -1,4 +1,6 @@
-"""The model folder in DeepRacer's formats (SPEC 5), so racers' tools read it unchanged (no Django).
+"""The owner of the model folder: every read and write of it, in DeepRacer's formats (SPEC 5), so racers'
+tools read it unchanged (no Django). The wizard, import, clone, the job services and the engine all go
+through these functions; nothing else writes into a model folder.
 
 Layout (deepracer-for-cloud)::
 
@@ -7,7 +9,8 @@ Layout (deepracer-for-cloud)::
     metrics/TrainingMetrics.json  metrics/EvaluationMetrics-<ts>.json  training-simtrace/<i>-iteration.csv
     evaluation-<ts>/evaluation-simtrace/0-iteration.csv  evaluation-<ts>/video.mp4  logs/*.log
 
-Every JSON file is written to a temporary name and renamed, so a killed run never leaves half a file.
+Every file is written to a temporary name and renamed, so a killed run never leaves half a file, and
+ip/hyperparameters.json always carries DeepRacer's legacy keys (its tools expect them).
 """
 
 import csv
@@ -24,7 +27,24 @@ import numpy as np
 import orjson
 import yaml
 
-from training.sensors import CAMERA_SENSORS, camera_sensor, lidar_sensor
+from simulator.spec import (
+    CAMERA_CHANNELS,
+    HYPERPARAMETERS_PATH,
+    IMAGE_HEIGHT,
+    IMAGE_WIDTH,
+    LEGACY_HYPERPARAMETERS,
+    LIDAR,
+    LIDAR_MAX_RANGE,
+    LIDAR_MIN_RANGE,
+    LIDAR_RAYS,
+    LIDAR_SECTORS,
+    METADATA_PATH,
+    REWARD_PATH,
+    SECTOR_LIDAR,
+    TRAINING_PARAMS_PATH,
+    MetadataError,
+)
+from simulator.spec import read_model_metadata as check_metadata
 
 SIMTRACE_COLUMNS = (
     "episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
@@ -33,7 +53,6 @@ SIMTRACE_COLUMNS = (
 )
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
 TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
-METADATA_VERSION = "5"
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
 METRICS_STATUS = {
@@ -41,14 +60,13 @@ METRICS_STATUS = {
     "reversed": "Reversed", "immobilized": "Immobilized", "in_progress": "In progress",
     "time_up": "Time up",
 }
-CAMERA_SHAPE = {"FRONT_FACING_CAMERA": (1, 120, 160), "STEREO_CAMERAS": (2, 120, 160)}
+CAMERA_SHAPE = {name: (channels, IMAGE_HEIGHT, IMAGE_WIDTH) for name, channels in CAMERA_CHANNELS.items()}
 LIDAR_SPACES = {
-    "LIDAR": gym.spaces.Box(0.15, 12.0, (64,), np.float32),
-    "SECTOR_LIDAR": gym.spaces.Box(0.0, 1.0, (8,), np.float32),
+    LIDAR: gym.spaces.Box(LIDAR_MIN_RANGE, LIDAR_MAX_RANGE, (LIDAR_RAYS,), np.float32),
+    SECTOR_LIDAR: gym.spaces.Box(0.0, 1.0, (LIDAR_SECTORS,), np.float32),
 }
 KEPT_CHECKPOINTS = 4  # the newest few plus the best; DeepRacer keeps a handful too
 CHECKPOINT_SUFFIX = ".ckpt.pt"
-DISCRETE_ACTION_LIMITS = {"count": (2, 30), "steering_angle": (-30.0, 30.0), "speed": (0.1, 4.0)}
 
 
 class ArtifactError(ValueError):
@@ -58,13 +76,18 @@ class ArtifactError(ValueError):
 # ----------------------------------------------------------------------------------------- helpers
 
 
-def write_json(path: Path, data, indent: bool = True) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary name beside the file, then rename: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    option = orjson.OPT_INDENT_2 if indent else 0
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(data, option=option | orjson.OPT_SERIALIZE_NUMPY))
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data, indent: bool = True) -> None:
+    option = orjson.OPT_INDENT_2 if indent else 0
+    write_atomically(path, orjson.dumps(data, option=option | orjson.OPT_SERIALIZE_NUMPY))
 
 
 def read_json(path: Path):
@@ -81,54 +104,16 @@ def read_json(path: Path):
 
 
 def normalize_metadata(raw: dict) -> dict:
-    """A model_metadata.json dict as we use it: SPEC 5.1's lenient reading, then strict checks."""
-    if not isinstance(raw, dict) or "action_space" not in raw:
-        raise ArtifactError("model_metadata.json needs an action_space")
-    kind = raw.get("action_space_type", "discrete")
-    if kind == "discrete":
-        actions = raw["action_space"]
-        if not isinstance(actions, list) or not actions:
-            raise ArtifactError("a discrete action_space must be a non-empty list of actions")
-        action_space = []
-        for index, action in enumerate(actions):
-            try:
-                steering, speed = float(action["steering_angle"]), float(action["speed"])
-            except (KeyError, TypeError, ValueError):
-                raise ArtifactError(f"action {index} needs numeric steering_angle and speed") from None
-            action_space.append({"steering_angle": steering, "speed": speed, "index": index})
-    elif kind == "continuous":
-        space = raw["action_space"]
-        try:
-            action_space = {
-                key: {"low": float(space[key]["low"]), "high": float(space[key]["high"])}
-                for key in ("speed", "steering_angle")
-            }
-        except (KeyError, TypeError, ValueError):
-            raise ArtifactError("a continuous action_space needs speed and steering_angle low/high") from None
-        for key, bounds in action_space.items():
-            if not bounds["low"] < bounds["high"]:
-                raise ArtifactError(f"continuous {key}: low must be below high")
-    else:
-        raise ArtifactError(f"action_space_type must be 'discrete' or 'continuous', got {kind!r}")
-    sensors = raw.get("sensor", ["FRONT_FACING_CAMERA"])
+    """A model_metadata.json dict as we use it: spec.read_model_metadata, the one reader (SPEC 5.1)."""
     try:
-        camera_sensor(sensors)
-        lidar_sensor(sensors)
-    except ValueError as error:
+        return check_metadata(raw)
+    except MetadataError as error:
         raise ArtifactError(str(error)) from None
-    return {
-        "action_space": action_space,
-        "action_space_type": kind,
-        "sensor": list(sensors),
-        "neural_network": raw.get("neural_network", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
-        "training_algorithm": raw.get("training_algorithm", "clipped_ppo"),
-        "version": str(raw.get("version", METADATA_VERSION)),
-    }
 
 
 def write_model_metadata(model_dir: Path, metadata: dict) -> dict:
     metadata = normalize_metadata(metadata)
-    write_json(Path(model_dir) / "model" / "model_metadata.json", metadata)
+    write_json(Path(model_dir) / METADATA_PATH, metadata)
     return metadata
 
 
@@ -136,7 +121,7 @@ def read_model_metadata(path: Path) -> dict:
     """From a model folder (model/model_metadata.json) or the file itself."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model" / "model_metadata.json"
+        path = path / METADATA_PATH
     return normalize_metadata(read_json(path))
 
 
@@ -154,7 +139,7 @@ def observation_space(sensors) -> gym.spaces.Dict:
     """The env's observation space for a sensor list (INTERFACES shapes), for loading without an env."""
     spaces = {}
     for name in sensors:
-        if name in CAMERA_SENSORS:
+        if name in CAMERA_SHAPE:
             spaces[name] = gym.spaces.Box(0, 255, CAMERA_SHAPE[name], np.uint8)
         elif name in LIDAR_SPACES:
             spaces[name] = LIDAR_SPACES[name]
@@ -166,29 +151,38 @@ def observation_space(sensors) -> gym.spaces.Dict:
 # --------------------------------------------------------------- hyperparameters, params, reward
 
 
+def write_model_files(model_dir: Path, *, metadata: dict, hyperparameters: dict, reward_code: str) -> dict:
+    """The files a model folder starts with (SPEC 5.4), so that a model never trained still downloads as a
+    folder other tools read; training overwrites and adds to them. Returns the metadata as written."""
+    metadata = write_model_metadata(model_dir, metadata)
+    write_hyperparameters(model_dir, hyperparameters)
+    write_reward_function(model_dir, reward_code)
+    return metadata
+
+
 def write_hyperparameters(model_dir: Path, hyperparameters: dict) -> None:
-    write_json(Path(model_dir) / "ip" / "hyperparameters.json", hyperparameters)
+    """ip/hyperparameters.json: the racer's values beside DeepRacer's legacy keys."""
+    write_json(Path(model_dir) / HYPERPARAMETERS_PATH, {**LEGACY_HYPERPARAMETERS, **hyperparameters})
 
 
 def read_hyperparameters(model_dir: Path) -> dict:
-    return read_json(Path(model_dir) / "ip" / "hyperparameters.json")
+    return read_json(Path(model_dir) / HYPERPARAMETERS_PATH)
 
 
 def write_training_params(model_dir: Path, params: dict) -> None:
     """training_params.yaml: deepracer-for-cloud's upper-case keys (WORLD_NAME, RACE_TYPE, ...)."""
-    path = Path(model_dir) / "training_params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_atomically(Path(model_dir) / TRAINING_PARAMS_PATH, yaml.safe_dump(params, sort_keys=False).encode())
 
 
 def read_training_params(model_dir: Path) -> dict:
     try:
-        return yaml.safe_load((Path(model_dir) / "training_params.yaml").read_text()) or {}
+        return yaml.safe_load((Path(model_dir) / TRAINING_PARAMS_PATH).read_text()) or {}
     except FileNotFoundError:
         raise ArtifactError("training_params.yaml is missing") from None
 
 
 def write_reward_function(model_dir: Path, code: str) -> None:
-    (Path(model_dir) / "reward_function.py").write_text(code)
+    write_atomically(Path(model_dir) / REWARD_PATH, code.encode())
 
 
 # ----------------------------------------------------------------------------------------- metrics

@@ -1,14 +1,11 @@
 from django import forms
 
-from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
+from simulator import spec
+from simulator.spec import DEFAULT_TRIALS, MAX_TRIALS, MIN_TRIALS
+from training.services import MAX_PENALTY_SECONDS
 
 SAME_AS_TRAINING = "TRAINING"
-RACE_TYPES = (
-    (SAME_AS_TRAINING, "Same as training"),
-    ("TIME_TRIAL", "Time trial"),
-    ("OBJECT_AVOIDANCE", "Object avoidance"),
-    ("HEAD_TO_BOT", "Head-to-bot"),
-)
+RACE_TYPES = ((SAME_AS_TRAINING, "Same as training"), *spec.RACE_TYPES.items())
 # The evaluation track may differ from training's: its own direction, or the other way round.
 DIRECTIONS = (("false", "The track's own direction"), ("true", "Reversed (the other way round)"))
 
@@ -26,21 +23,24 @@ class EvaluationForm(forms.Form):
     track = forms.ChoiceField()
     reversed = forms.TypedChoiceField(label="Direction", choices=DIRECTIONS, coerce=lambda value: value == "true")
     race_type = forms.ChoiceField(choices=RACE_TYPES, initial=SAME_AS_TRAINING)
-    object_count = forms.IntegerField(label="Objects (object avoidance)", min_value=1, max_value=6, initial=3,
+    object_count = forms.IntegerField(label="Objects (object avoidance)", min_value=spec.MIN_OBJECTS,
+                                      max_value=spec.MAX_OBJECTS, initial=spec.DEFAULT_OBJECT_COUNT,
                                       required=False)
-    bot_count = forms.IntegerField(label="Bot cars (head-to-bot)", min_value=1, max_value=6, initial=2,
+    bot_count = forms.IntegerField(label="Bot cars (head-to-bot)", min_value=spec.MIN_OBJECTS,
+                                   max_value=spec.MAX_OBJECTS, initial=spec.DEFAULT_BOT_COUNT,
                                    required=False)
-    bot_speed = forms.FloatField(label="Bot speed, m/s (head-to-bot)", min_value=0.2, max_value=6.0, initial=1.0,
+    bot_speed = forms.FloatField(label="Bot speed, m/s (head-to-bot)", min_value=spec.MIN_BOT_SPEED,
+                                 max_value=spec.MAX_BOT_SPEED, initial=spec.DEFAULT_BOT_SPEED,
                                  required=False)
-    trials = forms.IntegerField(min_value=MIN_TRIALS, max_value=MAX_TRIALS, initial=3,
+    trials = forms.IntegerField(min_value=MIN_TRIALS, max_value=MAX_TRIALS, initial=DEFAULT_TRIALS,
                                 help_text=f"Laps to run: {MIN_TRIALS} to {MAX_TRIALS}.")
     continuous = forms.BooleanField(label="Continuous mode", required=False,
                                     help_text="Off track or a crash resets the car with a time penalty "
                                               "instead of ending the lap.")
     off_track_penalty = forms.FloatField(label="Off-track penalty, s", min_value=0, max_value=MAX_PENALTY_SECONDS,
-                                         initial=5.0)
+                                         initial=spec.DEFAULT_PENALTY)
     collision_penalty = forms.FloatField(label="Collision penalty, s", min_value=0,
-                                         max_value=MAX_PENALTY_SECONDS, initial=5.0)
+                                         max_value=MAX_PENALTY_SECONDS, initial=spec.DEFAULT_PENALTY)
 
     def __init__(self, *args, model, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,12 +54,13 @@ class EvaluationForm(forms.Form):
         kind = data["race_type"]
         if kind == SAME_AS_TRAINING:
             return dict(self.model.race_type or {})
-        if kind == "OBJECT_AVOIDANCE":
-            return {"race_type": kind, "object_count": data.get("object_count") or 3, "randomize_objects": True}
-        if kind == "HEAD_TO_BOT":
-            return {"race_type": kind, "bot_count": data.get("bot_count") or 2,
-                    "bot_speed": data.get("bot_speed") or 1.0, "bot_lane_changes": False}
-        return {"race_type": "TIME_TRIAL"}
+        if kind == spec.OBJECT_AVOIDANCE:
+            return {"race_type": kind, "object_count": data.get("object_count") or spec.DEFAULT_OBJECT_COUNT,
+                    "randomize_objects": True}
+        if kind == spec.HEAD_TO_BOT:
+            return {"race_type": kind, "bot_count": data.get("bot_count") or spec.DEFAULT_BOT_COUNT,
+                    "bot_speed": data.get("bot_speed") or spec.DEFAULT_BOT_SPEED, "bot_lane_changes": False}
+        return {"race_type": spec.TIME_TRIAL}
 
     def start_arguments(self) -> dict:
         data = self.cleaned_data

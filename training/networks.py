@@ -11,11 +11,19 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-# Re-exported: callers keep importing the sensor answers from here.
-from training.sensors import CAMERA_SENSORS, LIDAR_SENSORS, NetworkError, camera_sensor, lidar_sensor  # noqa: F401
-
-SHALLOW_CNN = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
-DEEP_CNN = "DEEP_CONVOLUTIONAL_NETWORK"
+# The sensor and network names are SPEC facts; callers may import them from here too.
+from simulator.spec import (  # noqa: F401
+    CAMERA_SENSORS,
+    DEEP_CNN,
+    DEFAULT_SENSORS,
+    LIDAR_SENSORS,
+    PPO,
+    SAC,
+    SHALLOW_CNN,
+    NetworkError,
+    camera_sensor,
+    lidar_sensor,
+)
 
 # (out_channels, kernel, stride) per convolution, as SPEC 2 names the two networks.
 CONV_LAYERS = {
@@ -199,11 +207,11 @@ class SACAgent(nn.Module):
 def build_agent(metadata: dict, obs_space: gym.spaces.Dict, action_space: gym.Space) -> nn.Module:
     """The agent a model's metadata describes: PPO (clipped_ppo) or SAC, on the SPEC 2 network."""
     network = metadata.get("neural_network", SHALLOW_CNN)
-    sensors = metadata.get("sensor", ["FRONT_FACING_CAMERA"])
-    algorithm = metadata.get("training_algorithm", "clipped_ppo")
-    if algorithm == "clipped_ppo":
+    sensors = metadata.get("sensor", list(DEFAULT_SENSORS))
+    algorithm = metadata.get("training_algorithm", PPO)
+    if algorithm == PPO:
         return PPOAgent(network, sensors, obs_space, action_space)
-    if algorithm == "sac":
+    if algorithm == SAC:
         return SACAgent(network, sensors, obs_space, action_space)
     raise NetworkError(f"unknown training_algorithm {algorithm!r}; expected 'clipped_ppo' or 'sac'")
 

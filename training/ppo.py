@@ -11,48 +11,34 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import lfilter
 
-LOSS_TYPES = ("huber", "mean squared error")
-BATCH_SIZES = (32, 64, 128, 256, 512)
-# The console's allowed ranges (SPEC 3). The learner itself accepts any sane value so that tests can run
-# on tiny budgets; console_range_errors() is what a form checks.
-CONSOLE_RANGES = {
-    "num_epochs": (3, 10),
-    "lr": (1e-8, 1e-3),
-    "beta_entropy": (0.0, 1.0),
-    "discount_factor": (0.0, 1.0),
-    "num_episodes_between_training": (5, 100),
-    "sac_alpha": (0.0, 1.0),
-}
-# Keys of DeepRacer's hyperparameters.json that belong to its older agents; we write and accept them.
-LEGACY_KEYS = {
-    "e_greedy_value": 0.05,
-    "epsilon_steps": 10000,
-    "exploration_type": "categorical",
-    "stack_size": 1,
-    "term_cond_avg_score": 350.0,
-    "term_cond_max_episodes": 1000,
-}
+from simulator.spec import HYPERPARAMETER_DEFAULTS, LEGACY_HYPERPARAMETERS, LOSS_TYPES
+
+# The racer-facing defaults, the loss types and DeepRacer's legacy keys are SPEC facts (simulator/spec.py).
+# The learner itself accepts any sane value so that tests can run on tiny budgets; the console's ranges are
+# checked once, by models_app.hyperparameters.check_hyperparameters, before a model is saved.
+DEFAULTS = HYPERPARAMETER_DEFAULTS
+LEGACY_KEYS = LEGACY_HYPERPARAMETERS
 
 
 @dataclass
 class Hyperparameters:
     """The racer-facing hyperparameters, named as in DeepRacer's ip/hyperparameters.json."""
 
-    batch_size: int = 64
+    batch_size: int = DEFAULTS["batch_size"]
     """gradient-descent minibatch size (samples per gradient step)"""
-    beta_entropy: float = 0.01
+    beta_entropy: float = DEFAULTS["beta_entropy"]
     """weight of the entropy bonus in the PPO loss (more = more exploration)"""
-    discount_factor: float = 0.999
+    discount_factor: float = DEFAULTS["discount_factor"]
     """how much future rewards count (gamma)"""
-    loss_type: str = "huber"
+    loss_type: str = DEFAULTS["loss_type"]
     """value (PPO) or Q (SAC) regression loss: "huber" or "mean squared error\""""
-    lr: float = 3e-4
+    lr: float = DEFAULTS["lr"]
     """Adam learning rate"""
-    num_episodes_between_training: int = 20
+    num_episodes_between_training: int = DEFAULTS["num_episodes_between_training"]
     """whole episodes collected per iteration before each update"""
-    num_epochs: int = 10
+    num_epochs: int = DEFAULTS["num_epochs"]
     """passes over the iteration's data per update"""
-    sac_alpha: float = 0.2
+    sac_alpha: float = DEFAULTS["sac_alpha"]
     """SAC entropy temperature (fixed)"""
 
     def __post_init__(self):
@@ -81,19 +67,6 @@ class Hyperparameters:
         """The hyperparameters.json content (DeepRacer writes its legacy keys too; tools expect them)."""
         racer_facing = {f.name: getattr(self, f.name) for f in fields(Hyperparameters)}
         return {**LEGACY_KEYS, **racer_facing}
-
-    def console_range_errors(self, algorithm: str = "clipped_ppo") -> list[str]:
-        """What the console's form would refuse (SPEC 3 ranges)."""
-        errors = []
-        if self.batch_size not in BATCH_SIZES:
-            errors.append(f"batch_size must be one of {BATCH_SIZES}")
-        for name, (low, high) in CONSOLE_RANGES.items():
-            value = getattr(self, name)
-            if name == "num_episodes_between_training" and algorithm == "sac":
-                low, high = 1, 100
-            if not low <= value <= high:
-                errors.append(f"{name} must be between {low} and {high}, got {value}")
-        return errors
 
 
 def _number(config, name, kind, minimum, exclusive=False):

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from console.broadcast import publish
 from console.envvars import env_int, env_str
+from simulator.spec import MAX_TRIALS, MIN_TRIALS
 from training import artifacts
 from training.live import LivePublisher
 
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0  # DB heartbeat and stop-request check: often enough to stop fast, cheap on the DB
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not requeued forever
-MIN_TRIALS, MAX_TRIALS = 3, 5  # SPEC 4
 MAX_PENALTY_SECONDS = 60.0
 LOG_TAIL_LINES = 200
 MAX_EPISODE_POINTS = 5000  # newest per-episode points in a backfill: a day of training has ~10^5 episodes
@@ -122,10 +122,7 @@ def _check_isolation() -> str:
 
 def write_static_artifacts(model) -> None:
     """The model folder's files that never change during training (SPEC 5)."""
-    folder = Path(model.folder)
-    artifacts.write_model_metadata(folder, model.metadata())
-    artifacts.write_hyperparameters(folder, _hyperparameters_file(model))
-    artifacts.write_reward_function(folder, model.reward_code)
+    model.write_folder(hyperparameters=_hyperparameters_file(model))
 
 
 def _hyperparameters_file(model) -> dict:

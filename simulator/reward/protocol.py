@@ -53,7 +53,9 @@ ALLOWED_IMPORTS = frozenset({
 })
 
 RACER_FILENAME = "reward_function.py"   # the racer's code appears under this name in tracebacks
-REWARD_LIMIT = 1e5                      # SPEC 1.2: finite and within [-1e5, 1e5]
+# spec.REWARD_LIMIT, repeated because the sandboxed child imports nothing of simulator/ (its files are shipped
+# alone); tests/simulator/test_spec.py checks that the two agree.
+REWARD_LIMIT = 1e5
 
 # The child runs its confinement code on these top-level names; the parent ships the files beside it.
 CHILD_MODULES = ("runner.py", "protocol.py", "confine.py")

@@ -19,6 +19,8 @@ import pyflakes.messages as flakes
 from simulator.params import BOT_CAR_SIZE, PARAMS_POINT_AHEAD, RewardParams, TrackObject, place_car
 from simulator.reward.protocol import ALLOWED_IMPORTS, RACER_FILENAME
 from simulator.reward.sandbox import RewardCodeError, RewardFunctionError, RewardSandbox
+from simulator.spec import DEFAULT_BOT_SPEED, DEFAULT_OBJECT_COUNT, HEAD_TO_BOT, OBJECT_AVOIDANCE, TIME_TRIAL
+from simulator.spec import MAX_REWARD_CODE_CHARS as MAX_CODE_CHARS
 from simulator.tracks import Track
 
 SYNTAX_ERROR = "SYNTAX_ERROR"
@@ -26,7 +28,6 @@ IMPORT_ERROR = "IMPORT_ERROR"
 TEST_FAILURE = "TEST_FAILURE"
 WARNING = "WARNING"
 
-MAX_CODE_CHARS = 140_000
 STATE_TIMEOUT = 5.0                 # seconds per synthetic state (SPEC 1.3)
 LOAD_TIMEOUT = 10.0                 # seconds to load the module (imports, module-level code)
 FORBIDDEN_BUILTINS = frozenset({"open", "exec", "eval", "compile", "input", "__import__", "breakpoint"})
@@ -62,8 +63,6 @@ SYNTHETIC_STATES = (
                        is_offtrack=True)),
     ("finish", dict(lap=0.999, inner=0.0, progress=100.0, steps=10000, speed=5.0, steering_angle=0.0)),
 )
-DEFAULT_OBJECT_COUNT = 3
-DEFAULT_BOT_SPEED = 1.0             # m/s
 
 
 def validate_reward_function(code: str, track: Track, race_type: dict | None = None, *,
@@ -345,12 +344,12 @@ def _rear_axle_pose(track: Track, distance: float, lateral: float) -> tuple[floa
 def race_objects(track: Track, race_type: dict | None) -> list[TrackObject]:
     """Boxes or bot cars where the race type puts them: configured box positions as given, otherwise
     evenly spaced round the lap on alternating lanes."""
-    kind = (race_type or {}).get("race_type", "TIME_TRIAL")
-    if kind == "OBJECT_AVOIDANCE":
+    kind = (race_type or {}).get("race_type", TIME_TRIAL)
+    if kind == OBJECT_AVOIDANCE:
         positions = race_type.get("object_positions") or _spread(race_type.get("object_count",
                                                                                 DEFAULT_OBJECT_COUNT))
         return [_on_lane(track, fraction, lane) for fraction, lane in positions]
-    if kind == "HEAD_TO_BOT":
+    if kind == HEAD_TO_BOT:
         speed = float(race_type.get("bot_speed", DEFAULT_BOT_SPEED))
         return [_on_lane(track, fraction, lane, speed=speed, size=BOT_CAR_SIZE)
                 for fraction, lane in _spread(race_type.get("bot_count", 1))]

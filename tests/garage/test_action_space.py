@@ -1,13 +1,7 @@
 import pytest
 
-from garage.action_space import (
-    ActionSpaceError,
-    check_continuous,
-    check_discrete,
-    check_sensors,
-    round_value,
-    simple_actions,
-)
+from garage.action_space import simple_actions
+from simulator.spec import ActionSpaceError, round_value
 
 
 def test_it_builds_the_original_deepracer_grid():
@@ -44,55 +38,6 @@ def test_it_refuses_simple_values_outside_spec_ranges(args, field):
     with pytest.raises(ActionSpaceError) as error:
         simple_actions(*args)
     assert field in error.value.errors
-
-
-def test_it_accepts_a_custom_list_and_indexes_it():
-    actions = check_discrete([{"steering_angle": 10, "speed": 2}, {"steering_angle": -30, "speed": 0.1, "index": 7}])
-    assert actions == [{"steering_angle": 10.0, "speed": 2.0, "index": 0},
-                       {"steering_angle": -30.0, "speed": 0.1, "index": 1}]
-
-
-@pytest.mark.parametrize("actions", [
-    [{"steering_angle": 0, "speed": 1}],
-    [{"steering_angle": 0, "speed": 1}] * 31,
-    [{"steering_angle": 0, "speed": 1}, {"steering_angle": 31, "speed": 1}],
-    [{"steering_angle": 0, "speed": 1}, {"steering_angle": 0, "speed": 0.05}],
-    [{"steering_angle": 0, "speed": 1}, {"speed": 1}],
-    [{"steering_angle": 0, "speed": 1}, "left"],
-    "not a list",
-])
-def test_it_refuses_bad_custom_lists(actions):
-    with pytest.raises(ActionSpaceError) as error:
-        check_discrete(actions)
-    assert "actions" in error.value.errors
-
-
-def test_it_names_the_action_at_fault():
-    with pytest.raises(ActionSpaceError) as error:
-        check_discrete([{"steering_angle": 0, "speed": 1}, {"steering_angle": 45, "speed": 1}])
-    assert "Action 1: steering angle" in error.value.errors["actions"]
-
-
-def test_it_checks_continuous_ranges():
-    ranges = check_continuous({"speed": {"low": 0.5, "high": 2}, "steering_angle": {"low": -30, "high": 30}})
-    assert ranges == {"speed": {"low": 0.5, "high": 2.0}, "steering_angle": {"low": -30.0, "high": 30.0}}
-    with pytest.raises(ActionSpaceError) as error:
-        check_continuous({"speed": {"low": 0.4, "high": 2}, "steering_angle": {"low": 10, "high": -10}})
-    assert set(error.value.errors) == {"speed_low", "steering_high"}
-    with pytest.raises(ActionSpaceError) as error:
-        check_continuous({"speed": {"low": 1, "high": 1}, "steering_angle": {"low": -30, "high": 30}})
-    assert "speed_high" in error.value.errors
-
-
-@pytest.mark.parametrize("sensors", [[], ["LIDAR"], ["FRONT_FACING_CAMERA", "RADAR"],
-                                     ["STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR"], "FRONT_FACING_CAMERA"])
-def test_it_wants_one_camera_first_and_at_most_one_lidar(sensors):
-    with pytest.raises(ActionSpaceError):
-        check_sensors(sensors)
-
-
-def test_it_accepts_a_camera_with_a_lidar():
-    assert check_sensors(["STEREO_CAMERAS", "SECTOR_LIDAR"]) == ["STEREO_CAMERAS", "SECTOR_LIDAR"]
 
 
 def test_it_needs_no_django():

@@ -28,3 +28,12 @@ def test_it_accepts_the_edges():
               "loss_type": "mean squared error", "num_episodes_between_training": 100, "sac_alpha": 1}
     assert check_hyperparameters(values, "clipped_ppo") == {**values, "beta_entropy": 0.0, "discount_factor": 1.0,
                                                              "sac_alpha": 1.0}
+
+
+def test_it_tells_the_console_which_values_are_out_of_its_ranges():
+    """Moved from the learner's tests: the learner no longer checks the console's ranges a second time."""
+    assert check_hyperparameters({}, "clipped_ppo") == DEFAULTS
+    with pytest.raises(HyperparameterError) as error:
+        check_hyperparameters({"batch_size": 100, "num_epochs": 20, "num_episodes_between_training": 1}, "clipped_ppo")
+    assert len(error.value.errors) == 3
+    assert check_hyperparameters({}, "sac")["num_episodes_between_training"] == 1

@@ -146,6 +146,6 @@ def test_it_bundles_the_best_checkpoint_for_the_car(trained_model, tmp_path):
 
 
 def test_it_explains_a_model_without_checkpoints(tmp_path):
-    artifacts.write_model_metadata(tmp_path, {"action_space": [{"steering_angle": 0, "speed": 1}]})
+    artifacts.write_model_metadata(tmp_path, {"action_space": [{"steering_angle": 0, "speed": 1}] * 2})
     with pytest.raises(artifacts.ArtifactError, match="no checkpoint yet"):
         artifacts.load_policy(tmp_path)

@@ -122,13 +122,6 @@ def test_it_refuses_bad_hyperparameters_by_name(values, message):
         Hyperparameters.from_dict(values)
 
 
-def test_it_tells_the_console_which_values_are_out_of_its_ranges():
-    assert Hyperparameters().console_range_errors() == []
-    errors = Hyperparameters(batch_size=100, num_epochs=20, num_episodes_between_training=1).console_range_errors()
-    assert len(errors) == 3
-    assert Hyperparameters(num_episodes_between_training=1).console_range_errors("sac") == []
-
-
 def test_it_learns_on_rewards_scaled_to_unit_returns_whatever_the_reward_scale():
     frames = np.zeros((50, 1, 120, 160), np.uint8)
     zeros = np.zeros(50, np.float32)
