@@ -18,6 +18,7 @@ from simulator.episode import STEP_SECONDS
 from simulator.params import PARAMS_POINT_AHEAD, RewardParams, place_car
 from simulator.reward.sandbox import RewardFunctionError, RewardSandbox
 from simulator.reward.validation import race_objects
+from simulator.spec import STEERING_LIMIT
 from simulator.tracks import Track
 
 DEFAULT_POINTS = 2000
@@ -42,8 +43,8 @@ class PreviewSettings:
             errors["heading_offset"] = "The heading offset is between -180 and 180 degrees."
         if not 0.1 <= self.speed <= 4.0:
             errors["speed"] = "The speed is between 0.1 and 4 m/s."
-        if not -30 <= self.steering_angle <= 30:
-            errors["steering_angle"] = "The steering angle is between -30 and 30 degrees."
+        if not -STEERING_LIMIT <= self.steering_angle <= STEERING_LIMIT:
+            errors["steering_angle"] = f"The steering angle is between -{STEERING_LIMIT:g} and {STEERING_LIMIT:g} degrees."
         return errors
 
 
