@@ -34,7 +34,7 @@
 
   function plot(id, traces, layout) {
     const element = document.getElementById(id);
-    window.Plotly.react(element, traces, { margin: { l: 50, r: 20, t: 36, b: 40 }, uirevision: "keep", ...layout }, config);
+    window.Plotly.react(element, traces, { margin: { l: 50, r: 60, t: 36, b: 40 }, uirevision: "keep", ...layout }, config);
     element.dataset.drawn = String((Number(element.dataset.drawn) || 0) + 1);
   }
 
@@ -246,15 +246,18 @@
 
   // ----------------------------------------------------------------------------------- episode player
 
+  function episodeSource() { return root.querySelector("[data-episode-source]").value; }
+
   async function fillEpisodes() {
-    const result = await getJson("episodes", range());
+    const evaluation = episodeSource();
+    const result = await getJson("episodes", evaluation ? { evaluation } : range());
     const select = root.querySelector("[data-episode]");
     const previous = select.value;
     select.replaceChildren(...result.episodes.map((episode) => {
       const option = document.createElement("option");
       option.value = `${episode.iteration}:${episode.episode}`;
-      option.textContent = `Iteration ${episode.iteration}, episode ${episode.episode}: ${episode.status.replace("_", " ")}, ` +
-        `${episode.progress}%, reward ${episode.reward}`;
+      const name = evaluation ? `Trial ${episode.episode + 1}` : `Iteration ${episode.iteration}, episode ${episode.episode}`;
+      option.textContent = `${name}: ${episode.status.replace("_", " ")}, ${episode.progress}%, reward ${episode.reward}`;
       return option;
     }));
     if (previous && [...select.options].some((option) => option.value === previous)) select.value = previous;
@@ -263,7 +266,7 @@
 
   async function loadEpisode() {
     const [iteration, episode] = root.querySelector("[data-episode]").value.split(":");
-    state.episode = await getJson("episode", { iteration, episode });
+    state.episode = await getJson("episode", { iteration, episode, evaluation: episodeSource() });
     const scrub = root.querySelector("[data-scrub]");
     scrub.max = String(state.episode.steps.length - 1);
     scrub.value = "0";
@@ -358,6 +361,7 @@
   }));
   root.querySelector("[data-action=apply-range]").addEventListener("click", drawRange);
   root.querySelector("[data-episode]").addEventListener("change", () => loadEpisode().catch(showError));
+  root.querySelector("[data-episode-source]").addEventListener("change", () => fillEpisodes().catch(showError));
   root.querySelector("[data-scrub]").addEventListener("input", (event) => showStep(Number(event.target.value)));
   root.querySelector("[data-action=rescore]").addEventListener("click", () => rescore().catch(showError));
   root.querySelector("[data-example]").addEventListener("change", (event) => {

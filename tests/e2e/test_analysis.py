@@ -148,6 +148,13 @@ def test_it_analyses_a_deepracer_for_cloud_folder(racer_page, drfc_model, shot):
     assert trials >= 3
     page.get_by_test_id("evaluation-paths").scroll_into_view_if_needed()
     shot("drfc-evaluation")
+    # The episode player plays an evaluation trial too.
+    page.get_by_test_id("episode-source").select_option(index=1)
+    expect(page.get_by_test_id("episode-select").locator("option").first).to_contain_text("Trial 1")
+    page.wait_for_function("document.querySelector('[data-param=steps]') && "
+                           "document.querySelector('[data-testid=episode-select]').value === '0:0'")
+    page.get_by_test_id("episode-track").scroll_into_view_if_needed()
+    shot("drfc-evaluation-trial-player")
     assert len(page.evaluate("document.getElementById('actions-overall').data[0].x")) == 14
     page.set_viewport_size({"width": 1366, "height": 768})   # a laptop: nothing wider than the window
     page.wait_for_timeout(300)
