@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from models_app.models import RLModel
 from models_app.reward import MAX_CODE_CHARS
-from simulator.racing_line import cached_racing_line
+from simulator.racing_line import cached_racing_line, top_speed_of
 from simulator.reward.sandbox import IsolationUnavailable
 from simulator.tracks import TrackError
 from training import analysis, rescore
@@ -113,8 +113,9 @@ class ModelAnalysisViewSet(viewsets.GenericViewSet):
         except analysis.AnalysisError as error:
             raise ValidationError({"detail": str(error)}) from None
         track = model_track(model)
+        line = cached_racing_line(track, top_speed_of(analysis_metadata(model)))   # at this car's top speed
         return Response({"iterations": summary, "evaluations": logs.evaluations(),
-                         "track": analysis.track_outline(track), "racing_line": cached_racing_line(track).as_dict(),
+                         "track": analysis.track_outline(track), "racing_line": line.as_dict(),
                          "job": {"id": job.pk, "status": job.status} if job else None})
 
     @extend_schema(parameters=[*RANGE, OpenApiParameter("kind", str, enum=list(analysis.HEATMAP_KINDS)),
