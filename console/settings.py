@@ -1,7 +1,7 @@
 """Django settings for the DeepRacer console.
 
 Everything that differs between a laptop and a server comes from the environment (see README.md,
-"Configuration"); console/envvars.py reads it and fails loudly on values it cannot understand.
+"Configuration"); common/envvars.py reads it and fails loudly on values it cannot understand.
 """
 
 import hashlib
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from console.envvars import (
+from common.envvars import (
     database_config,
     env_bool,
     env_bytes,
@@ -49,11 +49,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_ace",
     "console",
+    "garage",
+    "models_app",
+    "training",
 ]
-# The console's feature apps join INSTALLED_APPS as they land in the repository; a checkout without one
-# still starts, and the navigation simply hides its pages.
-FEATURE_APPS = ["garage", "models_app", "training"]
-INSTALLED_APPS += [app for app in FEATURE_APPS if (BASE_DIR / app / "apps.py").is_file()]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -181,7 +180,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": SITE_NAME + " API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": SITE_NAME + " API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents the errors it can answer (common/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "common.openapi.document_error_responses"],
+}
 
 LOGGING = {
     "version": 1,

@@ -14,10 +14,11 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from models_app.hyperparameters import HyperparameterError, check_hyperparameters
+from models_app.hyperparameters import DEFAULTS, HyperparameterError, check_hyperparameters
 from models_app.models import RLModel, Status
 from simulator import spec
 from simulator.spec import HYPERPARAMETERS_PATH, METADATA_PATH, REWARD_PATH, TRAINING_PARAMS_PATH
+from simulator.tracks import BUILTIN_TRACKS
 
 MAX_MEMBERS = 20_000
 # A gzip bomb guard: the unpacked folder may be at most this many times the upload limit.
@@ -147,9 +148,6 @@ def _read(tar, member, limit=1024 * 1024) -> bytes:
 
 def import_model(upload, *, owner, name: str, description: str, max_bytes: int) -> RLModel:
     """Create a READY model from an uploaded .tar.gz of a model folder; nothing is kept if it fails."""
-    from models_app.forms import DEFAULT_TRACK
-    from simulator.tracks import BUILTIN_TRACKS
-
     try:
         tar = tarfile.open(fileobj=upload, mode="r:gz")
     except (tarfile.TarError, OSError, EOFError):
@@ -165,7 +163,7 @@ def import_model(upload, *, owner, name: str, description: str, max_bytes: int) 
         metadata = parse_metadata(_read(tar, by_path[METADATA_PATH]))
         reward_code = _text(tar, by_path.get(REWARD_PATH)) or ""
         hyperparameters = _hyperparameters(tar, by_path.get(HYPERPARAMETERS_PATH), metadata["training_algorithm"])
-        track = _track(tar, by_path.get(TRAINING_PARAMS_PATH), BUILTIN_TRACKS) or DEFAULT_TRACK
+        track = _track(tar, by_path.get(TRAINING_PARAMS_PATH), BUILTIN_TRACKS) or spec.DEFAULT_TRACK
         model = RLModel.objects.create(
             owner=owner, name=name, description=description, status=Status.READY,
             vehicle_snapshot={"name": f"Imported with {name}", "sensor": metadata["sensor"],
@@ -203,8 +201,6 @@ def _hyperparameters(tar, member, algorithm) -> dict:
     if not isinstance(values, dict):
         raise ArchiveError(f"{HYPERPARAMETERS_PATH} must hold an object.")
     # DeepRacer writes a few more keys (e.g. e_greedy_value, term_cond_max_episodes): keep ours only.
-    from models_app.hyperparameters import DEFAULTS
-
     try:
         return check_hyperparameters({k: v for k, v in values.items() if k in DEFAULTS}, algorithm)
     except HyperparameterError as error:

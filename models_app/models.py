@@ -25,6 +25,10 @@ MAX_DESCRIPTION = 255
 MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = spec.MIN_TRAINING_MINUTES, spec.MAX_TRAINING_MINUTES, spec.DEFAULT_TRAINING_MINUTES
 
 
+def name_is_taken(owner, name) -> bool:
+    return RLModel.objects.filter(owner=owner, name=name).exists()
+
+
 def validate_model_name(name: str):
     if not NAME_PATTERN.match(name or ""):
         raise ValidationError(f"Use {NAME_RULE}")

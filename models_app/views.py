@@ -3,8 +3,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.authtoken.models import Token
@@ -15,12 +13,10 @@ from models_app.archive import ArchiveError, car_bundle_entries, folder_entries,
 from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
-from models_app.services import model_create, model_delete
+from models_app.services import ModelInvalid, model_create, model_delete
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
-# The training app fills the model page's tabs (training, evaluation) with this template when it exists.
-TABS_TEMPLATES = ("training/model_tabs.html",)
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
 PREVIEW_SIZE = 240
 
@@ -51,11 +47,13 @@ def model_clone(request, pk):
 def _wizard(request, source):
     form = ModelWizardForm(request.POST or None, owner=request.user, source=source)
     if request.method == "POST" and form.is_valid():
-        model, warning = model_create(form)
-        messages.success(request, f"Model {model.name} is created.")
-        if warning:
-            messages.warning(request, warning)
-        return redirect("models:detail", pk=model.pk)
+        try:
+            model = model_create(**form.arguments())
+        except ModelInvalid as invalid:
+            form.add_service_errors(invalid)
+        else:
+            messages.success(request, f"Model {model.name} is created.")
+            return redirect("models:detail", pk=model.pk)
     return render(request, "models_app/create.html", {
         "form": form,
         "source": source,
@@ -95,18 +93,10 @@ def model_detail(request, pk):
         "direction": DIRECTIONS[track.direction] if track else "",
         "hyperparameters": [(LABELS[name], model.hyperparameters.get(name)) for name in LABELS
                             if name in model.hyperparameters],
-        "tabs_template": _tabs_template(),
         "has_car_bundle": model.car_bundle_source.is_file(),
         "race_type_objects": model.race_type.get("object_positions", []),
         "race_types": race_types.RACE_TYPES,
     })
-
-
-def _tabs_template():
-    try:
-        return select_template(TABS_TEMPLATES).template.name
-    except TemplateDoesNotExist:
-        return None
 
 
 @login_required

@@ -22,6 +22,7 @@ CAMERA_SENSORS = tuple(CAMERAS)
 LIDAR_SENSORS = tuple(LIDARS)
 SENSOR_NAMES = CAMERA_SENSORS + LIDAR_SENSORS
 DEFAULT_SENSORS = (FRONT_FACING_CAMERA,)
+DEFAULT_TRACK = "quick_loop"  # the console's and the env's default track (a built-in)
 # Camera frames: 160 x 120 grayscale, one channel per lens.
 IMAGE_WIDTH, IMAGE_HEIGHT = 160, 120
 CAMERA_CHANNELS = {FRONT_FACING_CAMERA: 1, STEREO_CAMERAS: 2}

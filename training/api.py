@@ -1,12 +1,14 @@
 """REST API for training and evaluation jobs: start, stop, list, detail and metrics, owner only."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from common.openapi import detail_response, field_errors_response
 from models_app.models import RLModel
 from simulator import spec
 from training import services
@@ -45,11 +47,22 @@ class EvaluationJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RaceTypeSerializer(serializers.Serializer):
+    """The env's race_type dict (docs/INTERFACES.md); left out, the evaluation uses the model's own."""
+
+    race_type = serializers.ChoiceField(choices=list(spec.RACE_TYPES))
+    object_count = serializers.IntegerField(min_value=spec.MIN_OBJECTS, max_value=spec.MAX_OBJECTS, required=False)
+    randomize_objects = serializers.BooleanField(required=False)
+    bot_count = serializers.IntegerField(min_value=spec.MIN_OBJECTS, max_value=spec.MAX_OBJECTS, required=False)
+    bot_speed = serializers.FloatField(min_value=spec.MIN_BOT_SPEED, max_value=spec.MAX_BOT_SPEED, required=False)
+    bot_lane_changes = serializers.BooleanField(required=False)
+
+
 class EvaluationStartSerializer(serializers.Serializer):
     model = serializers.UUIDField()
     track = serializers.CharField(required=False, max_length=64)
     reversed = serializers.BooleanField(required=False, default=False)
-    race_type = serializers.DictField(required=False, default=dict)
+    race_type = RaceTypeSerializer(required=False, default=dict)
     trials = serializers.IntegerField(min_value=spec.MIN_TRIALS, max_value=spec.MAX_TRIALS,
                                     default=spec.DEFAULT_TRIALS)
     continuous = serializers.BooleanField(required=False, default=False)
@@ -59,9 +72,7 @@ class EvaluationStartSerializer(serializers.Serializer):
                                                default=spec.DEFAULT_PENALTY)
 
     def validate_race_type(self, value):
-        if value and value.get("race_type") not in spec.RACE_TYPES:
-            raise ValidationError("race_type must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT")
-        return value
+        return dict(value)
 
 
 def _owned_model(request, model_id) -> RLModel:
@@ -101,6 +112,14 @@ class _JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(self.get_serializer(job).data)
 
 
+STOP_REFUSED = field_errors_response("The job cannot be stopped (it is over): {\"detail\": [reason]}.")
+NO_MODEL = detail_response("The model is not one of yours.")
+
+
+@extend_schema_view(
+    create=extend_schema(request=TrainingStartSerializer, responses={201: TrainingJobSerializer, 404: NO_MODEL}),
+    stop=extend_schema(request=None, responses={200: TrainingJobSerializer, 400: STOP_REFUSED}),
+)
 class TrainingJobViewSet(_JobViewSet):
     job_class = TrainingJob
     queryset = TrainingJob.objects.all()  # for the schema; requests see get_queryset (owner only)
@@ -119,6 +138,11 @@ class TrainingJobViewSet(_JobViewSet):
         return Response(services.training_metrics(self.get_object()))
 
 
+@extend_schema_view(
+    create=extend_schema(request=EvaluationStartSerializer,
+                         responses={201: EvaluationJobSerializer, 404: NO_MODEL}),
+    stop=extend_schema(request=None, responses={200: EvaluationJobSerializer, 400: STOP_REFUSED}),
+)
 class EvaluationJobViewSet(_JobViewSet):
     job_class = EvaluationJob
     queryset = EvaluationJob.objects.all()  # for the schema; requests see get_queryset (owner only)

@@ -1,5 +1,6 @@
 from django import forms
 
+from models_app.tracks import track_options
 from simulator import spec
 from simulator.spec import DEFAULT_TRIALS, MAX_TRIALS, MIN_TRIALS
 from training.services import MAX_PENALTY_SECONDS
@@ -12,8 +13,6 @@ DIRECTIONS = (("false", "The track's own direction"), ("true", "Reversed (the ot
 
 def track_choices(model) -> list[tuple[str, str]]:
     """The built-in tracks and the owner's imported ones."""
-    from models_app.tracks import track_options
-
     return [(slug, track.title) for slug, track in track_options(model.owner).items()]
 
 

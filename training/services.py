@@ -28,8 +28,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from console.broadcast import publish
-from console.envvars import env_int, env_str
+from common.broadcast import publish
+from common.envvars import env_int, env_str
 from simulator.spec import MAX_TRIALS, MIN_TRIALS
 from training import artifacts
 from training.live import LivePublisher

@@ -5,12 +5,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import ranges
-from console.navigation import first_resolving_url
+from common import ranges
+from models_app.hyperparameters import LABELS
 from models_app.models import RLModel
+from models_app.reward import examples
 from training import services
+from training.analysis_api import analysis_metadata, model_logs
 from training.forms import EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
@@ -34,13 +37,7 @@ def _get_evaluation_for_user(request, evaluation_id) -> EvaluationJob:
 
 
 def _model_context(model) -> dict:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        model_url = reverse(MODEL_PAGE, args=[model.pk])
-    except NoReverseMatch:
-        model_url = None
-    return {"model": model, "model_url": model_url, "models_url": first_resolving_url("models:list")}
+    return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
 def _recover_if_stale(job) -> None:
@@ -69,8 +66,6 @@ def model_training(request, model_id):
 
 
 def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
-    from models_app.hyperparameters import LABELS
-
     return [(LABELS.get(name, name), value) for name, value in (values or {}).items()]
 
 
@@ -143,8 +138,6 @@ def training_logs(request, job_id):
 @require_GET
 def model_analysis(request, model_id):
     """The Analysis tab: the page; its figures come from the analysis endpoints (training/analysis_api.py)."""
-    from training.analysis_api import analysis_metadata, model_logs
-
     model = _get_model_for_user(request, model_id)
     logs = model_logs(model)
     job = TrainingJob.objects.filter(model=model).first()
@@ -157,8 +150,6 @@ def model_analysis(request, model_id):
 
 
 def _reward_examples() -> list[dict]:
-    from models_app.reward import examples
-
     return examples()
 
 
@@ -205,8 +196,6 @@ def evaluation_state(request, evaluation_id):
 
 
 def evaluation_payload(evaluation: EvaluationJob) -> dict:
-    from django.urls import reverse
-
     video = services.evaluation_video_path(evaluation)
     return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
