@@ -174,6 +174,12 @@ class RLModel(models.Model):
         return self.import_details.get("figures", {})
 
     @property
+    def analysis_cache(self) -> Path:
+        """Where the Analysis tab keeps its parsed sim-traces: outside the model folder, so downloads
+        stay DeepRacer's layout; rebuilt from the folder whenever it is missing."""
+        return Path(settings.VAR_DIR) / "cache" / "analysis" / str(self.id)
+
+    @property
     def is_continuous(self) -> bool:
         return self.vehicle_snapshot.get("action_space_type") == "continuous"
 

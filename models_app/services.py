@@ -193,6 +193,7 @@ def model_import(upload: Upload, *, owner, name: str, description: str = "") -> 
 
 
 def model_delete(model: RLModel):
-    folder = model.folder
+    folders = (model.folder, model.analysis_cache)
     model.delete()
-    shutil.rmtree(folder, ignore_errors=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
