@@ -62,6 +62,14 @@ TRAINING_TASK = "training.tasks.run_training_job"
 EVALUATION_TASK = "training.tasks.run_evaluation_job"
 
 
+def _engine():
+    """training.engine, imported when a job runs: it loads torch, which the web process (it imports this
+    module for services.training_start's checks) must never pay for."""
+    from training import engine
+
+    return engine
+
+
 def _enqueue(task: str, job_id: int) -> None:
     current_app.tasks[task].delay(job_id)
 
@@ -81,8 +89,7 @@ def _move(job, status: str, model_status: str | None = None, **fields) -> None:
 
 def engine_options() -> dict:
     """Engine settings of this deployment, read from the environment each time (a worker may differ)."""
-    from training import engine
-
+    engine = _engine()
     return {
         "num_workers": env_int("TRAINING_ENV_WORKERS", 1, minimum=1),
         "eval_episodes": env_int("TRAINING_EVAL_EPISODES", 5, minimum=1),
@@ -188,8 +195,7 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
     job.set_model_status(job.model_status_for(JobStatus.INITIALIZING))
     broadcast_status(job)
     reporter = _TrainingReporter(job, observer)
-    from training import engine
-
+    engine = _engine()
     try:
         _check_isolation()
         run = _training_run_config(job)
@@ -233,8 +239,7 @@ def _still_exists(job) -> bool:
 
 def _expected(error: Exception) -> bool:
     """Failures that are the racer's (reward code, track) or the host's (no sandbox), not bugs."""
-    from training import engine
-
+    engine = _engine()
     return isinstance(error, (engine.TrainingError, IsolationUnavailable, TrackError, JobError))
 
 
@@ -245,8 +250,7 @@ def _failure_reason(error: Exception) -> str:
 
 
 def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
-    from training import engine
-
+    engine = _engine()
     model = job.model
     options = engine_options()
     return engine.TrainingRun(
@@ -414,8 +418,7 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
     broadcast_status(job)
     reporter = _EvaluationReporter(job, observer)
     model = job.model
-    from training import engine
-
+    engine = _engine()
     try:
         _check_isolation()
         run = engine.EvaluationRun(
