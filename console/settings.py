@@ -135,6 +135,8 @@ MODEL_STORE = env_path("MODEL_STORE", VAR_DIR / "models")
 MAX_UPLOAD_TRACK_BYTES = env_bytes("MAX_UPLOAD_TRACK_BYTES", 5 * 1024**2)
 MAX_UPLOAD_MODEL_BYTES = env_bytes("MAX_UPLOAD_MODEL_BYTES", 512 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_bytes("MAX_UPLOAD_FORM_BYTES", 2 * 1024**2)
+# A model folder dropped in the browser arrives as one file per sim-trace (a long run has thousands).
+DATA_UPLOAD_MAX_NUMBER_FILES = 20_000
 
 # Redis carries the Celery queues and the Channels layer. Keys are prefixed per checkout so that two
 # checkouts sharing one Redis (a team on one machine, CI beside a developer) never take each other's jobs.
@@ -165,6 +167,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running training job goes on when the broker restarts (its state is in the database); the worker
+# reconnects afterwards. (Celery 6 will cancel such tasks by default: keep them.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Threads per worker process for torch, BLAS and Mesa's llvmpipe: more than one thread per process on a
 # busy machine is slower, not faster (DESIGN.md).
 WORKER_THREADS = env_int("WORKER_THREADS", 1, minimum=1)

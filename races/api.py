@@ -23,7 +23,8 @@ from races.forms import may_create_open_races, zone_named
 from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, Race, Submission
 from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
 from races.views import BoardPaginator
-from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
+from simulator.spec import MAX_TRIALS, MIN_TRIALS
+from training.services import MAX_PENALTY_SECONDS
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

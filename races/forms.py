@@ -15,7 +15,8 @@ from models_app.tracks import track_options
 from races import ranking
 from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, MIN_LAPS_LIMIT, Race
 from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
-from training.services import MAX_PENALTY_SECONDS, MAX_TRIALS, MIN_TRIALS
+from simulator.spec import MAX_TRIALS, MIN_TRIALS
+from training.services import MAX_PENALTY_SECONDS
 
 DEFAULT_TRACK = "quick_loop"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"

@@ -22,7 +22,7 @@ from races import ranking
 from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts
 from training import services as training
-from training.models import EvaluationJob, JobStatus
+from training.models import EvaluationJob, JobStatus, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +249,6 @@ def submission_finish(job: EvaluationJob) -> Submission | None:
 
 def submission_queue_position(submission: Submission) -> int | None:
     """Place on the training queue of a submission whose evaluation waits for a worker (1 = next)."""
-    from training.models import TrainingJob
-
     job = submission.evaluation
     if submission.status != SubmissionStatus.RUNNING or job is None or job.status != JobStatus.QUEUED:
         return None

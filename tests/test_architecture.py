@@ -23,9 +23,7 @@ def test_it_has_no_two_modules_importing_each_other():
     mutual = sorted({tuple(sorted((module, other))) for module in graph.modules
                      for other in graph.find_modules_directly_imported_by(module)
                      if module in graph.find_modules_directly_imported_by(other)})
-    # training.services enqueues training.tasks, whose bodies call back into it: the web/worker split of
-    # training/services.py (issue 12, last step) removes this pair.
-    assert mutual in ([], [("training.services", "training.tasks")])
+    assert mutual == []
 
 
 def test_it_discovers_nothing_at_run_time():

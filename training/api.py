@@ -37,6 +37,11 @@ class TrainingStartSerializer(serializers.Serializer):
     max_iterations = serializers.IntegerField(required=False, min_value=1)
 
 
+class TrainingContinueSerializer(serializers.Serializer):
+    minutes = serializers.FloatField(required=False, min_value=0.1, max_value=services.MAX_CONTINUE_MINUTES,
+                                     help_text="more minutes of training (default: what the limit left)")
+
+
 class EvaluationJobSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
 
@@ -131,6 +136,18 @@ class TrainingJobViewSet(_JobViewSet):
 
     def stop_job(self, job):
         return services.training_stop(job)
+
+    @action(detail=True, methods=["post"], url_path="continue", url_name="continue")
+    def continue_training(self, request, pk=None):
+        """Continue a failed or stopped training from its last checkpoint, in the same job."""
+        job = self.get_object()
+        arguments = TrainingContinueSerializer(data=request.data)
+        arguments.is_valid(raise_exception=True)
+        try:
+            job = services.training_continue(job, minutes=arguments.validated_data.get("minutes"))
+        except services.JobError as error:
+            raise _job_error(error) from None
+        return Response(self.get_serializer(job).data)
 
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):

@@ -20,6 +20,7 @@ import orjson
 import torch
 
 from training import artifacts
+from training.artifacts import format_lap_time
 from training.networks import build_agent
 from training.ppo import Episode, PPOConfig, PPOLearner
 from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
@@ -27,7 +28,10 @@ from training.sac import SACConfig, SACLearner
 
 DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
 FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
-STATUS_INTERVAL = 1.0  # s between heartbeats while updating (each one is also a chance to stop)
+STATUS_INTERVAL = 1.0  # s between heartbeats while collecting or updating (each one is also a chance to stop)
+# Env worker processes that die (killed, crashed MuJoCo, out of memory) are replaced and the iteration's
+# collection is redone; this many replacements in one run, and the next death fails the run.
+MAX_WORKER_RESTARTS = 3
 TRAINING_LOG = artifacts.TRAINING_LOG
 
 
@@ -211,7 +215,9 @@ class _Session:
         self.stop_reason: str | None = None
         self.last_frame = 0.0
         self.last_status = 0.0
+        self.status_fields: dict = {}
         self.log_handle = None
+        self.worker_restarts = 0
 
     def report(self, kind: str, **data) -> None:
         if self._report_fn(Progress(kind, data)) is False and self.stop_reason is None:
@@ -223,8 +229,14 @@ class _Session:
             self.stop_reason = "max_time"
         return self.stop_reason is not None
 
+    def status(self, **data) -> None:
+        """Report what the run is doing now; the heartbeats while collecting repeat it."""
+        self.status_fields = data
+        self.report("status", **data)
+
     def heartbeat(self, **data) -> bool:
         """A throttled status report; returns whether to keep going (the learners ask between minibatches)."""
+        data = data or self.status_fields
         now = time.monotonic()
         if now - self.last_status >= STATUS_INTERVAL:
             self.last_status = now
@@ -236,6 +248,29 @@ class _Session:
             self.log_handle.write("".join(line + "\n" for line in lines))
         if to_console and lines:
             self.report("log", lines=list(lines))
+
+    def collect_surviving(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None,
+                          before=None) -> list[Finished]:
+        """``collect``, and when an env worker process dies, new processes and the whole collection again
+        (episodes reported again replace the lost ones), up to MAX_WORKER_RESTARTS in the run.
+        ``before(pool)`` runs before each try (the evaluation starts its video there)."""
+        while True:
+            try:
+                if before is not None:
+                    before(pool)
+                return self.collect(pool, learner, phase, count, on_finish=on_finish)
+            except WorkerError as error:
+                if not error.died:
+                    raise
+                if self.worker_restarts >= MAX_WORKER_RESTARTS:
+                    raise TrainingError(
+                        f"An env worker process died {self.worker_restarts + 1} times in this run; the last "
+                        f"time env worker {error.worker}: {error.message}.") from error
+                self.worker_restarts += 1
+                self.log(f"WARNING: env worker {error.worker}: {error.message}. Starting new env workers and "
+                         f"collecting the {phase} episodes again (restart {self.worker_restarts} of "
+                         f"{MAX_WORKER_RESTARTS}).")
+                pool.restart()
 
     def collect(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None) -> list[Finished]:
         """Run ``count`` whole episodes across the workers; the policy acts for all of them in one batch.
@@ -254,6 +289,9 @@ class _Session:
             running[worker] = self._start(obs, info)
             started += 1
         while running and not self.stopping:
+            self.heartbeat()  # a stop request or a shutdown is seen within a second, even in long episodes
+            if self.stopping:
+                break
             workers = sorted(running)
             obs = _stack([running[w].obs for w in workers])
             action, log_prob, value = learner.act({k: torch.as_tensor(v, device=device) for k, v in obs.items()},
@@ -381,11 +419,12 @@ class _Trainer(_Session):
                 self.stop_reason = "max_iterations"
                 break
             iteration = self.counters["iteration"]
+            before = dict(self.counters)
             torch.set_num_threads(1)  # collecting: the env workers need the cores
-            self.report("status", phase="collecting", iteration=iteration + 1)
+            self.status(phase="collecting", iteration=iteration + 1)
             clock = time.monotonic()
-            episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
-                                    on_finish=self._on_training_episode)
+            episodes = self.collect_surviving(pool, learner, "training", config.num_episodes_between_training,
+                                              on_finish=self._on_training_episode)
             if self.stopping:
                 break
             self._write_simtrace(iteration, episodes)
@@ -401,13 +440,15 @@ class _Trainer(_Session):
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
             if self.stopping:
+                self._discard_iteration(before)
                 break
             torch.set_num_threads(1)
-            self.report("status", phase="evaluating", iteration=iteration + 1)
+            self.status(phase="evaluating", iteration=iteration + 1)
             clock = time.monotonic()
-            evaluation = self.collect(pool, learner, "evaluation", run.eval_episodes,
-                                      on_finish=self._on_evaluation_episode)
+            evaluation = self.collect_surviving(pool, learner, "evaluation", run.eval_episodes,
+                                                on_finish=self._on_evaluation_episode)
             if self.stopping:
+                self._discard_iteration(before)
                 break
             timing["timing/evaluate_seconds"] = time.monotonic() - clock
             timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
@@ -424,6 +465,13 @@ class _Trainer(_Session):
                         evaluation_episodes=len(evaluation),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
                         episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
+
+    def _discard_iteration(self, before: dict) -> None:
+        """A stop during the update or the evaluation: the iteration counts only once it is evaluated and
+        reported, so the run ends at the last checkpoint (no final one with an unreported iteration, which
+        would leave a hole in the graph of a resumed or continued run) and its training records go."""
+        self.counters = before
+        self.metrics.truncate(lambda record: record["episode"] <= before["episodes"])
 
     # ------------------------------------------------------------------------- reporting episodes
 
@@ -600,11 +648,6 @@ def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResul
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def format_lap_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:06.3f}"
-
-
 class _Evaluator(_Session):
     def __init__(self, run: EvaluationRun, report):
         super().__init__(report, deadline=None)
@@ -640,10 +683,12 @@ class _Evaluator(_Session):
         with open(log_path, "a", buffering=1) as self.log_handle:
             try:
                 with WorkerPool([spec]) as pool:
-                    if video_path is not None:
-                        pool.call(0, "start_video", str(video_path))
-                    trials = self.collect(pool, learner, "evaluation", run.trials,
-                                          on_finish=lambda done, n: self.report("episode", **asdict(_trial(done, n, run))))
+                    self.status_fields = {"phase": "evaluation"}
+                    # After a restart the video starts again in the new worker (the old file is replaced).
+                    start_video = (lambda pool: pool.call(0, "start_video", str(video_path))) if video_path else None
+                    trials = self.collect_surviving(
+                        pool, learner, "evaluation", run.trials, before=start_video,
+                        on_finish=lambda done, n: self.report("episode", **asdict(_trial(done, n, run))))
                     if video_path is not None:
                         pool.call(0, "end_video")
             except WorkerError as error:

@@ -1,13 +1,24 @@
 """Training and evaluation jobs: the durable state of a run (SPEC 3 statuses), kept in the database so
 that a killed worker leaves a job that resumes or fails with a reason, never one stuck "in progress"."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import OuterRef
+from django.db.models import F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from models_app.models import UNKNOWN_TITLE, imported_track_title
+from models_app.models import Status as ModelStatus
+from models_app.race_types import describe
+from models_app.tracks import track_title
+from simulator import spec
+from training import artifacts
+from training.signals import evaluation_finished
+
+logger = logging.getLogger(__name__)
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
 # least once a second while it runs; MuJoCo and the reward sandbox can take a minute to start).
@@ -19,16 +30,37 @@ class JobStatus(models.TextChoices):
     INITIALIZING = "INITIALIZING", "Initializing"
     IN_PROGRESS = "IN_PROGRESS", "In progress"
     STOPPING = "STOPPING", "Stopping"
+    # The console (or its worker) was stopped while the job ran: it checkpointed and waits for a worker.
+    INTERRUPTED = "INTERRUPTED", "Stopped by the system"
     COMPLETED = "COMPLETED", "Completed"
     FAILED = "FAILED", "Failed"
     CANCELED = "CANCELED", "Canceled"
 
 
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING,
+                   JobStatus.INTERRUPTED)
 RUNNING_STATUSES = (JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+# Jobs that wait for a worker to take them: a new one, or one a shutdown interrupted.
+WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 # A failed job always says why; this covers rows failed without one (by hand, or by older code).
 UNRECORDED_FAILURE = "It failed without a recorded reason: the training log may say more."
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+# The model's status while its training job is in each status (SPEC 3); an evaluation's model is
+# EVALUATING while it runs (EvaluationJob.model_status_for).
+MODEL_STATUS = {
+    JobStatus.QUEUED: ModelStatus.QUEUED,
+    JobStatus.INITIALIZING: ModelStatus.TRAINING,
+    JobStatus.IN_PROGRESS: ModelStatus.TRAINING,
+    JobStatus.STOPPING: ModelStatus.STOPPING,
+    JobStatus.COMPLETED: ModelStatus.READY,
+    JobStatus.CANCELED: ModelStatus.READY,
+    JobStatus.FAILED: ModelStatus.ERROR,
+    JobStatus.INTERRUPTED: ModelStatus.QUEUED,  # it waits for a worker, like a new job
+}
+
+
+class JobError(ValueError):
+    """A job cannot be started or stopped as asked; the message says why, for the racer."""
 
 
 class JobQuerySet(models.QuerySet):
@@ -40,8 +72,6 @@ class JobQuerySet(models.QuerySet):
 
     def with_track_titles(self):
         """Evaluations: their imported track's title in the same query (the list shows one per row)."""
-        from models_app.models import imported_track_title
-
         return self.annotate(imported_track_title=imported_track_title(
             Coalesce(OuterRef("track_owner"), OuterRef("model__owner")), OuterRef("track")))
 
@@ -49,6 +79,25 @@ class JobQuerySet(models.QuerySet):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
         limit = (now or timezone.now()) - STALE_AFTER
         return self.filter(status__in=RUNNING_STATUSES, heartbeat_at__lt=limit)
+
+    def waiting(self):
+        """Jobs a worker should take: after a broker restart their queue message may be gone, so the
+        recovery sweep sends it again (a second message is harmless: claiming is conditional)."""
+        return self.filter(status__in=WAITING_STATUSES, stop_requested=False)
+
+    def claimable(self, now=None):
+        """What a worker may take: a waiting job, or a running one whose worker stopped beating."""
+        limit = (now or timezone.now()) - STALE_AFTER
+        return self.filter(Q(status__in=WAITING_STATUSES) | Q(status__in=RUNNING_STATUSES, heartbeat_at__lt=limit),
+                           stop_requested=False)
+
+    def claim(self, pk, worker: str) -> bool:
+        """Take the job for ``worker`` in one conditional UPDATE, so two workers handed the same job (a
+        redelivered message, a sweep) never both run it. Clears the message of an interruption."""
+        now = timezone.now()
+        return bool(self.claimable(now).filter(pk=pk).update(
+            status=JobStatus.INITIALIZING, heartbeat_at=now, worker=worker, attempts=F("attempts") + 1,
+            failure_reason=""))
 
 
 class Job(models.Model):
@@ -61,9 +110,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    failure_reason = models.TextField(blank=True)
+    failure_reason = models.TextField(blank=True, help_text="why it failed, or why the system stopped it")
     worker = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="times a worker picked the job up")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="times a worker picked the job up since it started or was last paused cleanly")
 
     objects = JobQuerySet.as_manager()
 
@@ -78,6 +128,84 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def is_interrupted(self) -> bool:
+        return self.status == JobStatus.INTERRUPTED
+
+    def _same_row(self):
+        return type(self).objects.filter(pk=self.pk)
+
+    def request_stop(self) -> str | None:
+        """The racer's stop: a queued job is canceled, a running one moves to STOPPING (its loop sees
+        stop_requested) and an interrupted one ends where its last checkpoint left it. Returns the status
+        it moved to, or None when it ended meanwhile (the updates are conditional, so a run that ends
+        during the request is never put back). The instance is refreshed."""
+        now = timezone.now()
+        same = self._same_row()
+        if same.filter(status=JobStatus.QUEUED).update(stop_requested=True, status=JobStatus.CANCELED,
+                                                        finished_at=now):
+            moved = JobStatus.CANCELED
+        elif same.filter(status__in=RUNNING_STATUSES).update(stop_requested=True, status=JobStatus.STOPPING):
+            moved = JobStatus.STOPPING
+        elif same.filter(status=JobStatus.INTERRUPTED).update(stop_requested=True, finished_at=now,
+                                                               **self.interrupted_stop_fields()):
+            moved = self.interrupted_stop_fields()["status"]
+        else:
+            moved = None
+        self.refresh_from_db()
+        return moved
+
+    def interrupted_stop_fields(self) -> dict:
+        """What a stop request makes of a job waiting to resume: an evaluation has nothing to keep."""
+        return {"status": JobStatus.CANCELED}
+
+    def mark_interrupted(self, reason: str) -> bool:
+        """The system stopped the run (shutdown, deploy) after it checkpointed: it waits for a worker.
+        Only the worker that runs it may do so; the dead-worker count restarts (it ended cleanly)."""
+        moved = self._same_row().filter(status__in=RUNNING_STATUSES).update(
+            status=JobStatus.INTERRUPTED, failure_reason=reason, attempts=0, worker="")
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
+
+    def requeue_lost(self) -> bool:
+        """A running job whose worker is gone waits for another one (resumed from its last checkpoint)."""
+        moved = self._same_row().filter(status__in=RUNNING_STATUSES).update(status=JobStatus.QUEUED)
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
+
+    # -- the model's status follows its job: set here, and only here --------------------------------------
+
+    def model_status_for(self, status: str) -> str:
+        """The model's status while this job is in ``status``."""
+        return MODEL_STATUS[status]
+
+    def model_status_after(self) -> str:
+        """When the job is over: READY when the model has a checkpoint to evaluate or race, else ERROR."""
+        has_checkpoint = artifacts.read_checkpoints_index(self.model.folder) is not None
+        return ModelStatus.READY if has_checkpoint else ModelStatus.ERROR
+
+    def set_model_status(self, status: str) -> None:
+        type(self.model).objects.filter(pk=self.model_id).update(status=status)
+        self.model.status = status
+
+    def move(self, status: str, *, model_status: str | None = None, **fields) -> None:
+        """Set the job's status (finished ones get finished_at) and the named fields, and the model's
+        status with it. Only those fields are written: the worker and a view may hold copies of the row."""
+        fields["status"] = status
+        if status in FINISHED_STATUSES:
+            fields["finished_at"] = timezone.now()
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(fields))
+        self.set_model_status(model_status or self.model_status_for(status))
+
+    def status_payload(self) -> dict:
+        """What the job's pages are told when its status changes."""
+        return {"status": self.status, "model_status": MODEL_STATUS.get(self.status, ""),
+                "failure_reason": self.failure_reason}
 
     @property
     def failure_message(self) -> str:
@@ -109,6 +237,32 @@ class TrainingJob(Job):
     def remaining_seconds(self) -> float:
         return max(0.0, self.max_minutes * 60.0 - self.elapsed_seconds)
 
+    def status_payload(self) -> dict:
+        return {**super().status_payload(), "last_iteration": self.last_iteration,
+                "elapsed_seconds": self.elapsed_seconds, "remaining_seconds": self.remaining_seconds,
+                "stop_reason": self.stop_reason}
+
+    def interrupted_stop_fields(self) -> dict:
+        # Its last checkpoint is a finished run's last one, as after the racer's stop of a running job.
+        return {"status": JobStatus.COMPLETED, "stop_reason": "stopped"}
+
+    @property
+    def can_continue(self) -> bool:
+        """Continue training by hand: a run that failed or was stopped (by the racer or its time limit)
+        goes on from its last checkpoint in the same job, so its graph and traces stay one."""
+        return self.status in (JobStatus.FAILED, JobStatus.CANCELED, JobStatus.COMPLETED) and self.started_at is not None
+
+    def continue_for(self, minutes: float) -> bool:
+        """Queue the finished job again with ``minutes`` more of training; False when it is no longer
+        finished (a second click). Counters and metrics stay: the engine resumes from the checkpoint."""
+        total = self.elapsed_seconds / 60.0 + minutes
+        moved = self._same_row().filter(status__in=FINISHED_STATUSES).update(
+            status=JobStatus.QUEUED, max_minutes=total, max_iterations=None, stop_requested=False,
+            stop_reason="", failure_reason="", finished_at=None, attempts=0, worker="")
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
+
 
 class TrainingEpisode(models.Model):
     """One episode's point on the reward graph (training) or one evaluation trial after an update."""
@@ -137,7 +291,8 @@ class EvaluationJob(Job):
     track = models.CharField(max_length=64)
     # Whose imported track `track` names when it is not the model owner's (a race organiser's); the
     # service that sets it has checked that the racer may drive it.
-    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+",
                                     help_text="owner of the imported track when it is not the model's owner")
     track_reversed = models.BooleanField(default=False)
     race_type = models.JSONField(default=dict, blank=True)
@@ -153,6 +308,28 @@ class EvaluationJob(Job):
     def __str__(self):
         return f"Evaluation job {self.pk} of {self.model_id}"
 
+    def model_status_for(self, status: str) -> str:
+        return ModelStatus.EVALUATING if status in RUNNING_STATUSES else super().model_status_for(status)
+
+    # -- the apps above hear when an evaluation is over (training.signals), from its two ways to end ------
+
+    def move(self, status: str, **kwargs) -> None:
+        super().move(status, **kwargs)
+        if status in FINISHED_STATUSES:
+            self.announce_finished()
+
+    def request_stop(self) -> str | None:
+        moved = super().request_stop()
+        if moved in FINISHED_STATUSES:
+            self.announce_finished()
+        return moved
+
+    def announce_finished(self) -> None:
+        """training.signals.evaluation_finished; a receiver that raises is logged, the job is unchanged."""
+        for receiver, response in evaluation_finished.send_robust(sender=EvaluationJob, job=self):
+            if isinstance(response, Exception):
+                logger.error("evaluation_finished receiver %s failed for %s", receiver, self, exc_info=response)
+
     @property
     def group(self) -> str:
         return f"evaluation.{self.pk}"
@@ -165,18 +342,13 @@ class EvaluationJob(Job):
 
     @property
     def race_type_name(self) -> str:
-        return (self.race_type or {}).get("race_type", "TIME_TRIAL")
+        return (self.race_type or {}).get("race_type", spec.TIME_TRIAL)
 
     @property
     def race_type_label(self) -> str:
-        from models_app.race_types import describe
-
-        return describe(self.race_type or {"race_type": "TIME_TRIAL"})
+        return describe(self.race_type or {"race_type": spec.TIME_TRIAL})
 
     @property
     def track_title(self) -> str:
-        from models_app.models import UNKNOWN_TITLE
-        from models_app.tracks import track_title
-
         return track_title(self.track_owner_id or self.model.owner_id, self.track,
                            getattr(self, "imported_track_title", UNKNOWN_TITLE))

@@ -14,7 +14,7 @@ from models_app.models import RLModel
 from models_app.reward import examples
 from training import services
 from training.analysis_api import analysis_metadata, model_logs
-from training.forms import EvaluationForm
+from training.forms import ContinueTrainingForm, EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
 MODEL_PAGE = "models:detail"
@@ -40,13 +40,6 @@ def _model_context(model) -> dict:
     return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
-def _recover_if_stale(job) -> None:
-    # No beat scheduler is required: a page that finds its job's worker silent repairs it on the spot.
-    if job.is_active and type(job).objects.stale().filter(pk=job.pk).exists():
-        services.jobs_recover()
-        job.refresh_from_db()
-
-
 # ------------------------------------------------------------------------------------------ training
 
 
@@ -55,14 +48,20 @@ def _recover_if_stale(job) -> None:
 def model_training(request, model_id):
     model = _get_model_for_user(request, model_id)
     job = TrainingJob.objects.filter(model=model).first()
-    if job is not None:
-        _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
                "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
                "video_over_text": TRAINING_VIDEO_OVER,
+               "continue_minutes": _continue_minutes(job),
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
+
+
+def _continue_minutes(job) -> float | None:
+    """The Continue training field's default: what the limit left, or the model's maximum time."""
+    if job is None or not job.can_continue:
+        return None
+    return round(job.remaining_seconds / 60.0, 1) if job.remaining_seconds >= 60 else job.model.max_minutes
 
 
 def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
@@ -104,11 +103,28 @@ def stop_training(request, job_id):
 
 
 @login_required
+@require_POST
+def continue_training(request, job_id):
+    """Resume a failed or stopped training from its last checkpoint, in the same job (one graph)."""
+    job = _get_training_job_for_user(request, job_id)
+    form = ContinueTrainingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"More minutes: {' '.join(form.errors['minutes'])}")
+        return redirect("training:model", model_id=job.model_id)
+    try:
+        services.training_continue(job, minutes=form.cleaned_data["minutes"])
+    except services.JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Training continues from the last checkpoint as soon as a training worker is free.")
+    return redirect("training:model", model_id=job.model_id)
+
+
+@login_required
 @require_GET
 def training_state(request, job_id):
     """The training page's backfill (also after a reconnect): status, graph points and the log tail."""
     job = _get_training_job_for_user(request, job_id)
-    _recover_if_stale(job)
     return JsonResponse({**services.training_metrics(job), **_training_status(job),
                          "logs": services.training_log_tail(job)})
 
@@ -179,7 +195,6 @@ def model_evaluation(request, model_id):
 @require_GET
 def evaluation_detail(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
-    _recover_if_stale(evaluation)
     return render(request, "training/evaluation_detail.html",
                   {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation",
                    "video_url": evaluation_payload(evaluation)["video_url"],
@@ -191,7 +206,6 @@ def evaluation_detail(request, evaluation_id):
 @require_GET
 def evaluation_state(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
-    _recover_if_stale(evaluation)
     return JsonResponse(evaluation_payload(evaluation))
 
 

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('models_app', '0002_imported_track'),
-        ('training', '0002_evaluation_track_owner_label'),
+        ('training', '0003_evaluation_track_owner_label'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

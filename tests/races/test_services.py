@@ -15,8 +15,9 @@ from races import services
 from races.models import Participant, Submission, SubmissionStatus
 from tests.races.conftest import make_race
 from tests.training.jobs_fixtures import make_model
-from tests.training.test_services import _imported_track
+from tests.training.jobs_fixtures import _imported_track
 from training import services as training
+from training import worker
 from training.models import EvaluationJob, JobStatus
 
 
@@ -85,7 +86,7 @@ def test_it_runs_one_submission_at_a_time_per_racer(race, owner, trained_rl_mode
 def test_it_records_a_finished_evaluation_once_with_a_toast_and_a_broadcast(race, owner, trained_rl_model):
     submission = services.submission_create(race, owner, trained_rl_model)
     listen = _listen(user_group(owner.pk), race.group)
-    job = training.evaluation_run(submission.evaluation.pk)
+    job = worker.evaluation_run(submission.evaluation.pk)
     assert job.status == JobStatus.COMPLETED, job.failure_reason
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.COMPLETED and submission.finished_at is not None
@@ -110,7 +111,7 @@ def test_it_drives_the_organisers_imported_track(owner, stranger, trained_model_
     shutil.copytree(trained_model_folder, model.folder)
     services.race_join(race, stranger)
     submission = services.submission_create(race, stranger, model)
-    job = training.evaluation_run(submission.evaluation.pk)
+    job = worker.evaluation_run(submission.evaluation.pk)
     assert job.status == JobStatus.COMPLETED, job.failure_reason
     assert EvaluationJob.objects.with_track_titles().get(pk=job.pk).track_title == "re:Invent 2018"
 

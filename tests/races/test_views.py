@@ -161,7 +161,7 @@ def test_it_lets_only_facilitators_create_open_races(owner_client, facilitator_c
 
 
 def test_it_offers_the_organisers_imported_tracks(owner_client, owner):
-    from tests.training.test_services import _imported_track
+    from tests.training.jobs_fixtures import _imported_track
 
     theirs = _imported_track(owner)
     page = owner_client.get(reverse("races:create"))
@@ -356,7 +356,7 @@ def test_it_asks_a_new_racer_for_a_racer_name_before_joining(race):
 
 
 def test_it_keeps_the_race_lists_and_profiles_flat_with_more_races(owner, owner_client, facilitator, queries_of):
-    from tests.training.test_services import _imported_track
+    from tests.training.jobs_fixtures import _imported_track
 
     def add_races(count, start):
         for number in range(start, start + count):

@@ -17,6 +17,7 @@ from tests.training.corridor_env import failing_reward_factory
 from training import artifacts
 from training.engine import (
     DEFAULT_ENV_FACTORY,
+    MAX_WORKER_RESTARTS,
     EvaluationRun,
     TrainingError,
     evaluate,
@@ -203,6 +204,19 @@ def test_it_trains_sac_on_a_continuous_action_space(tmp_path):
     assert (tmp_path / "sac" / "model" / "model.onnx").is_file()
 
 
+def test_it_trains_evaluates_and_exports_the_simapps_deep_network(tmp_path):
+    model_dir = tmp_path / "deep"
+    run = tiny_run(model_dir, metadata=metadata(network="DEEP_CONVOLUTIONAL_NETWORK_DEEP"), max_iterations=1,
+                   eval_episodes=1)
+    assert train(run, Recorder()).iterations == 1
+    assert artifacts.read_model_metadata(model_dir)["neural_network"] == "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+    assert (model_dir / "model" / "model.onnx").is_file()
+    result = evaluate(EvaluationRun(model_dir=model_dir, env_factory=CORRIDOR, trials=1), Recorder())
+    assert [trial.trial for trial in result.trials] == [1]
+    bundle = artifacts.write_car_bundle(model_dir, tmp_path / "car.tar.gz")
+    assert bundle.stat().st_size > 1_000_000  # dense 512 x 512 and the rest: the real network went out
+
+
 def test_it_evaluates_trials_with_metrics_trace_and_a_playable_video(trained_model):
     model_dir, _, _ = trained_model
     recorder = Recorder()
@@ -336,3 +350,45 @@ def test_its_evaluation_trials_differ_and_the_same_seed_reproduces_them(trained_
     assert [r["steps"] for r in first] == [str(n) for n in range(1, len(first) + 1)]
     assert [first, second] == _real_evaluation(model_dir, seed=3)
     assert _real_evaluation(model_dir, seed=4)[0][0] != first[0]
+
+
+DYING_CORRIDOR = "tests.training.corridor_env:DyingCorridorEnv"
+
+
+def test_it_replaces_a_dead_env_worker_and_collects_the_iteration_again(tmp_path):
+    death = tmp_path / "die-once"
+    death.touch()
+    recorder = Recorder()
+    result = train(tiny_run(tmp_path / "m", env_factory=DYING_CORRIDOR, max_iterations=2, stream_frames=False,
+                            env_kwargs={"die_at_step": 5, "death_file": str(death)}), recorder)
+    assert not death.exists()  # a worker did die
+    assert (result.iterations, result.stop_reason) == (2, "max_iterations")
+    assert [m["iteration"] for m in recorder.of("metrics")] == [1, 2]
+    records = artifacts.read_metrics(tmp_path / "m" / "metrics" / "TrainingMetrics.json")
+    assert [r["episode"] for r in records if r["phase"] == "training"] == list(range(1, result.episodes + 1))
+    warnings = [line for log in recorder.of("log") for line in log["lines"] if line.startswith("WARNING: env worker")]
+    assert len(warnings) == 1 and "was killed by SIGKILL" in warnings[0] and "(restart 1 of 3)" in warnings[0]
+
+
+def test_it_fails_when_env_workers_keep_dying_and_says_what_died_and_why(tmp_path):
+    run = tiny_run(tmp_path / "m", env_factory=DYING_CORRIDOR, max_iterations=1, num_workers=1,
+                   stream_frames=False, env_kwargs={"die_at_step": 2})
+    with pytest.raises(TrainingError) as raised:
+        train(run, Recorder())
+    message = str(raised.value)
+    assert message.startswith(f"An env worker process died {MAX_WORKER_RESTARTS + 1} times in this run")
+    assert "env worker 0: process" in message and "was killed by SIGKILL (out of memory" in message
+
+
+def test_a_stop_during_the_evaluation_ends_at_the_last_reported_iteration(tmp_path):
+    recorder = Recorder(stop_when=lambda p: p.kind == "episode" and p.data["phase"] == "evaluation"
+                        and p.data["iteration"] == 2)
+    result = train(tiny_run(tmp_path / "m", max_iterations=3, num_workers=1, stream_frames=False), recorder)
+    assert (result.stop_reason, result.iterations) == ("stopped", 1)
+    assert [m["iteration"] for m in recorder.of("metrics")] == [1]
+    assert artifacts.read_checkpoints_index(tmp_path / "m")["last_checkpoint"]["name"].startswith("1_")
+    records = artifacts.read_metrics(tmp_path / "m" / "metrics" / "TrainingMetrics.json")
+    assert max(r["episode"] for r in records) == result.episodes  # the discarded iteration's records went
+    resumed = Recorder()
+    train(tiny_run(tmp_path / "m", max_iterations=2, num_workers=1, stream_frames=False), resumed)
+    assert [m["iteration"] for m in resumed.of("metrics")] == [2]  # no hole in the graph
