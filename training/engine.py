@@ -421,6 +421,7 @@ class _Trainer(_Session):
                 self.stop_reason = "max_iterations"
                 break
             iteration = self.counters["iteration"]
+            before = dict(self.counters)
             torch.set_num_threads(1)  # collecting: the env workers need the cores
             self.status(phase="collecting", iteration=iteration + 1)
             clock = time.monotonic()
@@ -441,6 +442,7 @@ class _Trainer(_Session):
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
             if self.stopping:
+                self._discard_iteration(before)
                 break
             torch.set_num_threads(1)
             self.status(phase="evaluating", iteration=iteration + 1)
@@ -448,6 +450,7 @@ class _Trainer(_Session):
             evaluation = self.collect_surviving(pool, learner, "evaluation", run.eval_episodes,
                                                 on_finish=self._on_evaluation_episode)
             if self.stopping:
+                self._discard_iteration(before)
                 break
             timing["timing/evaluate_seconds"] = time.monotonic() - clock
             timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
@@ -464,6 +467,13 @@ class _Trainer(_Session):
                         evaluation_episodes=len(evaluation),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
                         episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
+
+    def _discard_iteration(self, before: dict) -> None:
+        """A stop during the update or the evaluation: the iteration counts only once it is evaluated and
+        reported, so the run ends at the last checkpoint (no final one with an unreported iteration, which
+        would leave a hole in the graph of a resumed or continued run) and its training records go."""
+        self.counters = before
+        self.metrics.truncate(lambda record: record["episode"] <= before["episodes"])
 
     # ------------------------------------------------------------------------- reporting episodes
 
