@@ -14,8 +14,7 @@ from common.broadcast import user_group
 from races import services
 from races.models import Participant, Submission, SubmissionStatus
 from tests.races.conftest import make_race
-from tests.training.jobs_fixtures import make_model
-from tests.training.jobs_fixtures import _imported_track
+from tests.training.jobs_fixtures import _imported_track, make_model
 from training import services as training
 from training import worker
 from training.models import EvaluationJob, JobStatus
