@@ -65,11 +65,8 @@ def require_racer_name(user) -> None:
 def race_join(race: Race, user) -> Participant:
     """Join a race (the invite link of a private race; a first submission to an open one)."""
     require_racer_name(user)
-    if race.owner_id == user.pk:
-        participant, _ = Participant.objects.get_or_create(race=race, user=user)
-        return participant
     participant, created = Participant.objects.get_or_create(race=race, user=user)
-    if participant.removed_at is not None:
+    if participant.removed_at is not None:  # never the organiser: race_remove_racer refuses to
         raise RaceError("The organiser removed you from this race.")
     if created:
         _announce(race, "racers")
@@ -117,13 +114,6 @@ def race_delete(race: Race) -> None:
     race_id = str(race.pk)
     race.delete()
     _publish(group, "deleted", {"race": race_id})
-
-
-def race_clone_initial(race: Race) -> dict:
-    """The create form pre-filled from a race (a new window: open now for a week)."""
-    from races.forms import initial_from_race
-
-    return initial_from_race(race)
 
 
 # ------------------------------------------------------------------------------------------ submissions
