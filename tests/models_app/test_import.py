@@ -381,6 +381,12 @@ def test_it_imports_through_the_api_with_the_origin(owner_api, owner):
     body = response.json()
     assert body["origin"] == "drfc" and body["logs_only_reason"] == NO_WEIGHTS
     assert body["import_details"]["figures"]["iterations"] == 27
+    files = LAYOUTS["console-logs"][0]
+    folder = owner_api.post("/api/models/import/", {
+        "name": "from-folder", "folder": [SimpleUploadedFile(path.rsplit("/", 1)[-1], data) for path, data in files.items()],
+        "paths": json.dumps(list(files))}, format="multipart")
+    assert folder.status_code == 201, folder.json()
+    assert folder.json()["origin"] == "console" and folder.json()["import_details"]["figures"]["evaluations"] == 1
     bad = owner_api.post("/api/models/import/", {"name": "bad", "archive": zip_of({**GOOD, "../x": b"x"})},
                           format="multipart")
     assert bad.status_code == 400 and "outside" in bad.json()["archive"][0]
