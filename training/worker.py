@@ -423,7 +423,8 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         _check_isolation()
         run = engine.EvaluationRun(
             model_dir=Path(model.folder),
-            env_kwargs={"track": track_argument(model.owner_id, job.track), "reverse": job.track_reversed,
+            env_kwargs={"track": track_argument(job.track_owner_id or model.owner_id, job.track),
+                        "reverse": job.track_reversed,
                         "race_type": _race_type(job.race_type)},
             trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
             collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),
