@@ -404,3 +404,30 @@ def test_it_refuses_to_continue_what_it_cannot(trained_rl_model):
         services.training_continue(older)
     canceled_before_start = services.training_stop(services.training_start(trained_rl_model, enqueue=False))
     assert not canceled_before_start.can_continue
+
+
+def test_a_restarted_workers_sweep_leaves_the_job_it_has_claimed_since(rl_model, django_capture_on_commit_callbacks):
+    import time as clock
+
+    started = clock.time()
+    job = services.training_start(rl_model, enqueue=False)
+    assert TrainingJob.objects.claim(job.pk, "w1@host")  # the new process, same name, took the job already
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert services.jobs_recover(dead_worker="w1@host", started_at=started) == []
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=30))
+        assert services.jobs_recover(dead_worker="w1@host", started_at=started) == [
+            ("TrainingJob", job.pk, "requeued")]  # held from before the start: the predecessor's
+    assert len(enqueued) == 1
+
+
+def test_a_run_whose_job_was_taken_from_it_stops_and_leaves_the_job_alone(rl_model, monkeypatch):
+    job = services.training_start(rl_model, max_iterations=5, enqueue=False)
+
+    def taken_at_first_episode(progress):
+        if progress.kind == "episode":
+            TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.INITIALIZING, worker="other@host")
+
+    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.0)  # the next report checks the claim
+    assert services.training_run(job.pk, worker="first@host", observer=taken_at_first_episode) is None
+    job.refresh_from_db()
+    assert (job.status, job.worker) == (JobStatus.INITIALIZING, "other@host")  # the other run's to finish
