@@ -153,7 +153,7 @@ def _set_model_status(model, status: str) -> None:
 
 def _broadcast_status(job) -> None:
     payload = {"status": job.status, "model_status": MODEL_STATUS.get(job.status, ""),
-               "failure_reason": job.failure_reason}
+               "failure_reason": job.failure_message}
     if isinstance(job, TrainingJob):
         payload.update(last_iteration=job.last_iteration, elapsed_seconds=job.elapsed_seconds,
                        remaining_seconds=job.remaining_seconds, stop_reason=job.stop_reason)
