@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.artifacts import observation_space  # noqa: E402
 from training.engine import TrainingRun, train  # noqa: E402
-from training.networks import DEEP_CNN, SHALLOW_CNN, build_agent  # noqa: E402
+from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, build_agent  # noqa: E402
 from training.ppo import Batch, PPOConfig, PPOLearner  # noqa: E402
 
-NETWORKS = {"shallow": SHALLOW_CNN, "deep": DEEP_CNN}
+NETWORKS = {"shallow": SHALLOW_CNN, "deep": DEEP_CNN, "simapp-deep": DEEPEST_CNN}
 SYNTHETIC_SAMPLES = 1024
 
 

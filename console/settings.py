@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "garage",
     "models_app",
     "training",
+    "races",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,8 @@ MODEL_STORE = env_path("MODEL_STORE", VAR_DIR / "models")
 MAX_UPLOAD_TRACK_BYTES = env_bytes("MAX_UPLOAD_TRACK_BYTES", 5 * 1024**2)
 MAX_UPLOAD_MODEL_BYTES = env_bytes("MAX_UPLOAD_MODEL_BYTES", 512 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_bytes("MAX_UPLOAD_FORM_BYTES", 2 * 1024**2)
+# A model folder dropped in the browser arrives as one file per sim-trace (a long run has thousands).
+DATA_UPLOAD_MAX_NUMBER_FILES = 20_000
 
 # Redis carries the Celery queues and the Channels layer. Keys are prefixed per checkout so that two
 # checkouts sharing one Redis (a team on one machine, CI beside a developer) never take each other's jobs.

@@ -4,7 +4,6 @@ Creating and cloning call the same service as the wizard (models_app.services.mo
 and the pages refuse exactly the same things, with the same messages, keyed by field."""
 
 
-from django.conf import settings
 from django.shortcuts import render
 from django.urls import include, path
 from django.views.decorators.http import require_GET
@@ -19,12 +18,12 @@ from rest_framework.routers import SimpleRouter
 
 from common.openapi import detail_response, field_errors_response
 from models_app import reward
-from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
+from models_app.archive import ArchiveError, car_bundle_entries, folder_entries
 from models_app.forms import ModelImportForm
 from models_app.hyperparameters import ALGORITHMS, DEFAULTS
 from models_app.models import MAX_DESCRIPTION, RLModel
 from models_app.race_types import RACE_TYPES, RaceTypeError, check_race_type
-from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete
+from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete, model_import
 from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
 from simulator import spec
@@ -40,7 +39,7 @@ class RLModelSerializer(serializers.ModelSerializer):
         model = RLModel
         fields = ["id", "name", "description", "status", "vehicle", "vehicle_snapshot", "track", "track_reversed",
                   "race_type", "reward_code", "training_algorithm", "hyperparameters", "max_minutes", "parent",
-                  "created_at", "metadata"]
+                  "origin", "logs_only_reason", "import_details", "created_at", "metadata"]
         read_only_fields = fields
 
     def get_metadata(self, model) -> dict:
@@ -166,20 +165,24 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @extend_schema(
         request={"multipart/form-data": inline_serializer("ModelImport", {
             "name": serializers.CharField(), "description": serializers.CharField(required=False),
-            "archive": serializers.FileField()})},
+            "archive": serializers.FileField(required=False, help_text=".tar.gz or .zip"),
+            "folder": serializers.ListField(child=serializers.FileField(), required=False,
+                                            help_text="a folder's files (instead of an archive)"),
+            "paths": serializers.CharField(required=False, help_text="JSON list: each folder file's relative path")})},
         responses={201: RLModelSerializer})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_archive(self, request):
-        """Import a .tar.gz of a model folder as a READY model."""
+        """Import a DeepRacer model or log folder (.tar.gz, .zip, or a folder's files with their paths): a full
+        model with our checkpoints, otherwise a logs model (settings, reward, graphs; not runnable)."""
         form = ModelImportForm(request.data, request.FILES, owner=request.user)
         if not form.is_valid():
             return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
         data = form.cleaned_data
         try:
-            model = import_model(data["archive"], owner=request.user, name=data["name"],
-                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+            with form.open_upload() as upload:
+                model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
-            return Response({"archive": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({form.upload_field: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from garage.models import Vehicle
 from models_app import race_types, reward
+from models_app.archive import folder_upload, open_upload
 from models_app.hyperparameters import (
     ALGORITHMS,
     BATCH_SIZES,
@@ -180,12 +181,34 @@ def initial_for(source: RLModel) -> dict:
                        bot_lane_changes=race_type.get("bot_lane_changes", False))
     return initial
 
+class FolderInput(forms.ClearableFileInput):
+    """<input type=file webkitdirectory multiple>: a whole folder, picked or dropped."""
+
+    allow_multiple_selected = True
+
+
+class FolderField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", FolderInput(attrs={"webkitdirectory": True, "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item] or None
+        return [single(data, initial)] if data else None
+
+
 class ModelImportForm(forms.Form):
     name = forms.CharField(max_length=64, validators=[validate_model_name], label="Model name", help_text=NAME_RULE)
     description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, label="Description - optional")
-    archive = forms.FileField(label="Model archive (.tar.gz)",
-                              help_text="A model folder in the deepracer-for-cloud layout: model/model_metadata.json, "
-                                        "reward_function.py, ip/hyperparameters.json, checkpoints.")
+    archive = forms.FileField(label="Model or logs archive (.tar.gz or .zip)", required=False,
+                              help_text="A model folder or logs download from the AWS DeepRacer console, DeepRacer "
+                                        "on AWS or deepracer-for-cloud, or a model downloaded from this console.")
+    folder = FolderField(label="… or a folder", required=False,
+                         help_text="Pick or drop the unpacked folder itself.")
+    paths = forms.CharField(widget=forms.HiddenInput, required=False,
+                            help_text="The folder's files' relative paths as a JSON list, in the files' order.")
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -199,10 +222,48 @@ class ModelImportForm(forms.Form):
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
-        if archive.size > settings.MAX_UPLOAD_MODEL_BYTES:
+        if archive and archive.size > settings.MAX_UPLOAD_MODEL_BYTES:
             raise forms.ValidationError(f"The archive is {archive.size:,} bytes; the limit is "
                                         f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
         return archive
+
+    def clean_folder(self):
+        files = self.cleaned_data["folder"] or []
+        total = sum(upload.size for upload in files)
+        if total > settings.MAX_UPLOAD_MODEL_BYTES:
+            raise forms.ValidationError(f"The folder holds {total:,} bytes; the limit is "
+                                        f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
+        return files
+
+    def clean_paths(self):
+        raw = self.cleaned_data["paths"]
+        if not raw:
+            return []
+        try:
+            paths = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError("Send the paths as a JSON list of strings.") from None
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            raise forms.ValidationError("Send the paths as a JSON list of strings.")
+        return paths
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and bool(data.get("archive")) == bool(data.get("folder")):
+            self.add_error("archive", "Choose an archive or a folder (one of them).")
+        return data
+
+    @property
+    def upload_field(self) -> str:
+        """The field an import error belongs to."""
+        return "archive" if self.cleaned_data.get("archive") else "folder"
+
+    def open_upload(self):
+        """The chosen archive or folder as an archive.Upload (ArchiveError when it is refused)."""
+        data, limit = self.cleaned_data, settings.MAX_UPLOAD_MODEL_BYTES
+        if data.get("archive"):
+            return open_upload(data["archive"], limit)
+        return folder_upload(data["folder"], data["paths"], limit)
 
 
 class TrackImportForm(forms.Form):

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from garage.models import Vehicle
 from models_app import race_types, reward
+from models_app.archive import Upload, discard_import, import_model
 from models_app.hyperparameters import ALGORITHMS, SAC, HyperparameterError, check_hyperparameters
 from models_app.models import (
     MAX_DESCRIPTION,
@@ -24,7 +25,7 @@ from models_app.models import (
 from models_app.tracks import resolve_track
 from simulator import spec
 from simulator.tracks import TrackError
-from training.services import training_start
+from training.services import model_history_import, training_start
 
 
 class ModelInvalid(ValueError):
@@ -179,7 +180,20 @@ def model_create(**arguments) -> RLModel:
     return model
 
 
+def model_import(upload: Upload, *, owner, name: str, description: str = "") -> RLModel:
+    """Import a DeepRacer model or log folder (models_app.archive) and record its past: the reward graph and
+    evaluations its metrics hold, and the figures the model list shows. Nothing is kept if it fails."""
+    model = import_model(upload, owner=owner, name=name, description=description)
+    try:
+        model_history_import(model)
+    except BaseException:
+        discard_import(model)
+        raise
+    return model
+
+
 def model_delete(model: RLModel):
-    folder = model.folder
+    folders = (model.folder, model.analysis_cache)
     model.delete()
-    shutil.rmtree(folder, ignore_errors=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -9,11 +9,12 @@ from rest_framework.authtoken.models import Token
 
 from garage.models import Vehicle
 from models_app import race_types, reward
-from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model, stream_tar_gz
+from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, stream_tar_gz
 from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
-from models_app.services import ModelInvalid, model_create, model_delete
+from models_app.services import ModelInvalid, model_create, model_delete, model_import
+from models_app.tracks import track_cards
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
@@ -72,10 +73,7 @@ def _wizard(request, source):
 
 
 def _track_cards(tracks):
-    # to_svg() escapes the title: the markup is the simulator's own drawing, with its racing line (dashed).
-    return [{"slug": slug, "track": track,
-             "svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE))}  # noqa: S308
-            for slug, track in tracks.items()]
+    return track_cards(tracks, PREVIEW_SIZE)
 
 
 @login_required
@@ -138,15 +136,15 @@ def model_car_bundle(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def model_import(request):
+def model_import_view(request):
     form = ModelImportForm(request.POST or None, request.FILES or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            model = import_model(data["archive"], owner=request.user, name=data["name"],
-                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+            with form.open_upload() as upload:
+                model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
-            form.add_error("archive", str(error))
+            form.add_error(form.upload_field, str(error))
         else:
             messages.success(request, f"Model {model.name} is imported.")
             return redirect("models:detail", pk=model.pk)

@@ -148,13 +148,14 @@ _CACHED: OrderedDict[tuple, RacingLine] = OrderedDict()
 CACHED_LINES = 32
 
 
-def cached_racing_line(track: Track) -> RacingLine:
-    """``racing_line(track)`` with the default limits, remembered per track geometry and direction (pages
-    draw the same few tracks again and again)."""
-    key = (track.is_reversed, hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
+def cached_racing_line(track: Track, top_speed: float = TOP_SPEED) -> RacingLine:
+    """``racing_line(track, top_speed=...)`` with the other limits at their defaults, remembered per track
+    geometry, direction and top speed (pages draw the same few tracks again and again)."""
+    key = (track.is_reversed, round(float(top_speed), 3),
+           hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
     line = _CACHED.get(key)
     if line is None:
-        line = _CACHED[key] = racing_line(track)
+        line = _CACHED[key] = racing_line(track, top_speed=top_speed)
         while len(_CACHED) > CACHED_LINES:
             _CACHED.popitem(last=False)
     return line
@@ -172,3 +173,12 @@ def racing_line_svg(track: Track, size: int = 480) -> str:
 def track_svg_with_racing_line(track: Track, size: int = 480) -> str:
     """``track.to_svg(size)`` with the racing line drawn on it (the track picker)."""
     return track.to_svg(size).replace("</svg>", racing_line_svg(track, size) + "\n</svg>")
+
+
+def top_speed_of(metadata: dict) -> float:
+    """The fastest the car of a model_metadata dict is ever asked to go (its racing line's top speed)."""
+    space = metadata.get("action_space")
+    if metadata.get("action_space_type", "discrete") == "continuous" and isinstance(space, dict):
+        return min(TOP_SPEED, float(space["speed"]["high"]))
+    speeds = [float(action["speed"]) for action in space or []]
+    return min(TOP_SPEED, max(speeds)) if speeds else TOP_SPEED

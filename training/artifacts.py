@@ -29,6 +29,7 @@ import yaml
 
 from simulator.spec import (
     CAMERA_CHANNELS,
+    DISCRETE,
     HYPERPARAMETERS_PATH,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
@@ -53,6 +54,7 @@ SIMTRACE_COLUMNS = (
 )
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
 TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
+EVALUATION_SIMTRACE = Path("evaluation-simtrace") / "0-iteration.csv"  # inside an evaluation-<ts>/ folder
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
 METRICS_STATUS = {
@@ -127,7 +129,7 @@ def read_model_metadata(path: Path) -> dict:
 
 def action_space(metadata: dict) -> gym.Space:
     """The env's action space for a metadata dict (INTERFACES: Discrete(n) or Box[steer, speed])."""
-    if metadata["action_space_type"] == "discrete":
+    if metadata["action_space_type"] == DISCRETE:
         return gym.spaces.Discrete(len(metadata["action_space"]))
     space = metadata["action_space"]
     low = [space["steering_angle"]["low"], space["speed"]["low"]]
@@ -227,6 +229,12 @@ def metrics_record(*, episode: int, trial: int, phase: str, reward: float, progr
     }
     record.update({name: int(value) for name, value in counts.items()})
     return record
+
+
+def format_lap_time(seconds: float) -> str:
+    """MM:SS.mmm, as the console shows lap times."""
+    minutes, rest = divmod(max(0.0, seconds), 60.0)
+    return f"{int(minutes):02d}:{rest:06.3f}"
 
 
 def read_metrics(path: Path) -> list[dict]:

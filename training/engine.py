@@ -19,7 +19,9 @@ import numpy as np
 import orjson
 import torch
 
+from simulator.spec import SAC, TIME_TRIAL
 from training import artifacts
+from training.artifacts import format_lap_time
 from training.networks import build_agent
 from training.ppo import Episode, PPOConfig, PPOLearner
 from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
@@ -358,11 +360,12 @@ class _Trainer(_Session):
     def __init__(self, run: TrainingRun, report):
         self.run = run
         self.model_dir = Path(run.model_dir)
-        self.metadata = artifacts.normalize_metadata(run.metadata)
+        try:  # the one reader of model_metadata.json (SAC only with a continuous action space, ...)
+            self.metadata = artifacts.normalize_metadata(run.metadata)
+        except artifacts.ArtifactError as error:
+            raise TrainingError(f"model_metadata.json: {error}") from None
         algorithm = self.metadata["training_algorithm"]
-        if algorithm == "sac" and self.metadata["action_space_type"] != "continuous":
-            raise TrainingError("SAC needs a continuous action space")
-        config_class = SACConfig if algorithm == "sac" else PPOConfig
+        config_class = SACConfig if algorithm == SAC else PPOConfig
         try:
             self.config = config_class.from_dict(run.hyperparameters)
         except ValueError as error:
@@ -384,7 +387,7 @@ class _Trainer(_Session):
         torch.manual_seed(run.seed)
         agent = build_agent(self.metadata, artifacts.observation_space(self.metadata["sensor"]),
                             artifacts.action_space(self.metadata))
-        learner_class = SACLearner if self.metadata["training_algorithm"] == "sac" else PPOLearner
+        learner_class = SACLearner if self.metadata["training_algorithm"] == SAC else PPOLearner
         self.learner = learner = learner_class(agent, config, self.device)
         self._write_model_files()
         (self.model_dir / TRAINING_LOG).parent.mkdir(parents=True, exist_ok=True)
@@ -508,7 +511,7 @@ class _Trainer(_Session):
         race = env.get("race_type") or {}
         params = {
             "WORLD_NAME": str(getattr(env.get("track"), "slug", env.get("track", "quick_loop"))),
-            "RACE_TYPE": race.get("race_type", "TIME_TRIAL"),
+            "RACE_TYPE": race.get("race_type", TIME_TRIAL),
             "REVERSE_DIR": bool(env.get("reverse", False)),
             "CHANGE_START_POSITION": True,
             "NUMBER_OF_OBSTACLES": int(race.get("object_count", 0)),
@@ -647,11 +650,6 @@ def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResul
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def format_lap_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:06.3f}"
-
-
 class _Evaluator(_Session):
     def __init__(self, run: EvaluationRun, report):
         super().__init__(report, deadline=None)
@@ -669,7 +667,7 @@ class _Evaluator(_Session):
             raise TrainingError(str(error)) from None
         device = _device(run.device)
         algorithm = metadata["training_algorithm"]
-        learner = (SACLearner(agent, SACConfig(), device) if algorithm == "sac"
+        learner = (SACLearner(agent, SACConfig(), device) if algorithm == SAC
                    else PPOLearner(agent, PPOConfig(), device))
         stamp, folder = _new_evaluation_folder(self.model_dir)
         spec = WorkerSpec(
@@ -699,7 +697,7 @@ class _Evaluator(_Session):
                 self.log(f"ERROR: {error}")
                 raise TrainingError(f"{error.kind}: {error.message}") from error
             rows = [artifacts.trace_row(n, trace) for n, done in enumerate(trials) for trace in done.traces]
-            simtrace = folder / "evaluation-simtrace" / "0-iteration.csv"
+            simtrace = folder / artifacts.EVALUATION_SIMTRACE
             artifacts.write_simtrace(simtrace, rows)
             self.log(*(artifacts.simtrace_log_line(row) for row in rows), to_console=False)
         results = [_trial(done, n + 1, run) for n, done in enumerate(trials)]

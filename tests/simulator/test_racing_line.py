@@ -10,6 +10,7 @@ from simulator.racing_line import (
     cached_racing_line,
     racing_line,
     speed_profile,
+    top_speed_of,
     track_outline,
     track_svg_with_racing_line,
 )
@@ -66,3 +67,14 @@ def test_it_draws_the_line_on_the_track_picture():
     assert svg.count("data-racing-line") == 1 and svg.endswith("</svg>")
     assert cached_racing_line(track) is cached_racing_line(get_track("quick_loop"))
     assert cached_racing_line(track.reversed()) is not cached_racing_line(track)
+
+
+def test_it_drives_the_line_at_the_cars_top_speed():
+    track = get_track("oval")
+    slow = cached_racing_line(track, top_speed=1.0)
+    assert slow.speeds.max() == pytest.approx(1.0) and slow.lap_time > cached_racing_line(track).lap_time
+    discrete = {"action_space_type": "discrete", "action_space": [{"steering_angle": 0, "speed": 0.5},
+                                                                   {"steering_angle": 30, "speed": 1.5}]}
+    continuous = {"action_space_type": "continuous",
+                  "action_space": {"speed": {"low": 0.5, "high": 2.5}, "steering_angle": {"low": -30, "high": 30}}}
+    assert (top_speed_of(discrete), top_speed_of(continuous)) == (1.5, 2.5)

@@ -204,6 +204,19 @@ def test_it_trains_sac_on_a_continuous_action_space(tmp_path):
     assert (tmp_path / "sac" / "model" / "model.onnx").is_file()
 
 
+def test_it_trains_evaluates_and_exports_the_simapps_deep_network(tmp_path):
+    model_dir = tmp_path / "deep"
+    run = tiny_run(model_dir, metadata=metadata(network="DEEP_CONVOLUTIONAL_NETWORK_DEEP"), max_iterations=1,
+                   eval_episodes=1)
+    assert train(run, Recorder()).iterations == 1
+    assert artifacts.read_model_metadata(model_dir)["neural_network"] == "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+    assert (model_dir / "model" / "model.onnx").is_file()
+    result = evaluate(EvaluationRun(model_dir=model_dir, env_factory=CORRIDOR, trials=1), Recorder())
+    assert [trial.trial for trial in result.trials] == [1]
+    bundle = artifacts.write_car_bundle(model_dir, tmp_path / "car.tar.gz")
+    assert bundle.stat().st_size > 1_000_000  # dense 512 x 512 and the rest: the real network went out
+
+
 def test_it_evaluates_trials_with_metrics_trace_and_a_playable_video(trained_model):
     model_dir, _, _ = trained_model
     recorder = Recorder()
