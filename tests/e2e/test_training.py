@@ -85,6 +85,7 @@ def test_it_shows_a_job_stopped_by_the_system_resuming_and_continues_a_failed_on
     from django.utils import timezone
 
     from training import services
+    from training.live import broadcast_status
     from training.models import JobStatus, TrainingJob
 
     page = racer_page
@@ -101,7 +102,7 @@ def test_it_shows_a_job_stopped_by_the_system_resuming_and_continues_a_failed_on
 
     # A worker is back: it claims the job (which clears the message) and says so on the job's group.
     assert TrainingJob.objects.claim(job.pk, "back@host")
-    services._broadcast_status(TrainingJob.objects.get(pk=job.pk))
+    broadcast_status(TrainingJob.objects.get(pk=job.pk))
     expect(banner.locator('[data-field="status"]')).to_have_text("Initializing")
     expect(banner.locator('[data-field="failure"]')).to_be_hidden()
 
