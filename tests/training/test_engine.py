@@ -60,7 +60,10 @@ def test_it_chooses_the_best_checkpoint_by_mean_evaluation_progress(trained_mode
     best = max(metrics, key=lambda m: (m["average_evaluation_completion"], m["iteration"]))
     index = artifacts.read_checkpoints_index(model_dir)
     assert index["best_checkpoint"]["avg_eval_metric"] == pytest.approx(best["average_evaluation_completion"])
-    assert index["best_checkpoint"]["name"].startswith(f"{best['iteration']}_Step-")
+    # Iteration i evaluates the policy that collected it (during the update): i - 1 updates done.
+    assert index["best_checkpoint"]["name"].startswith(f"{best['iteration'] - 1}_Step-")
+    state = artifacts.load_checkpoint(model_dir, index["best_checkpoint"]["name"])
+    assert state["evaluated"] and state["counters"]["iteration"] == best["iteration"] - 1
 
 
 def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
@@ -79,7 +82,8 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     lines = [line for log in recorder.of("log") for line in log["lines"]]
     assert any(line.startswith("starting at x=") for line in lines)  # the reward function's prints
     phases = [s["phase"] for s in recorder.of("status")]
-    assert phases[0] == "collecting" and "evaluating" in phases
+    assert phases[0] == "collecting" and "updating" in phases
+    assert any(s.get("evaluating") for s in recorder.of("status"))  # the evaluation runs during the update
 
 
 def test_it_throttles_frames_to_a_few_per_second(trained_model):
