@@ -29,6 +29,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from simulator.spec import HYPERPARAMETER_DEFAULTS  # noqa: E402
 from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
@@ -44,8 +45,8 @@ ORIGINAL_DEEPRACER = {
     "training_algorithm": "clipped_ppo",
     "version": "5",
 }
-CONSOLE_DEFAULTS = {"batch_size": 64, "num_epochs": 10, "lr": 3e-4, "beta_entropy": 0.01, "discount_factor": 0.999,
-                    "loss_type": "huber", "num_episodes_between_training": 20}
+# The console's default hyperparameters for PPO (the wizard's initial values; SAC's alpha aside).
+CONSOLE_DEFAULTS = {name: value for name, value in HYPERPARAMETER_DEFAULTS.items() if name != "sac_alpha"}
 TRIALS = 3
 
 
