@@ -84,6 +84,8 @@ class TrainingRun:
     """seed of torch and of the envs"""
     device: str | None = None
     """torch device; None = CUDA when present, else CPU"""
+    bfloat16: bool | None = None
+    """run the CNN in bfloat16 autocast (acting and updating); None = where the CPU has bfloat16 hardware"""
     update_threads: int | None = None
     """torch threads for the update; None = half the cores (on the shared 2-core machine 1 thread measured
     ~650 samples/s against 160-450 for 2 threads, which contend with everything else)"""
@@ -392,7 +394,7 @@ class _Trainer(_Session):
         agent = build_agent(self.metadata, artifacts.observation_space(self.metadata["sensor"]),
                             artifacts.action_space(self.metadata))
         learner_class = SACLearner if self.metadata["training_algorithm"] == "sac" else PPOLearner
-        self.learner = learner = learner_class(agent, config, self.device)
+        self.learner = learner = learner_class(agent, config, self.device, bfloat16=run.bfloat16)
         self._write_model_files()
         (self.model_dir / TRAINING_LOG).parent.mkdir(parents=True, exist_ok=True)
         with open(self.model_dir / TRAINING_LOG, "a", buffering=1) as self.log_handle:
