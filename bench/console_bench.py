@@ -66,7 +66,7 @@ async def _socket_round_trips(count: int) -> list[float]:
 
 
 def bench_broadcast(count: int) -> dict:
-    from console.broadcast import publish
+    from common.broadcast import publish
 
     latencies = asyncio.run(_socket_round_trips(count))
     started = time.perf_counter()

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER  # noqa: E402
 from training.artifacts import observation_space  # noqa: E402
 from training.engine import TrainingRun, train  # noqa: E402
-from training.networks import DEEP_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
+from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
 from training.ppo import Batch, PPOConfig, PPOLearner  # noqa: E402
 
-NETWORKS = {"shallow": SHALLOW_CNN, "deep": DEEP_CNN}
+NETWORKS = {"shallow": SHALLOW_CNN, "deep": DEEP_CNN, "simapp-deep": DEEPEST_CNN}
 BFLOAT16 = {"auto": None, "on": True, "off": False}
 SYNTHETIC_SAMPLES = 1024
 

@@ -9,7 +9,7 @@ processes (`-P solo`: prefork children are daemonic and cannot), e.g.
 
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from kombu import Queue
 
 DEFAULT_QUEUE = "default"
@@ -19,6 +19,7 @@ TASK_ROUTES = {
     "training.tasks.run_training_job": {"queue": TRAINING_QUEUE},
     "training.tasks.run_evaluation_job": {"queue": TRAINING_QUEUE},
 }
+RECOVER_JOBS_TASK = "training.tasks.recover_jobs"
 # Read by torch, NumPy's BLAS and Mesa's llvmpipe when they start, so set before any of them loads.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 
@@ -31,3 +32,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue(DEFAULT_QUEUE), Queue(TRAINING_QUEUE))
 app.conf.task_routes = TASK_ROUTES
 app.autodiscover_tasks()
+
+
+class ResendWaitingJobsAfterReconnect(bootsteps.StartStopStep):
+    """A broker that restarted without its data (an external Redis without persistence) lost the messages
+    of queued jobs; the worker reconnects by itself, and then asks the recovery task to send again those
+    of every waiting job (a duplicate is harmless: claiming a job is conditional). The worker's first start
+    does the same through the worker_ready signal (training.tasks)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, consumer):
+        if consumer.restart_count > 0:
+            consumer.app.send_task(RECOVER_JOBS_TASK, kwargs={"resend_waiting": True})
+
+
+app.steps["consumer"].add(ResendWaitingJobsAfterReconnect)

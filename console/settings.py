@@ -1,7 +1,7 @@
 """Django settings for the DeepRacer console.
 
 Everything that differs between a laptop and a server comes from the environment (see README.md,
-"Configuration"); console/envvars.py reads it and fails loudly on values it cannot understand.
+"Configuration"); common/envvars.py reads it and fails loudly on values it cannot understand.
 """
 
 import hashlib
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from console.envvars import (
+from common.envvars import (
     database_config,
     env_bool,
     env_bytes,
@@ -49,11 +49,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_ace",
     "console",
+    "garage",
+    "models_app",
+    "training",
 ]
-# The console's feature apps join INSTALLED_APPS as they land in the repository; a checkout without one
-# still starts, and the navigation simply hides its pages.
-FEATURE_APPS = ["garage", "models_app", "training"]
-INSTALLED_APPS += [app for app in FEATURE_APPS if (BASE_DIR / app / "apps.py").is_file()]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -135,6 +134,8 @@ MODEL_STORE = env_path("MODEL_STORE", VAR_DIR / "models")
 MAX_UPLOAD_TRACK_BYTES = env_bytes("MAX_UPLOAD_TRACK_BYTES", 5 * 1024**2)
 MAX_UPLOAD_MODEL_BYTES = env_bytes("MAX_UPLOAD_MODEL_BYTES", 512 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_bytes("MAX_UPLOAD_FORM_BYTES", 2 * 1024**2)
+# A model folder dropped in the browser arrives as one file per sim-trace (a long run has thousands).
+DATA_UPLOAD_MAX_NUMBER_FILES = 20_000
 
 # Redis carries the Celery queues and the Channels layer. Keys are prefixed per checkout so that two
 # checkouts sharing one Redis (a team on one machine, CI beside a developer) never take each other's jobs.
@@ -165,6 +166,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running training job goes on when the broker restarts (its state is in the database); the worker
+# reconnects afterwards. (Celery 6 will cancel such tasks by default: keep them.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Threads per worker process for torch, BLAS and Mesa's llvmpipe: more than one thread per process on a
 # busy machine is slower, not faster (DESIGN.md).
 WORKER_THREADS = env_int("WORKER_THREADS", 1, minimum=1)
@@ -181,7 +185,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": SITE_NAME + " API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": SITE_NAME + " API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents the errors it can answer (common/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "common.openapi.document_error_responses"],
+}
 
 LOGGING = {
     "version": 1,

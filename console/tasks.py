@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from console.broadcast import publish, user_group
+from common.broadcast import publish, user_group
 
 
 @shared_task

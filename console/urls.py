@@ -1,4 +1,5 @@
-from importlib.util import find_spec
+"""Every page of the console, listed here: each app's urls.py names its own namespace (app_name), e.g.
+garage:list, models:list, models:create, training:job; the REST API lives under /api/."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -6,24 +7,6 @@ from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView
 
 from console import account_views, user_views, views
-
-# Feature apps plug their pages in here once they exist (module, URL prefix); each module's urls.py
-# names its own namespace (app_name), e.g. garage:list, models:list, models:create, races:list.
-FEATURE_URLS = (
-    ("garage.urls", "garage/"),
-    ("models_app.urls", "models/"),
-    ("training.urls", "training/"),
-    ("races.urls", "races/"),
-    ("garage.api", "api/"),
-    ("models_app.api", "api/"),
-)
-
-
-def _exists(module: str) -> bool:
-    package = module.rsplit(".", 1)[0]
-    return find_spec(package) is not None and find_spec(module) is not None
-
-
 
 console_patterns = (
     [
@@ -58,4 +41,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
-urlpatterns += [path(prefix, include(module)) for module, prefix in FEATURE_URLS if _exists(module)]
+urlpatterns += [
+    path("garage/", include("garage.urls")),
+    path("models/", include("models_app.urls")),
+    path("training/", include("training.urls")),
+    path("api/", include("garage.api")),
+    path("api/", include("models_app.api")),
+]

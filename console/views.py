@@ -5,8 +5,6 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from console.navigation import first_resolving_url
-
 HEALTH_TIMEOUT_SECONDS = 2
 
 
@@ -15,8 +13,7 @@ def home(request):
     """Anonymous visitors see the landing page; racers see "Get started with reinforcement learning"."""
     if not request.user.is_authenticated:
         return render(request, "console/landing.html", {"registration_open": settings.REGISTRATION_OPEN})
-    create_model_url = first_resolving_url("models:create", "garage:list")
-    return render(request, "console/get_started.html", {"create_model_url": create_model_url})
+    return render(request, "console/get_started.html")
 
 
 @require_GET

@@ -1,11 +1,9 @@
 """REST API for models and reward validation: /api/models/, /api/reward/validate/.
 
-Creating and cloning go through the wizard's form (models_app/forms.py), so the API and the pages refuse
-exactly the same things, with the same messages, keyed by field."""
+Creating and cloning call the same service as the wizard (models_app.services.model_create), so the API
+and the pages refuse exactly the same things, with the same messages, keyed by field."""
 
-import json
 
-from django.conf import settings
 from django.shortcuts import render
 from django.urls import include, path
 from django.views.decorators.http import require_GET
@@ -18,15 +16,19 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from common.openapi import detail_response, field_errors_response
 from models_app import reward
-from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model
-from models_app.forms import HYPERPARAMETER_FIELDS, ModelImportForm, ModelWizardForm, clone_name
+from models_app.archive import ArchiveError, car_bundle_entries, folder_entries
+from models_app.forms import ModelImportForm
 from models_app.hyperparameters import ALGORITHMS, DEFAULTS
-from models_app.models import RLModel
-from models_app.race_types import RACE_TYPES, TIME_TRIAL
-from models_app.services import model_create, model_delete
+from models_app.models import MAX_DESCRIPTION, RLModel
+from models_app.race_types import RACE_TYPES, RaceTypeError, check_race_type
+from models_app.services import ModelInvalid, clone_arguments, model_create, model_delete, model_import
 from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
+from simulator import spec
+from simulator.racing_line import cached_racing_line, track_outline
+from simulator.reward.preview import PreviewSettings, preview
 from simulator.tracks import TrackError
 
 
@@ -37,7 +39,7 @@ class RLModelSerializer(serializers.ModelSerializer):
         model = RLModel
         fields = ["id", "name", "description", "status", "vehicle", "vehicle_snapshot", "track", "track_reversed",
                   "race_type", "reward_code", "training_algorithm", "hyperparameters", "max_minutes", "parent",
-                  "created_at", "metadata"]
+                  "origin", "logs_only_reason", "import_details", "created_at", "metadata"]
         read_only_fields = fields
 
     def get_metadata(self, model) -> dict:
@@ -47,16 +49,16 @@ class RLModelSerializer(serializers.ModelSerializer):
 class ModelCreateSerializer(serializers.Serializer):
     """What the create-model wizard asks for, as JSON."""
 
-    name = serializers.CharField(help_text="^[A-Za-z0-9-]{1,64}$, unique among your models.")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    track = serializers.CharField(default="quick_loop", help_text="A built-in track's slug.")
+    name = serializers.CharField(max_length=64, help_text="^[A-Za-z0-9-]{1,64}$, unique among your models.")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_DESCRIPTION)
+    track = serializers.CharField(default=spec.DEFAULT_TRACK, max_length=64, help_text="A built-in track's slug.")
     track_reversed = serializers.BooleanField(default=False)
     race_type = serializers.JSONField(required=False, help_text="The env's race_type dict (docs/INTERFACES.md).")
     vehicle = serializers.IntegerField(help_text="The id of one of your Garage vehicles.")
     reward_code = serializers.CharField(required=False, trim_whitespace=False)
-    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default="clipped_ppo")
+    training_algorithm = serializers.ChoiceField(choices=list(ALGORITHMS.items()), default=spec.PPO)
     hyperparameters = serializers.JSONField(required=False)
-    max_minutes = serializers.IntegerField(default=60)
+    max_minutes = serializers.IntegerField(default=spec.DEFAULT_TRAINING_MINUTES)
 
     def validate_race_type(self, value):
         if not isinstance(value, dict):
@@ -90,63 +92,21 @@ class ModelCloneSerializer(serializers.Serializer):
     validate_hyperparameters = ModelCreateSerializer.validate_hyperparameters
 
 
-def _form_data(data: dict, owner) -> dict:
-    """API JSON → the wizard form's flat fields."""
-    flat = {key: value for key, value in data.items()
-            if key not in ("race_type", "hyperparameters", "track_reversed", "action_space")}
+def _create(request, arguments: dict):
+    """model_create over the API's JSON: 201 with the model, 400 with the errors by field, 503 when no
+    reward code can run on this server."""
     try:
-        native = resolve_track(owner.pk, str(data.get("track"))).direction
-    except TrackError:
-        native = "counterclockwise"  # the form refuses the unknown track itself
-    other = "clockwise" if native == "counterclockwise" else "counterclockwise"
-    flat["direction"] = other if data.get("track_reversed") else native
-    if "action_space" in data:
-        flat["action_space"] = json.dumps(data["action_space"])
-    race_type = data.get("race_type") or {"race_type": TIME_TRIAL}
-    flat["race_type"] = race_type.get("race_type")
-    flat["object_count"] = race_type.get("object_count")
-    flat["object_placement"] = "random" if race_type.get("randomize_objects", True) else "fixed"
-    flat["object_positions"] = json.dumps(race_type.get("object_positions"))
-    flat["bot_count"] = race_type.get("bot_count")
-    flat["bot_speed"] = race_type.get("bot_speed")
-    if race_type.get("bot_lane_changes"):
-        flat["bot_lane_changes"] = "on"
-    hyperparameters = data.get("hyperparameters") or {}
-    flat.update({**DEFAULTS, **hyperparameters})
-    return {key: value for key, value in flat.items() if value is not None}
+        model = model_create(owner=request.user, **arguments)
+    except ModelInvalid as invalid:
+        if invalid.sandbox_unavailable:
+            return Response({"detail": invalid.sandbox_unavailable}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(invalid.errors, status=status.HTTP_400_BAD_REQUEST)
+    return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
-def _form_errors(form) -> dict:
-    """Form errors keyed as the API's fields: race-type and hyperparameter fields nest under theirs."""
-    race_fields = {"object_count", "object_placement", "object_positions", "bot_count", "bot_speed", "bot_lane_changes"}
-    errors: dict = {}
-    for field, messages in form.errors.get_json_data().items():
-        texts = [message["message"] for message in messages]
-        if field in HYPERPARAMETER_FIELDS:
-            errors.setdefault("hyperparameters", {})[field] = texts
-        elif field in race_fields:
-            errors.setdefault("race_type", {})[field] = texts
-        elif field == "direction":
-            errors["track_reversed"] = texts
-        elif field == "__all__":
-            errors["non_field_errors"] = texts
-        else:
-            errors[field] = texts
-    return errors
-
-
-def _refused(form):
-    if form.sandbox_unavailable:
-        return Response({"detail": form.sandbox_unavailable}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-    return Response(_form_errors(form), status=status.HTTP_400_BAD_REQUEST)
-
-
-def _created(form):
-    model, warning = model_create(form)
-    body = RLModelSerializer(model).data
-    if warning:
-        body = {**body, "warning": warning}
-    return Response(body, status=status.HTTP_201_CREATED)
+NO_SANDBOX = detail_response("This server cannot run reward functions safely, so it can neither test nor "
+                             "train one (the reward sandbox is unavailable).")
+BUSY = field_errors_response("The model is training or evaluating: stop it first.")
 
 
 class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -159,14 +119,13 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             return RLModel.objects.none()
         return RLModel.objects.owned_by(self.request.user)
 
-    @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer})
+    @extend_schema(request=ModelCreateSerializer, responses={201: RLModelSerializer, 503: NO_SANDBOX})
     def create(self, request):
         serializer = ModelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = {"reward_code": reward.default_code(), **serializer.validated_data}
-        form = ModelWizardForm(_form_data(data, request.user), owner=request.user)
-        return _created(form) if form.is_valid() else _refused(form)
+        return _create(request, {"reward_code": reward.default_code(), **serializer.validated_data})
 
+    @extend_schema(responses={204: None, 409: BUSY})
     def destroy(self, request, pk=None):
         model = self.get_object()
         if model.status in BUSY_STATUSES:
@@ -175,24 +134,17 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         model_delete(model)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=ModelCloneSerializer, responses={201: RLModelSerializer})
+    @extend_schema(request=ModelCloneSerializer, responses={201: RLModelSerializer, 503: NO_SANDBOX})
     @action(detail=True, methods=["post"])
     def clone(self, request, pk=None):
         """A new model from this one: same vehicle (values editable, action count fixed), parent recorded."""
         source = self.get_object()
         serializer = ModelCloneSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        merged = {
-            "name": clone_name(source), "description": source.description, "track": source.track,
-            "track_reversed": source.track_reversed, "race_type": source.race_type, "reward_code": source.reward_code,
-            "training_algorithm": source.training_algorithm, "hyperparameters": source.hyperparameters,
-            "max_minutes": source.max_minutes, "action_space": source.vehicle_snapshot["action_space"],
-            **serializer.validated_data,
-        }
+        arguments = {**clone_arguments(source), **serializer.validated_data, "source": source}
         # Hyperparameters change one by one: the ones not named keep the parent's values.
-        merged["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
-        form = ModelWizardForm(_form_data(merged, request.user), owner=request.user, source=source)
-        return _created(form) if form.is_valid() else _refused(form)
+        arguments["hyperparameters"] = {**source.hyperparameters, **serializer.validated_data.get("hyperparameters", {})}
+        return _create(request, arguments)
 
     @extend_schema(responses={(200, "application/gzip"): bytes})
     @action(detail=True, methods=["get"])
@@ -213,20 +165,24 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @extend_schema(
         request={"multipart/form-data": inline_serializer("ModelImport", {
             "name": serializers.CharField(), "description": serializers.CharField(required=False),
-            "archive": serializers.FileField()})},
+            "archive": serializers.FileField(required=False, help_text=".tar.gz or .zip"),
+            "folder": serializers.ListField(child=serializers.FileField(), required=False,
+                                            help_text="a folder's files (instead of an archive)"),
+            "paths": serializers.CharField(required=False, help_text="JSON list: each folder file's relative path")})},
         responses={201: RLModelSerializer})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
     def import_archive(self, request):
-        """Import a .tar.gz of a model folder as a READY model."""
+        """Import a DeepRacer model or log folder (.tar.gz, .zip, or a folder's files with their paths): a full
+        model with our checkpoints, otherwise a logs model (settings, reward, graphs; not runnable)."""
         form = ModelImportForm(request.data, request.FILES, owner=request.user)
         if not form.is_valid():
             return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
         data = form.cleaned_data
         try:
-            model = import_model(data["archive"], owner=request.user, name=data["name"],
-                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+            with form.open_upload() as upload:
+                model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
-            return Response({"archive": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({form.upload_field: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -241,13 +197,12 @@ class ValidationRequestSerializer(serializers.Serializer):
     request=ValidationRequestSerializer,
     responses={200: inline_serializer("ValidationError", {
         "type": serializers.ChoiceField(choices=["SYNTAX_ERROR", "IMPORT_ERROR", "TEST_FAILURE"]),
-        "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True)})
+        "message": serializers.CharField(), "line": serializers.IntegerField(allow_null=True)}, many=True),
+        503: NO_SANDBOX})
 @api_view(["POST"])
 def validate_reward(request):
     """Validate a reward function (SPEC 1.3): the list of errors, empty when it passes. With ?warnings=1:
     {"errors": [...], "warnings": [...]} (style findings, never failures)."""
-    from models_app.race_types import RaceTypeError, check_race_type
-
     serializer = ValidationRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -278,8 +233,6 @@ class PreviewRequestSerializer(ValidationRequestSerializer):
 
 def _track_and_race_type(request, data):
     """(track, race_type) of a reward-editor request, or a 400 Response naming the field."""
-    from models_app.race_types import RaceTypeError, check_race_type
-
     try:
         race_type = check_race_type(data.get("race_type"))
     except RaceTypeError as error:
@@ -300,8 +253,6 @@ def preview_reward(request):
     track (heading along the track plus heading_offset, the chosen speed and steering, progress and steps
     consistent with the position), computed in the reward sandbox. A failing function answers 400
     {"code": [{type, message, line}]}."""
-    from simulator.racing_line import cached_racing_line, track_outline
-    from simulator.reward.preview import PreviewSettings, preview
 
     serializer = PreviewRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -335,7 +286,6 @@ def track_racing_line(request):
     """A fast line round the track (minimum curvature within the road) and the speed the car can hold on it
     (top speed, grip, acceleration and braking limits): points [[x, y], ...] as racing-line reward functions
     expect them, speeds in m/s and the lap time of that profile."""
-    from simulator.racing_line import cached_racing_line
 
     serializer = RacingLineRequestSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)

@@ -1,4 +1,5 @@
-"""The create-model wizard (and its clone variant) as one server-validated form, plus model import."""
+"""The create-model wizard (and its clone variant), an adapter over models_app.services (which checks
+and creates the model), plus model import and track import."""
 
 import json
 
@@ -7,6 +8,7 @@ from django.conf import settings
 
 from garage.models import Vehicle
 from models_app import race_types, reward
+from models_app.archive import folder_upload, open_upload
 from models_app.hyperparameters import (
     ALGORITHMS,
     BATCH_SIZES,
@@ -14,9 +16,6 @@ from models_app.hyperparameters import (
     LABELS,
     LOSS_TYPES,
     PPO,
-    SAC,
-    HyperparameterError,
-    check_hyperparameters,
 )
 from models_app.models import (
     DEFAULT_MINUTES,
@@ -27,20 +26,17 @@ from models_app.models import (
     NAME_RULE,
     ImportedTrack,
     RLModel,
+    name_is_taken,
     validate_model_name,
 )
+from models_app.services import ModelInvalid, clone_name
 from models_app.tracks import resolve_track, track_options
 from simulator import spec
 from simulator.tracks import TrackError, load_npy
 
-DEFAULT_TRACK = "quick_loop"
 DIRECTIONS = DIRECTION_LABELS
 PLACEMENTS = {"random": "Randomize object locations", "fixed": "Fixed locations"}
 HYPERPARAMETER_FIELDS = tuple(DEFAULTS)
-
-
-def name_is_taken(owner, name) -> bool:
-    return RLModel.objects.filter(owner=owner, name=name).exists()
 
 
 class ModelWizardForm(forms.Form):
@@ -48,7 +44,7 @@ class ModelWizardForm(forms.Form):
     description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                   label="Training job description - optional",
                                   help_text=f"Up to {MAX_DESCRIPTION} characters.")
-    track = forms.ChoiceField(widget=forms.RadioSelect, initial=DEFAULT_TRACK)
+    track = forms.ChoiceField(widget=forms.RadioSelect, initial=spec.DEFAULT_TRACK)
     direction = forms.ChoiceField(choices=DIRECTIONS.items(), widget=forms.RadioSelect, initial="counterclockwise",
                                   label="Direction")
     race_type = forms.ChoiceField(choices=race_types.RACE_TYPES.items(), widget=forms.RadioSelect,
@@ -104,126 +100,47 @@ class ModelWizardForm(forms.Form):
         if source is None and vehicles:
             self.fields["vehicle"].initial = vehicles[0].pk
 
-    # -- single fields ------------------------------------------------------------------------------
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if name_is_taken(self.owner, name):
-            raise forms.ValidationError("You already have a model with this name.")
-        return name
-
-    def clean_reward_code(self):
-        code = self.cleaned_data["reward_code"]
-        if not code.strip():
-            raise forms.ValidationError("Write a reward function.")
-        return code
-
-    # -- the whole form -------------------------------------------------------------------------------
-    def clean(self):
-        data = super().clean()
-        self._clean_race_type(data)
-        self._clean_vehicle(data)
-        self._clean_hyperparameters(data)
-        if not self.errors:
-            self._clean_reward(data)
-        return data
-
-    def _add_errors(self, errors: dict, fallback=None):
-        for field, message in errors.items():
-            self.add_error(field if field in self.fields else fallback, message)
-
-    def _clean_race_type(self, data):
-        kind = data.get("race_type")
-        try:
-            if kind == race_types.OBJECT_AVOIDANCE:
-                randomize = data.get("object_placement") != "fixed"
-                candidate = {"race_type": kind, "object_count": data.get("object_count"), "randomize_objects": randomize,
-                             "object_positions": _json_or_none(data.get("object_positions"))}
-            elif kind == race_types.HEAD_TO_BOT:
-                candidate = {"race_type": kind, "bot_count": data.get("bot_count"), "bot_speed": data.get("bot_speed"),
-                             "bot_lane_changes": bool(data.get("bot_lane_changes"))}
-            else:
-                candidate = {"race_type": race_types.TIME_TRIAL}
-            data["race_type_config"] = race_types.check_race_type(candidate)
-        except race_types.RaceTypeError as error:
-            self._add_errors(error.errors, "race_type")
-
-    def _clean_vehicle(self, data):
-        if self.source is None:
-            vehicle = data.get("vehicle")
-            if vehicle is None:
-                return
-            data["vehicle_snapshot"] = vehicle.snapshot()
-        else:
-            data["vehicle_snapshot"] = self._cloned_snapshot(data)
-            if data["vehicle_snapshot"] is None:
-                return
-        if data.get("training_algorithm") == SAC and data["vehicle_snapshot"]["action_space_type"] != "continuous":
-            self.add_error("training_algorithm", "SAC needs a vehicle with a continuous action space.")
-
-    def _cloned_snapshot(self, data):
-        """The parent's vehicle with the action values the racer edited: same type, same action count."""
-        snapshot = dict(self.source.vehicle_snapshot)
-        edited = _json_or_none(data.get("action_space"))
-        if edited is None:
-            return snapshot
-        try:
-            if snapshot["action_space_type"] == "discrete":
-                if not isinstance(edited, list) or len(edited) != len(snapshot["action_space"]):
-                    raise spec.ActionSpaceError({"action_space": (
-                        f"A clone keeps its parent's {len(snapshot['action_space'])} actions: change their values, "
-                        "not their number.")})
-                snapshot["action_space"] = spec.check_discrete(edited, "action_space")
-            else:
-                snapshot["action_space"] = spec.check_continuous(edited)
-        except spec.ActionSpaceError as error:
-            self.add_error("action_space", " ".join(error.errors.values()))
-            return None
-        return snapshot
-
-    def _clean_hyperparameters(self, data):
-        values = {name: data.get(name) for name in HYPERPARAMETER_FIELDS if data.get(name) is not None}
-        if any(name in self.errors for name in HYPERPARAMETER_FIELDS):
-            return
-        try:
-            data["hyperparameters"] = check_hyperparameters(values, data.get("training_algorithm"))
-        except HyperparameterError as error:
-            self._add_errors(error.errors)
-
-    def _clean_reward(self, data):
-        """Refuse a reward function that fails Validate, with each error at its line."""
-        code = data["reward_code"]
-        track = self.tracks[data["track"]]
-        if data["direction"] != track.direction:
-            track = track.reversed()
-        try:
-            errors = reward.validate(code, track, data["race_type_config"])
-        except reward.ValidationUnavailable as error:
-            # A model that could never train is not created; the bound form keeps everything typed.
-            self.sandbox_unavailable = str(error)
-            self.add_error("reward_code", self.sandbox_unavailable)
-            return
-        for error in errors:
-            where = f"Line {error['line']}: " if error.get("line") else ""
-            self.add_error("reward_code", f"{where}{error['message']}")
-
-    def save(self) -> RLModel:
+    # -- the adapter over models_app.services ---------------------------------------------------------
+    def arguments(self) -> dict:
+        """The cleaned fields as model_create's keyword arguments (services.model_validate checks them)."""
         data = self.cleaned_data
         track = self.tracks[data["track"]]
-        return RLModel.objects.create(
-            owner=self.owner,
-            name=data["name"],
-            description=data["description"],
-            vehicle=data.get("vehicle") if self.source is None else self.source.vehicle,
-            vehicle_snapshot=data["vehicle_snapshot"],
-            track=data["track"],
-            track_reversed=data["direction"] != track.direction,
-            race_type=data["race_type_config"],
-            reward_code=data["reward_code"],
-            training_algorithm=data["training_algorithm"],
-            hyperparameters=data["hyperparameters"],
-            max_minutes=data["max_minutes"],
-            parent=self.source,
-        )
+        arguments = {
+            "owner": self.owner, "name": data["name"], "description": data["description"], "track": data["track"],
+            "track_reversed": data["direction"] != track.direction, "race_type": self._race_type(data),
+            "reward_code": data["reward_code"], "training_algorithm": data["training_algorithm"],
+            "hyperparameters": {name: data[name] for name in HYPERPARAMETER_FIELDS if data.get(name) is not None},
+            "max_minutes": data["max_minutes"],
+        }
+        if self.source is None:
+            return {**arguments, "vehicle": data.get("vehicle")}
+        return {**arguments, "source": self.source, "action_space": _json_or_none(data.get("action_space"))}
+
+    @staticmethod
+    def _race_type(data) -> dict:
+        kind = data.get("race_type")
+        if kind == race_types.OBJECT_AVOIDANCE:
+            return {"race_type": kind, "object_count": data.get("object_count"),
+                    "randomize_objects": data.get("object_placement") != "fixed",
+                    "object_positions": _json_or_none(data.get("object_positions"))}
+        if kind == race_types.HEAD_TO_BOT:
+            return {"race_type": kind, "bot_count": data.get("bot_count"), "bot_speed": data.get("bot_speed"),
+                    "bot_lane_changes": bool(data.get("bot_lane_changes"))}
+        return {"race_type": race_types.TIME_TRIAL}
+
+    def add_service_errors(self, invalid: ModelInvalid) -> None:
+        """model_validate's errors onto the wizard's fields: race-type and hyperparameter errors onto their
+        own fields, track_reversed onto the direction."""
+        self.sandbox_unavailable = invalid.sandbox_unavailable
+        for field, messages in invalid.errors.items():
+            if isinstance(messages, dict):
+                for inner, inner_messages in messages.items():
+                    for message in inner_messages:
+                        self.add_error(inner if inner in self.fields else field, message)
+                continue
+            for message in messages:
+                self.add_error("direction" if field == "track_reversed" else field, message)
+
 
 def _json_or_none(text):
     if not text:
@@ -246,7 +163,7 @@ def initial_for(source: RLModel) -> dict:
     initial = {
         "name": clone_name(source),
         "description": source.description,
-        "track": source.track if track else DEFAULT_TRACK,
+        "track": source.track if track else spec.DEFAULT_TRACK,
         "direction": direction,
         "race_type": race_type.get("race_type", race_types.TIME_TRIAL),
         "action_space": json.dumps(source.vehicle_snapshot["action_space"]),
@@ -264,19 +181,34 @@ def initial_for(source: RLModel) -> dict:
                        bot_lane_changes=race_type.get("bot_lane_changes", False))
     return initial
 
-def clone_name(source: RLModel) -> str:
-    base = f"{source.name}-clone"[:58]
-    name, number = base, 2
-    while name_is_taken(source.owner, name):
-        name, number = f"{base}-{number}", number + 1
-    return name
+class FolderInput(forms.ClearableFileInput):
+    """<input type=file webkitdirectory multiple>: a whole folder, picked or dropped."""
+
+    allow_multiple_selected = True
+
+
+class FolderField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", FolderInput(attrs={"webkitdirectory": True, "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item] or None
+        return [single(data, initial)] if data else None
+
 
 class ModelImportForm(forms.Form):
     name = forms.CharField(max_length=64, validators=[validate_model_name], label="Model name", help_text=NAME_RULE)
     description = forms.CharField(max_length=MAX_DESCRIPTION, required=False, label="Description - optional")
-    archive = forms.FileField(label="Model archive (.tar.gz)",
-                              help_text="A model folder in the deepracer-for-cloud layout: model/model_metadata.json, "
-                                        "reward_function.py, ip/hyperparameters.json, checkpoints.")
+    archive = forms.FileField(label="Model or logs archive (.tar.gz or .zip)", required=False,
+                              help_text="A model folder or logs download from the AWS DeepRacer console, DeepRacer "
+                                        "on AWS or deepracer-for-cloud, or a model downloaded from this console.")
+    folder = FolderField(label="… or a folder", required=False,
+                         help_text="Pick or drop the unpacked folder itself.")
+    paths = forms.CharField(widget=forms.HiddenInput, required=False,
+                            help_text="The folder's files' relative paths as a JSON list, in the files' order.")
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -290,10 +222,48 @@ class ModelImportForm(forms.Form):
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
-        if archive.size > settings.MAX_UPLOAD_MODEL_BYTES:
+        if archive and archive.size > settings.MAX_UPLOAD_MODEL_BYTES:
             raise forms.ValidationError(f"The archive is {archive.size:,} bytes; the limit is "
                                         f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
         return archive
+
+    def clean_folder(self):
+        files = self.cleaned_data["folder"] or []
+        total = sum(upload.size for upload in files)
+        if total > settings.MAX_UPLOAD_MODEL_BYTES:
+            raise forms.ValidationError(f"The folder holds {total:,} bytes; the limit is "
+                                        f"{settings.MAX_UPLOAD_MODEL_BYTES:,}.")
+        return files
+
+    def clean_paths(self):
+        raw = self.cleaned_data["paths"]
+        if not raw:
+            return []
+        try:
+            paths = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError("Send the paths as a JSON list of strings.") from None
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            raise forms.ValidationError("Send the paths as a JSON list of strings.")
+        return paths
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and bool(data.get("archive")) == bool(data.get("folder")):
+            self.add_error("archive", "Choose an archive or a folder (one of them).")
+        return data
+
+    @property
+    def upload_field(self) -> str:
+        """The field an import error belongs to."""
+        return "archive" if self.cleaned_data.get("archive") else "folder"
+
+    def open_upload(self):
+        """The chosen archive or folder as an archive.Upload (ArchiveError when it is refused)."""
+        data, limit = self.cleaned_data, settings.MAX_UPLOAD_MODEL_BYTES
+        if data.get("archive"):
+            return open_upload(data["archive"], limit)
+        return folder_upload(data["folder"], data["paths"], limit)
 
 
 class TrackImportForm(forms.Form):

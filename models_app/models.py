@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import CharField, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
-from models_app import race_types
+from models_app import layouts, race_types
 from models_app.hyperparameters import ALGORITHMS
 from simulator import spec
 from simulator.tracks import BUILTIN_TRACKS, Track, TrackError, get_track, load_npy
@@ -23,6 +23,10 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 NAME_RULE = "1 to 64 characters: letters, digits and hyphens (-)."
 MAX_DESCRIPTION = 255
 MIN_MINUTES, MAX_MINUTES, DEFAULT_MINUTES = spec.MIN_TRAINING_MINUTES, spec.MAX_TRAINING_MINUTES, spec.DEFAULT_TRAINING_MINUTES
+
+
+def name_is_taken(owner, name) -> bool:
+    return RLModel.objects.filter(owner=owner, name=name).exists()
 
 
 def validate_model_name(name: str):
@@ -134,6 +138,12 @@ class RLModel(models.Model):
     hyperparameters = models.JSONField(default=dict)
     max_minutes = models.PositiveIntegerField(default=DEFAULT_MINUTES)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones")
+    origin = models.CharField(max_length=16, choices=layouts.ORIGINS.items(), default=layouts.HERE,
+                              help_text="Where the model was trained: here, or the service it was imported from.")
+    logs_only_reason = models.TextField(blank=True, help_text="Set on an imported model whose weights this "
+                                        "console cannot run: why it cannot be trained on, evaluated or raced.")
+    import_details = models.JSONField(default=dict, blank=True,
+                                      help_text="An imported model's layout, original track and training figures.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RLModelQuerySet.as_manager()
@@ -149,6 +159,25 @@ class RLModel(models.Model):
     @property
     def folder(self) -> Path:
         return Path(settings.MODEL_STORE) / str(self.owner_id) / str(self.id)
+
+    @property
+    def is_logs_model(self) -> bool:
+        """Imported with weights we cannot run (TensorFlow, or none): its settings, reward and logs only."""
+        return bool(self.logs_only_reason)
+
+    @property
+    def is_imported(self) -> bool:
+        return bool(self.import_details)
+
+    @property
+    def original_figures(self) -> dict:
+        return self.import_details.get("figures", {})
+
+    @property
+    def analysis_cache(self) -> Path:
+        """Where the Analysis tab keeps its parsed sim-traces: outside the model folder, so downloads
+        stay DeepRacer's layout; rebuilt from the folder whenever it is missing."""
+        return Path(settings.VAR_DIR) / "cache" / "analysis" / str(self.id)
 
     @property
     def is_continuous(self) -> bool:

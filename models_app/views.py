@@ -3,24 +3,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.authtoken.models import Token
 
 from garage.models import Vehicle
 from models_app import race_types, reward
-from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, import_model, stream_tar_gz
+from models_app.archive import ArchiveError, car_bundle_entries, folder_entries, stream_tar_gz
 from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, TrackImportForm
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
-from models_app.services import model_create, model_delete
+from models_app.services import ModelInvalid, model_create, model_delete, model_import
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
-# The training app fills the model page's tabs (training, evaluation) with this template when it exists.
-TABS_TEMPLATES = ("training/model_tabs.html",)
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
 PREVIEW_SIZE = 240
 
@@ -51,11 +47,13 @@ def model_clone(request, pk):
 def _wizard(request, source):
     form = ModelWizardForm(request.POST or None, owner=request.user, source=source)
     if request.method == "POST" and form.is_valid():
-        model, warning = model_create(form)
-        messages.success(request, f"Model {model.name} is created.")
-        if warning:
-            messages.warning(request, warning)
-        return redirect("models:detail", pk=model.pk)
+        try:
+            model = model_create(**form.arguments())
+        except ModelInvalid as invalid:
+            form.add_service_errors(invalid)
+        else:
+            messages.success(request, f"Model {model.name} is created.")
+            return redirect("models:detail", pk=model.pk)
     return render(request, "models_app/create.html", {
         "form": form,
         "source": source,
@@ -95,18 +93,10 @@ def model_detail(request, pk):
         "direction": DIRECTIONS[track.direction] if track else "",
         "hyperparameters": [(LABELS[name], model.hyperparameters.get(name)) for name in LABELS
                             if name in model.hyperparameters],
-        "tabs_template": _tabs_template(),
         "has_car_bundle": model.car_bundle_source.is_file(),
         "race_type_objects": model.race_type.get("object_positions", []),
         "race_types": race_types.RACE_TYPES,
     })
-
-
-def _tabs_template():
-    try:
-        return select_template(TABS_TEMPLATES).template.name
-    except TemplateDoesNotExist:
-        return None
 
 
 @login_required
@@ -148,15 +138,15 @@ def model_car_bundle(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def model_import(request):
+def model_import_view(request):
     form = ModelImportForm(request.POST or None, request.FILES or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            model = import_model(data["archive"], owner=request.user, name=data["name"],
-                                 description=data["description"], max_bytes=settings.MAX_UPLOAD_MODEL_BYTES)
+            with form.open_upload() as upload:
+                model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
-            form.add_error("archive", str(error))
+            form.add_error(form.upload_field, str(error))
         else:
             messages.success(request, f"Model {model.name} is imported.")
             return redirect("models:detail", pk=model.pk)

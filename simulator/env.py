@@ -31,6 +31,7 @@ from simulator.sensors import (
 from simulator.spec import (
     DEFAULT_ACTION_SPACE,
     DEFAULT_SENSORS,
+    DEFAULT_TRACK,
     MAX_ACTIONS,
     MIN_ACTIONS,
     REWARD_LIMIT,
@@ -38,7 +39,6 @@ from simulator.spec import (
 from simulator.tracks import Track, track_from
 from simulator.world import CONTROL_HZ, build_world
 
-DEFAULT_TRACK = "quick_loop"
 # A lap of the longest track at the slowest speed is far shorter; only a car wandering on the road for
 # this long is cut off (truncated).
 MAX_EPISODE_STEPS = 10_000

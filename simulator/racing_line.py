@@ -17,6 +17,7 @@ border. The console's racing line keeps all four wheels on (what racers' reward 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections import OrderedDict
@@ -66,10 +67,13 @@ def limit_lap(track: Track, limits: CarLimits = MEASURED) -> RacingLine:
     return racing_line(track, limits=limits, margin=LIMIT_MARGIN)
 
 
-def racing_line(track: Track, *, limits: CarLimits = MEASURED, margin: float = CAR_HALF_WIDTH,
-                iterations: int = ITERATIONS) -> RacingLine:
+def racing_line(track: Track, *, limits: CarLimits = MEASURED, top_speed: float | None = None,
+                margin: float = CAR_HALF_WIDTH, iterations: int = ITERATIONS) -> RacingLine:
     """The fast line of ``track`` in its driving direction (a reversed track gives the line reversed),
-    keeping ``margin`` metres inside each border (negative: beyond it)."""
+    keeping ``margin`` metres inside each border (negative: beyond it). ``top_speed`` caps the car's
+    (a model whose actions never ask for more)."""
+    if top_speed is not None:
+        limits = dataclasses.replace(limits, top_speed=min(limits.top_speed, float(top_speed)))
     centre, normals, half_widths = _resampled_centre(track)
     limit = np.maximum(half_widths - margin, 0.0)
     offsets = _smoothed_offsets(centre, normals, limit, iterations)
@@ -164,13 +168,14 @@ _CACHED: OrderedDict[tuple, RacingLine] = OrderedDict()
 CACHED_LINES = 32
 
 
-def cached_racing_line(track: Track) -> RacingLine:
-    """``racing_line(track)`` with the default limits, remembered per track geometry and direction (pages
-    draw the same few tracks again and again)."""
-    key = (track.is_reversed, hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
+def cached_racing_line(track: Track, top_speed: float = MEASURED.top_speed) -> RacingLine:
+    """``racing_line(track, top_speed=...)`` with the other limits at their defaults, remembered per track
+    geometry, direction and top speed (pages draw the same few tracks again and again)."""
+    key = (track.is_reversed, round(float(top_speed), 3),
+           hashlib.sha1(track.centre.tobytes() + track.inner.tobytes()).hexdigest())
     line = _CACHED.get(key)
     if line is None:
-        line = _CACHED[key] = racing_line(track)
+        line = _CACHED[key] = racing_line(track, top_speed=top_speed)
         while len(_CACHED) > CACHED_LINES:
             _CACHED.popitem(last=False)
     return line
@@ -188,3 +193,12 @@ def racing_line_svg(track: Track, size: int = 480) -> str:
 def track_svg_with_racing_line(track: Track, size: int = 480) -> str:
     """``track.to_svg(size)`` with the racing line drawn on it (the track picker)."""
     return track.to_svg(size).replace("</svg>", racing_line_svg(track, size) + "\n</svg>")
+
+
+def top_speed_of(metadata: dict) -> float:
+    """The fastest the car of a model_metadata dict is ever asked to go (its racing line's top speed)."""
+    space = metadata.get("action_space")
+    if metadata.get("action_space_type", "discrete") == "continuous" and isinstance(space, dict):
+        return min(MEASURED.top_speed, float(space["speed"]["high"]))
+    speeds = [float(action["speed"]) for action in space or []]
+    return min(MEASURED.top_speed, max(speeds)) if speeds else MEASURED.top_speed

@@ -22,6 +22,7 @@ CAMERA_SENSORS = tuple(CAMERAS)
 LIDAR_SENSORS = tuple(LIDARS)
 SENSOR_NAMES = CAMERA_SENSORS + LIDAR_SENSORS
 DEFAULT_SENSORS = (FRONT_FACING_CAMERA,)
+DEFAULT_TRACK = "quick_loop"  # the console's and the env's default track (a built-in)
 # Camera frames: 160 x 120 grayscale, one channel per lens.
 IMAGE_WIDTH, IMAGE_HEIGHT = 160, 120
 CAMERA_CHANNELS = {FRONT_FACING_CAMERA: 1, STEREO_CAMERAS: 2}
@@ -34,7 +35,11 @@ LIDAR_SECTORS = 8
 
 SHALLOW_CNN = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
 DEEP_CNN = "DEEP_CONVOLUTIONAL_NETWORK"
-NETWORKS = {SHALLOW_CNN: "3-layer CNN", DEEP_CNN: "5-layer CNN"}
+# The SimApp's third network (deepracer-for-cloud models use it): 4 convolutions with batch norm, dense 512, 512.
+DEEPEST_CNN = "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+# The console's two choices first; the deep one is the Garage's advanced choice.
+NETWORKS = {SHALLOW_CNN: "3-layer CNN", DEEP_CNN: "5-layer CNN",
+            DEEPEST_CNN: "Deep CNN (advanced: 4 conv + batch norm, dense 512)"}
 
 # ---------------------------------------------------------------------------- algorithms (SPEC 3)
 

@@ -24,13 +24,15 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from simulator.episode import STEP_SECONDS, Status
 from simulator.racing_line import track_outline  # noqa: F401 (the analyses' track picture)
+from simulator.spec import STEERING_LIMIT
 from simulator.tracks import Track
 
-STATUSES = ("prepare", "in_progress", "lap_complete", "off_track", "crashed", "reversed", "immobilized", "pause")
+STATUSES = tuple(status.value for status in Status)  # the sim-trace spellings; a step's status is its index
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
-LAP_COMPLETE, OFF_TRACK, CRASHED = (STATUS_CODE[name] for name in ("lap_complete", "off_track", "crashed"))
-STEP_SECONDS = 1 / 15  # SPEC 1.2: when a trace's clock is unusable
+LAP_COMPLETE, OFF_TRACK, CRASHED = (STATUS_CODE[status] for status in (Status.LAP_COMPLETE, Status.OFF_TRACK,
+                                                                       Status.CRASHED))
 CACHE_VERSION = 1  # bump when the cached arrays change shape
 HEATMAP_CELL = 0.05  # m: fine enough to see the lanes of a 0.76 m road
 HEATMAP_KINDS = ("visits", "reward", "speed", "steering")
@@ -471,7 +473,7 @@ def _action_counts(actions: np.ndarray, count: int) -> list[int]:
 
 def _continuous_counts(steps: Steps) -> dict:
     speed, speed_edges = np.histogram(steps.throttle, bins=SPEED_BINS)
-    steering, steering_edges = np.histogram(steps.steer, bins=STEERING_BINS, range=(-30, 30))
+    steering, steering_edges = np.histogram(steps.steer, bins=STEERING_BINS, range=(-STEERING_LIMIT, STEERING_LIMIT))
     return {"speed": {"edges": _rounded(speed_edges), "counts": speed.tolist()},
             "steering": {"edges": _rounded(steering_edges), "counts": steering.tolist()}}
 
@@ -481,7 +483,7 @@ def _distributions(steps: Steps) -> dict:
     iterations = np.unique(steps.iteration)
     top = float(np.nanmax(steps.throttle)) if len(steps) else 1.0
     speed_edges = np.linspace(0, max(top, 0.1) * 1.0001, SPEED_BINS + 1)
-    steering_edges = np.linspace(-30, 30, STEERING_BINS + 1)
+    steering_edges = np.linspace(-STEERING_LIMIT, STEERING_LIMIT, STEERING_BINS + 1)
     speed_rows, steering_rows = [], []
     for iteration in iterations:
         mask = steps.iteration == iteration

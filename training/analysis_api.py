@@ -2,13 +2,10 @@
 /training/api/analysis/<model id>/{summary,heatmap,exits,laps,actions,episodes,episode,evaluation,rescore}/.
 
 Each endpoint reads the model folder's sim-traces through training.analysis (parsed CSVs cached under
-VAR_DIR/cache/analysis/<model id>/) for the iterations asked (``first``/``last``, inclusive)."""
+model.analysis_cache) for the iterations asked (``first``/``last``, inclusive)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -18,7 +15,7 @@ from rest_framework.response import Response
 
 from models_app.models import RLModel
 from models_app.reward import MAX_CODE_CHARS
-from simulator.racing_line import cached_racing_line
+from simulator.racing_line import cached_racing_line, top_speed_of
 from simulator.reward.sandbox import IsolationUnavailable
 from simulator.tracks import TrackError
 from training import analysis, rescore
@@ -30,12 +27,8 @@ RANGE = [OpenApiParameter("first", int, description="First iteration (inclusive)
 ANALYSIS_RESPONSE = {200: OpenApiTypes.OBJECT}
 
 
-def cache_folder(model: RLModel) -> Path:
-    return Path(settings.VAR_DIR) / "cache" / "analysis" / str(model.pk)
-
-
 def model_logs(model: RLModel) -> analysis.ModelLogs:
-    return analysis.ModelLogs(model.folder, cache_folder(model))
+    return analysis.ModelLogs(model.folder, model.analysis_cache)
 
 
 def model_track(model: RLModel):
@@ -120,8 +113,9 @@ class ModelAnalysisViewSet(viewsets.GenericViewSet):
         except analysis.AnalysisError as error:
             raise ValidationError({"detail": str(error)}) from None
         track = model_track(model)
+        line = cached_racing_line(track, top_speed_of(analysis_metadata(model)))   # at this car's top speed
         return Response({"iterations": summary, "evaluations": logs.evaluations(),
-                         "track": analysis.track_outline(track), "racing_line": cached_racing_line(track).as_dict(),
+                         "track": analysis.track_outline(track), "racing_line": line.as_dict(),
                          "job": {"id": job.pk, "status": job.status} if job else None})
 
     @extend_schema(parameters=[*RANGE, OpenApiParameter("kind", str, enum=list(analysis.HEATMAP_KINDS)),

@@ -1,12 +1,14 @@
 """REST API for training and evaluation jobs: start, stop, list, detail and metrics, owner only."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from common.openapi import detail_response, field_errors_response
 from models_app.models import RLModel
 from simulator import spec
 from training import services
@@ -35,6 +37,11 @@ class TrainingStartSerializer(serializers.Serializer):
     max_iterations = serializers.IntegerField(required=False, min_value=1)
 
 
+class TrainingContinueSerializer(serializers.Serializer):
+    minutes = serializers.FloatField(required=False, min_value=0.1, max_value=services.MAX_CONTINUE_MINUTES,
+                                     help_text="more minutes of training (default: what the limit left)")
+
+
 class EvaluationJobSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
 
@@ -45,11 +52,22 @@ class EvaluationJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RaceTypeSerializer(serializers.Serializer):
+    """The env's race_type dict (docs/INTERFACES.md); left out, the evaluation uses the model's own."""
+
+    race_type = serializers.ChoiceField(choices=list(spec.RACE_TYPES))
+    object_count = serializers.IntegerField(min_value=spec.MIN_OBJECTS, max_value=spec.MAX_OBJECTS, required=False)
+    randomize_objects = serializers.BooleanField(required=False)
+    bot_count = serializers.IntegerField(min_value=spec.MIN_OBJECTS, max_value=spec.MAX_OBJECTS, required=False)
+    bot_speed = serializers.FloatField(min_value=spec.MIN_BOT_SPEED, max_value=spec.MAX_BOT_SPEED, required=False)
+    bot_lane_changes = serializers.BooleanField(required=False)
+
+
 class EvaluationStartSerializer(serializers.Serializer):
     model = serializers.UUIDField()
     track = serializers.CharField(required=False, max_length=64)
     reversed = serializers.BooleanField(required=False, default=False)
-    race_type = serializers.DictField(required=False, default=dict)
+    race_type = RaceTypeSerializer(required=False, default=dict)
     trials = serializers.IntegerField(min_value=spec.MIN_TRIALS, max_value=spec.MAX_TRIALS,
                                     default=spec.DEFAULT_TRIALS)
     continuous = serializers.BooleanField(required=False, default=False)
@@ -59,9 +77,7 @@ class EvaluationStartSerializer(serializers.Serializer):
                                                default=spec.DEFAULT_PENALTY)
 
     def validate_race_type(self, value):
-        if value and value.get("race_type") not in spec.RACE_TYPES:
-            raise ValidationError("race_type must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT")
-        return value
+        return dict(value)
 
 
 def _owned_model(request, model_id) -> RLModel:
@@ -101,6 +117,14 @@ class _JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(self.get_serializer(job).data)
 
 
+STOP_REFUSED = field_errors_response("The job cannot be stopped (it is over): {\"detail\": [reason]}.")
+NO_MODEL = detail_response("The model is not one of yours.")
+
+
+@extend_schema_view(
+    create=extend_schema(request=TrainingStartSerializer, responses={201: TrainingJobSerializer, 404: NO_MODEL}),
+    stop=extend_schema(request=None, responses={200: TrainingJobSerializer, 400: STOP_REFUSED}),
+)
 class TrainingJobViewSet(_JobViewSet):
     job_class = TrainingJob
     queryset = TrainingJob.objects.all()  # for the schema; requests see get_queryset (owner only)
@@ -113,12 +137,29 @@ class TrainingJobViewSet(_JobViewSet):
     def stop_job(self, job):
         return services.training_stop(job)
 
+    @action(detail=True, methods=["post"], url_path="continue", url_name="continue")
+    def continue_training(self, request, pk=None):
+        """Continue a failed or stopped training from its last checkpoint, in the same job."""
+        job = self.get_object()
+        arguments = TrainingContinueSerializer(data=request.data)
+        arguments.is_valid(raise_exception=True)
+        try:
+            job = services.training_continue(job, minutes=arguments.validated_data.get("minutes"))
+        except services.JobError as error:
+            raise _job_error(error) from None
+        return Response(self.get_serializer(job).data)
+
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):
         """The reward graph's data: one record per iteration, and the latest episodes."""
         return Response(services.training_metrics(self.get_object()))
 
 
+@extend_schema_view(
+    create=extend_schema(request=EvaluationStartSerializer,
+                         responses={201: EvaluationJobSerializer, 404: NO_MODEL}),
+    stop=extend_schema(request=None, responses={200: EvaluationJobSerializer, 400: STOP_REFUSED}),
+)
 class EvaluationJobViewSet(_JobViewSet):
     job_class = EvaluationJob
     queryset = EvaluationJob.objects.all()  # for the schema; requests see get_queryset (owner only)

@@ -229,6 +229,12 @@ def metrics_record(*, episode: int, trial: int, phase: str, reward: float, progr
     return record
 
 
+def format_lap_time(seconds: float) -> str:
+    """MM:SS.mmm, as the console shows lap times."""
+    minutes, rest = divmod(max(0.0, seconds), 60.0)
+    return f"{int(minutes):02d}:{rest:06.3f}"
+
+
 def read_metrics(path: Path) -> list[dict]:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), list):

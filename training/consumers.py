@@ -3,7 +3,7 @@ listen; the consumer joins the job's group and forwards what the worker publishe
 
 from channels.db import database_sync_to_async
 
-from console.consumers import GroupForwardConsumer
+from common.consumers import GroupForwardConsumer
 from training.models import EvaluationJob, TrainingJob
 
 

@@ -4,8 +4,8 @@ An iteration runs as DeepRacer runs it: collect ``num_episodes_between_training`
 the env worker processes (the policy acts for all of them in one batch), then update. The policy that
 collected the iteration is evaluated on ``eval_episodes`` episodes (deterministic) WHILE the update runs,
 on a frozen copy of it, in a thread: the env workers would otherwise sit idle through the update, the
-evaluation costs no wall clock when it is shorter than the update, and the live video keeps moving (the
-evaluation drives on with worker 0 until the update ends; those extra laps count in the evaluation too).
+evaluation costs no wall clock when it is shorter than the update, and the live video keeps moving
+(after its episodes, worker 0 drives "preview" laps until the update ends; they count nowhere).
 The best checkpoint is the one with the highest mean evaluation progress; every iteration also saves the
 updated weights as the last checkpoint. Every iteration leaves a consistent model folder (SPEC 5), so a killed
 run resumes from its last checkpoint, and ``report`` returning False ends the run cleanly with a final
@@ -27,6 +27,7 @@ import orjson
 import torch
 
 from training import artifacts
+from training.artifacts import format_lap_time
 from training.networks import build_agent
 from training.ppo import Episode, PPOConfig, PPOLearner
 from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
@@ -34,7 +35,10 @@ from training.sac import SACConfig, SACLearner
 
 DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
 FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
-STATUS_INTERVAL = 1.0  # s between heartbeats while updating (each one is also a chance to stop)
+STATUS_INTERVAL = 1.0  # s between heartbeats while collecting or updating (each one is also a chance to stop)
+# Env worker processes that die (killed, crashed MuJoCo, out of memory) are replaced and the iteration's
+# collection is redone; this many replacements in one run, and the next death fails the run.
+MAX_WORKER_RESTARTS = 3
 TRAINING_LOG = artifacts.TRAINING_LOG
 
 
@@ -222,7 +226,9 @@ class _Session:
         self.stop_reason: str | None = None
         self.last_frame = 0.0
         self.last_status = 0.0
+        self.status_fields: dict = {}
         self.log_handle = None
+        self.worker_restarts = 0
         # report() is the caller's (it may use a database connection of its thread): reports made by the
         # evaluation thread wait here until the engine's own thread delivers them.
         self._owner = threading.get_ident()
@@ -236,6 +242,9 @@ class _Session:
         self._deliver(Progress(kind, data))
 
     def deliver_pending(self) -> None:
+        """Deliver the reports the evaluation thread made (on the engine's thread only)."""
+        if threading.get_ident() != self._owner:
+            return
         while True:
             try:
                 progress = self._pending.get_nowait()
@@ -253,9 +262,15 @@ class _Session:
             self.stop_reason = "max_time"
         return self.stop_reason is not None
 
+    def status(self, **data) -> None:
+        """Report what the run is doing now; the heartbeats while collecting repeat it."""
+        self.status_fields = data
+        self.report("status", **data)
+
     def heartbeat(self, **data) -> bool:
         """A throttled status report; returns whether to keep going (the learners ask between minibatches)."""
         self.deliver_pending()
+        data = data or self.status_fields
         now = time.monotonic()
         if now - self.last_status >= STATUS_INTERVAL:
             self.last_status = now
@@ -267,6 +282,29 @@ class _Session:
             self.log_handle.write("".join(line + "\n" for line in lines))
         if to_console and lines:
             self.report("log", lines=list(lines))
+
+    def collect_surviving(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None,
+                          before=None, more: Callable[[], bool] | None = None) -> list[Finished]:
+        """``collect``, and when an env worker process dies, new processes and the whole collection again
+        (episodes reported again replace the lost ones), up to MAX_WORKER_RESTARTS in the run.
+        ``before(pool)`` runs before each try (the evaluation starts its video there)."""
+        while True:
+            try:
+                if before is not None:
+                    before(pool)
+                return self.collect(pool, learner, phase, count, on_finish=on_finish, more=more)
+            except WorkerError as error:
+                if not error.died:
+                    raise
+                if self.worker_restarts >= MAX_WORKER_RESTARTS:
+                    raise TrainingError(
+                        f"An env worker process died {self.worker_restarts + 1} times in this run; the last "
+                        f"time env worker {error.worker}: {error.message}.") from error
+                self.worker_restarts += 1
+                self.log(f"WARNING: env worker {error.worker}: {error.message}. Starting new env workers and "
+                         f"collecting the {phase} episodes again (restart {self.worker_restarts} of "
+                         f"{MAX_WORKER_RESTARTS}).")
+                pool.restart()
 
     def collect(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None,
                 more: Callable[[], bool] | None = None) -> list[Finished]:
@@ -290,6 +328,9 @@ class _Session:
             running[worker] = self._start(obs, info)
             started += 1
         while running and not self.stopping:
+            self.heartbeat()  # a stop request or a shutdown is seen within a second, even in long episodes
+            if self.stopping:
+                break
             if len(finished) >= count and not more():
                 break  # a preview lap in flight is dropped; its env resets at its next use
             workers = sorted(running)
@@ -429,9 +470,9 @@ class _Trainer(_Session):
             iteration = self.counters["iteration"]
             started = time.monotonic()
             torch.set_num_threads(1)  # collecting: the env workers need the cores
-            self.report("status", phase="collecting", iteration=iteration + 1)
-            episodes = self.collect(pool, learner, "training", config.num_episodes_between_training,
-                                    on_finish=self._on_training_episode)
+            self.status(phase="collecting", iteration=iteration + 1)
+            episodes = self.collect_surviving(pool, learner, "training", config.num_episodes_between_training,
+                                              on_finish=self._on_training_episode)
             if self.stopping:
                 break
             timing = {"timing/collect_seconds": time.monotonic() - started}
@@ -445,7 +486,7 @@ class _Trainer(_Session):
             timing["timing/other_seconds"] = time.monotonic() - clock
             torch.set_num_threads(run.update_threads or max(1, (os.cpu_count() or 1) // 2))
             clock = time.monotonic()
-            self.report("status", phase="updating", iteration=iteration + 1, evaluating=True)
+            self.status(phase="updating", iteration=iteration + 1, evaluating=True)
             try:
                 stats = learner.learn([f.episode for f in episodes], keep_going=self._keep_updating)
             finally:
@@ -681,9 +722,9 @@ class _BackgroundEvaluation:
     def _run(self) -> None:
         started = time.monotonic()
         try:
-            self.episodes = self.session.collect(self.pool, self.acting, "evaluation", self.count,
-                                                 on_finish=self.session._on_evaluation_episode,
-                                                 more=lambda: self.update_running)
+            self.episodes = self.session.collect_surviving(self.pool, self.acting, "evaluation", self.count,
+                                                           on_finish=self.session._on_evaluation_episode,
+                                                           more=lambda: self.update_running)
         except BaseException as error:  # raised again in the engine's thread by finish()
             self.error = error
         self.seconds = time.monotonic() - started
@@ -703,11 +744,6 @@ def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResul
 
 
 # ------------------------------------------------------------------------------------------ evaluation
-
-
-def format_lap_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:06.3f}"
 
 
 class _Evaluator(_Session):
@@ -745,10 +781,12 @@ class _Evaluator(_Session):
         with open(log_path, "a", buffering=1) as self.log_handle:
             try:
                 with WorkerPool([spec]) as pool:
-                    if video_path is not None:
-                        pool.call(0, "start_video", str(video_path))
-                    trials = self.collect(pool, learner, "evaluation", run.trials,
-                                          on_finish=lambda done, n: self.report("episode", **asdict(_trial(done, n, run))))
+                    self.status_fields = {"phase": "evaluation"}
+                    # After a restart the video starts again in the new worker (the old file is replaced).
+                    start_video = (lambda pool: pool.call(0, "start_video", str(video_path))) if video_path else None
+                    trials = self.collect_surviving(
+                        pool, learner, "evaluation", run.trials, before=start_video,
+                        on_finish=lambda done, n: self.report("episode", **asdict(_trial(done, n, run))))
                     if video_path is not None:
                         pool.call(0, "end_video")
             except WorkerError as error:

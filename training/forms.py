@@ -1,8 +1,9 @@
 from django import forms
 
+from models_app.tracks import track_options
 from simulator import spec
 from simulator.spec import DEFAULT_TRIALS, MAX_TRIALS, MIN_TRIALS
-from training.services import MAX_PENALTY_SECONDS
+from training.services import MAX_CONTINUE_MINUTES, MAX_PENALTY_SECONDS
 
 SAME_AS_TRAINING = "TRAINING"
 RACE_TYPES = ((SAME_AS_TRAINING, "Same as training"), *spec.RACE_TYPES.items())
@@ -12,8 +13,6 @@ DIRECTIONS = (("false", "The track's own direction"), ("true", "Reversed (the ot
 
 def track_choices(model) -> list[tuple[str, str]]:
     """The built-in tracks and the owner's imported ones."""
-    from models_app.tracks import track_options
-
     return [(slug, track.title) for slug, track in track_options(model.owner).items()]
 
 
@@ -67,3 +66,10 @@ class EvaluationForm(forms.Form):
         return {"track": data["track"], "reversed": data["reversed"], "race_type": self.race_type_dict(),
                 "trials": data["trials"], "continuous": data["continuous"],
                 "off_track_penalty": data["off_track_penalty"], "collision_penalty": data["collision_penalty"]}
+
+
+class ContinueTrainingForm(forms.Form):
+    """Continue a failed or stopped training for this many more minutes (blank: what its limit left)."""
+
+    minutes = forms.FloatField(required=False, min_value=0.1, max_value=MAX_CONTINUE_MINUTES,
+                               label="More minutes")

@@ -1,6 +1,6 @@
 """Broadcasts of a running job, sent from a background thread.
 
-console.broadcast.publish opens an event loop and a Redis connection per call (~3 ms on a busy 2-core
+common.broadcast.publish opens an event loop and a Redis connection per call (~3 ms on a busy 2-core
 machine): fine for a view, too slow for the dozen reports a second of a training run. A job's LivePublisher
 keeps one loop and one connection in a thread, so the training loop only queues the event and goes on.
 A full queue (Redis gone slow) drops events: the page backfills from the database after a reconnect.

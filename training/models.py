@@ -4,7 +4,7 @@ that a killed worker leaves a job that resumes or fails with a reason, never one
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import OuterRef
+from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
@@ -17,13 +17,18 @@ class JobStatus(models.TextChoices):
     INITIALIZING = "INITIALIZING", "Initializing"
     IN_PROGRESS = "IN_PROGRESS", "In progress"
     STOPPING = "STOPPING", "Stopping"
+    # The console (or its worker) was stopped while the job ran: it checkpointed and waits for a worker.
+    INTERRUPTED = "INTERRUPTED", "Stopped by the system"
     COMPLETED = "COMPLETED", "Completed"
     FAILED = "FAILED", "Failed"
     CANCELED = "CANCELED", "Canceled"
 
 
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING,
+                   JobStatus.INTERRUPTED)
 RUNNING_STATUSES = (JobStatus.INITIALIZING, JobStatus.IN_PROGRESS, JobStatus.STOPPING)
+# Jobs that wait for a worker to take them: a new one, or one a shutdown interrupted.
+WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 # A failed job always says why; this covers rows failed without one (by hand, or by older code).
 UNRECORDED_FAILURE = "It failed without a recorded reason: the training log may say more."
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
@@ -47,6 +52,25 @@ class JobQuerySet(models.QuerySet):
         limit = (now or timezone.now()) - STALE_AFTER
         return self.filter(status__in=RUNNING_STATUSES, heartbeat_at__lt=limit)
 
+    def waiting(self):
+        """Jobs a worker should take: after a broker restart their queue message may be gone, so the
+        recovery sweep sends it again (a second message is harmless: claiming is conditional)."""
+        return self.filter(status__in=WAITING_STATUSES, stop_requested=False)
+
+    def claimable(self, now=None):
+        """What a worker may take: a waiting job, or a running one whose worker stopped beating."""
+        limit = (now or timezone.now()) - STALE_AFTER
+        return self.filter(Q(status__in=WAITING_STATUSES) | Q(status__in=RUNNING_STATUSES, heartbeat_at__lt=limit),
+                           stop_requested=False)
+
+    def claim(self, pk, worker: str) -> bool:
+        """Take the job for ``worker`` in one conditional UPDATE, so two workers handed the same job (a
+        redelivered message, a sweep) never both run it. Clears the message of an interruption."""
+        now = timezone.now()
+        return bool(self.claimable(now).filter(pk=pk).update(
+            status=JobStatus.INITIALIZING, heartbeat_at=now, worker=worker, attempts=F("attempts") + 1,
+            failure_reason=""))
+
 
 class Job(models.Model):
     """What training and evaluation jobs share: a model, a status, timestamps, a stop request."""
@@ -58,9 +82,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    failure_reason = models.TextField(blank=True)
+    failure_reason = models.TextField(blank=True, help_text="why it failed, or why the system stopped it")
     worker = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="times a worker picked the job up")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="times a worker picked the job up since it started or was last paused cleanly")
 
     objects = JobQuerySet.as_manager()
 
@@ -75,6 +100,53 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def is_interrupted(self) -> bool:
+        return self.status == JobStatus.INTERRUPTED
+
+    def _same_row(self):
+        return type(self).objects.filter(pk=self.pk)
+
+    def request_stop(self) -> str | None:
+        """The racer's stop: a queued job is canceled, a running one moves to STOPPING (its loop sees
+        stop_requested) and an interrupted one ends where its last checkpoint left it. Returns the status
+        it moved to, or None when it ended meanwhile (the updates are conditional, so a run that ends
+        during the request is never put back). The instance is refreshed."""
+        now = timezone.now()
+        same = self._same_row()
+        if same.filter(status=JobStatus.QUEUED).update(stop_requested=True, status=JobStatus.CANCELED,
+                                                        finished_at=now):
+            moved = JobStatus.CANCELED
+        elif same.filter(status__in=RUNNING_STATUSES).update(stop_requested=True, status=JobStatus.STOPPING):
+            moved = JobStatus.STOPPING
+        elif same.filter(status=JobStatus.INTERRUPTED).update(stop_requested=True, finished_at=now,
+                                                               **self.interrupted_stop_fields()):
+            moved = self.interrupted_stop_fields()["status"]
+        else:
+            moved = None
+        self.refresh_from_db()
+        return moved
+
+    def interrupted_stop_fields(self) -> dict:
+        """What a stop request makes of a job waiting to resume: an evaluation has nothing to keep."""
+        return {"status": JobStatus.CANCELED}
+
+    def mark_interrupted(self, reason: str) -> bool:
+        """The system stopped the run (shutdown, deploy) after it checkpointed: it waits for a worker.
+        Only the worker that runs it may do so; the dead-worker count restarts (it ended cleanly)."""
+        moved = self._same_row().filter(status__in=RUNNING_STATUSES).update(
+            status=JobStatus.INTERRUPTED, failure_reason=reason, attempts=0, worker="")
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
+
+    def requeue_lost(self) -> bool:
+        """A running job whose worker is gone waits for another one (resumed from its last checkpoint)."""
+        moved = self._same_row().filter(status__in=RUNNING_STATUSES).update(status=JobStatus.QUEUED)
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
 
     @property
     def failure_message(self) -> str:
@@ -105,6 +177,27 @@ class TrainingJob(Job):
     @property
     def remaining_seconds(self) -> float:
         return max(0.0, self.max_minutes * 60.0 - self.elapsed_seconds)
+
+    def interrupted_stop_fields(self) -> dict:
+        # Its last checkpoint is a finished run's last one, as after the racer's stop of a running job.
+        return {"status": JobStatus.COMPLETED, "stop_reason": "stopped"}
+
+    @property
+    def can_continue(self) -> bool:
+        """Continue training by hand: a run that failed or was stopped (by the racer or its time limit)
+        goes on from its last checkpoint in the same job, so its graph and traces stay one."""
+        return self.status in (JobStatus.FAILED, JobStatus.CANCELED, JobStatus.COMPLETED) and self.started_at is not None
+
+    def continue_for(self, minutes: float) -> bool:
+        """Queue the finished job again with ``minutes`` more of training; False when it is no longer
+        finished (a second click). Counters and metrics stay: the engine resumes from the checkpoint."""
+        total = self.elapsed_seconds / 60.0 + minutes
+        moved = self._same_row().filter(status__in=FINISHED_STATUSES).update(
+            status=JobStatus.QUEUED, max_minutes=total, max_iterations=None, stop_requested=False,
+            stop_reason="", failure_reason="", finished_at=None, attempts=0, worker="")
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)
 
 
 class TrainingEpisode(models.Model):

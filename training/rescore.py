@@ -11,14 +11,13 @@ import math
 import numpy as np
 
 from simulator.params import PARAMS_POINT_AHEAD, RewardParams, place_car
+from simulator.reward.preview import CALL_TIMEOUT, rewards_within_budget
 from simulator.reward.sandbox import RewardFunctionError, RewardSandbox
 from simulator.reward.validation import race_objects
 from simulator.tracks import Track
 from training import analysis
 
 MAX_STEPS = 20_000  # whole episodes up to this many steps: a re-score answers in a couple of seconds
-BATCH = 2048
-CALL_TIMEOUT = 2.0
 
 
 def trace_params(steps: analysis.Steps, track: Track, race_type: dict | None = None) -> list[dict]:
@@ -56,11 +55,9 @@ def rescore(code: str, steps: analysis.Steps, track: Track, race_type: dict | No
     # The first row of an episode ("prepare") is recorded with reward 0: no reward function ran on it.
     called = scored.status != analysis.STATUS_CODE["prepare"]
     params = trace_params(scored.take(called), track, race_type)
-    rewards: list[float] = []
     try:
         with RewardSandbox(code, backend=backend, call_timeout=CALL_TIMEOUT) as sandbox:
-            for start in range(0, len(params), BATCH):
-                rewards.extend(sandbox.call_batch(params[start:start + BATCH]))
+            rewards = rewards_within_budget(sandbox, params)
     except RewardFunctionError as error:
         return {"errors": [{"type": "TEST_FAILURE", "line": error.line,
                             "message": "Re-score failed: " + error.message.split("; the sandbox was stopped")[0]}]}

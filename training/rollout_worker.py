@@ -7,10 +7,12 @@ steps and answers with the observation and a small info dict; the policy itself 
 Frames for the console (JPEG) and the evaluation video (MP4) are encoded here, off the learner's process.
 """
 
+import ctypes
 import importlib
 import io
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -35,12 +37,44 @@ EVALUATION_SEED_STREAM = 1
 PREVIEW_SEED_STREAM = 2
 
 
+WORKER_DIED = "WorkerDied"
+PR_SET_PDEATHSIG = 1
+# What a signal that ended a worker usually means, for the racer's failure message.
+SIGNAL_CAUSES = {
+    signal.SIGKILL: "out of memory, or killed by hand",
+    signal.SIGSEGV: "it crashed in native code: MuJoCo, rendering or a library",
+    signal.SIGABRT: "it crashed in native code: MuJoCo, rendering or a library",
+    signal.SIGBUS: "it crashed in native code: MuJoCo, rendering or a library",
+    signal.SIGTERM: "stopped by the system",
+}
+
+
 class WorkerError(RuntimeError):
     """An env worker failed; carries the worker's exception type, message and traceback."""
 
     def __init__(self, worker: int, kind: str, message: str, details: str = ""):
         super().__init__(f"env worker {worker}: {kind}: {message}")
         self.worker, self.kind, self.message, self.details = worker, kind, message, details
+
+    @property
+    def died(self) -> bool:
+        """The process is gone (killed, crashed, out of memory), as opposed to an error it reported: a new
+        process may well succeed where a reported error (the racer's reward code) would only repeat."""
+        return self.kind == WORKER_DIED
+
+
+def describe_exit(pid: int, returncode: int | None) -> str:
+    """What ended an env worker process, in words: "process 123 was killed by SIGKILL (out of memory ...)"."""
+    if returncode is None:
+        return f"process {pid} closed its connection"
+    if returncode < 0:
+        try:
+            sig = signal.Signals(-returncode)
+        except ValueError:
+            return f"process {pid} was killed by signal {-returncode}"
+        cause = SIGNAL_CAUSES.get(sig)
+        return f"process {pid} was killed by {sig.name}" + (f" ({cause})" if cause else "")
+    return f"process {pid} exited with status {returncode}"
 
 
 @dataclass
@@ -230,9 +264,12 @@ def _start_process(spec: WorkerSpec) -> tuple[Connection, subprocess.Popen]:
     # The child finds the same modules as the parent (the repository root, test helpers).
     environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
     try:
+        # Its own session: a Ctrl-C in the terminal or a stop signal to the worker's process group reaches
+        # the learner, which checkpoints and then closes its env workers; they must not die first. They
+        # still die with the learner (PR_SET_PDEATHSIG, set by the child itself: see _die_with_parent).
         process = subprocess.Popen(
-            [sys.executable, "-m", "training.rollout_worker", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "training.rollout_worker", str(theirs.fileno()), str(os.getpid())],
+            pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, start_new_session=True)
     finally:
         theirs.close()
     connection = Connection(ours.detach())
@@ -240,21 +277,42 @@ def _start_process(spec: WorkerSpec) -> tuple[Connection, subprocess.Popen]:
     return connection, process
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """In the child: be killed when the learner's process ends, however it ends (Linux), and leave at once
+    if it ended before this line ran."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the closed connection still ends the worker at its next command
+    if os.getppid() != parent_pid:
+        sys.exit(0)
+
+
 class WorkerPool:
     """Env worker processes; ``send``/``receive`` pair so that every worker steps at the same time."""
 
     def __init__(self, specs: list[WorkerSpec]):
+        self.specs = list(specs)
         self.connections, self.processes = [], []
+        self._start()
+
+    def _start(self) -> None:
         try:
-            for spec in specs:
+            for spec in self.specs:
                 connection, process = _start_process(spec)
                 self.connections.append(connection)
                 self.processes.append(process)
-            for index in range(len(specs)):
+            for index in range(len(self.specs)):
                 self._wait(index, START_TIMEOUT)
         except BaseException:
             self.close()
             raise
+
+    def restart(self) -> None:
+        """New processes for every worker (after one died): the others may be mid-step with answers
+        pending, so a clean start of all of them is simpler and as fast as it gets."""
+        self.close()
+        self._start()
 
     def __len__(self):
         return len(self.connections)
@@ -263,7 +321,7 @@ class WorkerPool:
         try:
             self.connections[index].send((command, *args))
         except (BrokenPipeError, OSError):
-            raise WorkerError(index, "WorkerDied", "the env worker process is gone") from None
+            raise WorkerError(index, WORKER_DIED, self._death(index)) from None
 
     def receive(self, index: int):
         return self._wait(index, None)
@@ -277,16 +335,24 @@ class WorkerPool:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not connection.poll(1.0):
             if self.processes[index].poll() is not None:
-                raise WorkerError(index, "WorkerDied", f"exit code {self.processes[index].returncode}")
+                raise WorkerError(index, WORKER_DIED, self._death(index))
             if deadline is not None and time.monotonic() > deadline:
                 raise WorkerError(index, "Timeout", f"no answer within {timeout:.0f} s")
         try:
             status, payload = connection.recv()
-        except EOFError:
-            raise WorkerError(index, "WorkerDied", "the env worker closed its pipe") from None
+        except (EOFError, ConnectionResetError):
+            raise WorkerError(index, WORKER_DIED, self._death(index)) from None
         if status == "error":
             raise WorkerError(index, *payload)
         return payload
+
+    def _death(self, index: int) -> str:
+        process = self.processes[index]
+        try:
+            process.wait(timeout=2)  # a closed connection comes just before the exit status
+        except subprocess.TimeoutExpired:
+            pass
+        return describe_exit(process.pid, process.returncode)
 
     def close(self) -> None:
         for connection in self.connections:
@@ -312,4 +378,5 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
+    _die_with_parent(int(sys.argv[2]))
     worker_main(Connection(int(sys.argv[1])))

@@ -8,6 +8,12 @@ engine report into database progress and a broadcast on the job's group. Durable
 heartbeat, last iteration) lives in the database, so ``jobs_recover`` can requeue a job whose worker died;
 the engine resumes it from the model folder's last checkpoint.
 
+Stopping the console is not a failure: a worker told to shut down (Ctrl-C, SIGTERM, a deploy) calls
+``worker_shutdown_requested``; its running job then checkpoints, becomes INTERRUPTED ("Stopped by the
+system") and is sent to the queue again, so the next worker resumes it (``jobs_recover`` at every worker
+start sends again what waits, in case the broker lost it). ``training_continue`` is the racer's resume
+of a failed or stopped run, in the same job so its graph stays one.
+
 ``training.engine`` (torch and the learners) is imported only inside the worker-side functions: the web
 process uses this module too and never loads torch.
 """
@@ -25,11 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from console.broadcast import publish
-from console.envvars import env_int, env_str
+from common.broadcast import publish
+from common.envvars import env_int, env_str
 from simulator.spec import MAX_TRIALS, MIN_TRIALS
 from training import artifacts
 from training.live import LivePublisher
@@ -39,7 +44,6 @@ if TYPE_CHECKING:
 from training.models import (
     ACTIVE_STATUSES,
     RUNNING_STATUSES,
-    STALE_AFTER,
     EvaluationJob,
     JobStatus,
     TrainingEpisode,
@@ -53,6 +57,7 @@ MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not reque
 MAX_PENALTY_SECONDS = 60.0
 LOG_TAIL_LINES = 200
 MAX_EPISODE_POINTS = 5000  # newest per-episode points in a backfill: a day of training has ~10^5 episodes
+MAX_CONTINUE_MINUTES = 1440.0  # SPEC 3: the longest stop condition
 # The model's status while its job is in each status (SPEC 3).
 MODEL_STATUS = {
     JobStatus.QUEUED: "QUEUED",
@@ -62,6 +67,7 @@ MODEL_STATUS = {
     JobStatus.COMPLETED: "READY",
     JobStatus.CANCELED: "READY",
     JobStatus.FAILED: "ERROR",
+    JobStatus.INTERRUPTED: "QUEUED",  # it waits for a worker, like a new job
 }
 READY = "READY"
 EVALUATING = "EVALUATING"
@@ -181,22 +187,57 @@ def _model_status_after(job) -> str:
 
 
 def _claim(job_class, job_id: int, worker: str):
-    """Take the job for this worker: a queued one, or a running one whose worker stopped beating.
-
-    A single conditional UPDATE, so two workers handed the same job (a redelivered message, a sweep)
-    never both run it.
-    """
-    now = timezone.now()
-    claimable = Q(status=JobStatus.QUEUED) | Q(status__in=RUNNING_STATUSES, heartbeat_at__lt=now - STALE_AFTER)
-    claimed = job_class.objects.filter(claimable, pk=job_id, stop_requested=False).update(
-        status=JobStatus.INITIALIZING, heartbeat_at=now, worker=worker, attempts=F("attempts") + 1)
-    if not claimed:
+    """Take the job for this worker (JobQuerySet.claim); None when it is not claimable."""
+    if not job_class.objects.claim(job_id, worker):
         return None
     job = job_class.objects.select_related("model").get(pk=job_id)
     if job.started_at is None:
-        job.started_at = now
+        job.started_at = job.heartbeat_at
         job.save(update_fields=["started_at"])
     return job
+
+
+# --------------------------------------------------------------------- worker shutdown (worker side)
+
+
+class _WorkerShutdown:
+    """Set in a worker process told to shut down (by the Celery signal): its job's reporter sees it at
+    the next report and ends the run cleanly, as a stop request would, without waiting for the DB."""
+
+    signal_name: str | None = None
+
+
+def worker_shutdown_requested(signal_name: str = "SIGTERM") -> None:
+    _WorkerShutdown.signal_name = signal_name or "SIGTERM"
+
+
+def worker_is_shutting_down() -> bool:
+    return _WorkerShutdown.signal_name is not None
+
+
+def _interrupted_by_shutdown(job) -> bool:
+    """After a run ends: was it the worker's shutdown (not the racer's stop) that ended it?"""
+    return worker_is_shutting_down() and not job.stop_requested
+
+
+def _interruption_message(job) -> str:
+    where = (f"iteration {job.last_iteration}" if isinstance(job, TrainingJob) and job.last_iteration
+             else "the start")
+    what = "resumes from its last checkpoint" if isinstance(job, TrainingJob) else "runs again from the start"
+    return (f"The console stopped while this job ran ({_WorkerShutdown.signal_name}). Nothing is lost: it "
+            f"{what} ({where}) as soon as a worker is back.")
+
+
+def _pause(job, enqueue) -> bool:
+    """A shutdown ended the run after its checkpoint: the job waits (INTERRUPTED) and its message goes
+    back to the queue, for another worker now or this one when it is back. False when it was not running."""
+    if not job.mark_interrupted(_interruption_message(job)):
+        return False
+    _set_model_status(job.model, MODEL_STATUS[JobStatus.INTERRUPTED])
+    _broadcast_status(job)
+    _publish(job.group, "log", {"lines": [job.failure_reason]})
+    transaction.on_commit(functools.partial(enqueue, job.pk))
+    return True
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -205,6 +246,9 @@ def _claim(job_class, job_id: int, worker: str):
 def training_start(model, *, max_minutes: float | None = None, max_iterations: int | None = None,
                    enqueue: bool = True) -> TrainingJob:
     """Queue a training job for the model and enqueue its task after commit."""
+    if model.is_logs_model:
+        raise JobError(f"{model.name} was trained elsewhere and cannot be trained on here: "
+                       f"{model.logs_only_reason}")
     minutes = float(model.max_minutes if max_minutes is None else max_minutes)
     if not minutes > 0:
         raise JobError("The maximum training time must be more than 0 minutes.")
@@ -234,31 +278,47 @@ def _enqueue_training(job_id: int) -> None:
 
 
 def training_stop(job: TrainingJob) -> TrainingJob:
-    """Ask the run to stop: the loop ends cleanly with a final checkpoint. A queued job is canceled."""
+    """Ask the run to stop: the loop ends cleanly with a final checkpoint. A queued job is canceled, an
+    interrupted one ends at its last checkpoint."""
     moved = _request_stop(job, "training job")
     if moved:
-        _set_model_status(job.model, _model_status_after(job) if moved == JobStatus.CANCELED
-                          else MODEL_STATUS[JobStatus.STOPPING])
+        _set_model_status(job.model, MODEL_STATUS[JobStatus.STOPPING] if moved == JobStatus.STOPPING
+                          else _model_status_after(job))
         _broadcast_status(job)
     return job
 
 
 def _request_stop(job, what: str) -> str | None:
-    """Cancel a queued job, or move a running one to STOPPING (its loop sees stop_requested); the job is
-    refreshed. Returns the status it moved to, or None when it ended meanwhile: the updates are conditional,
-    so a run that ends during the request is never put back to STOPPING."""
+    """Job.request_stop, with the racer's message when there is nothing to stop."""
     if not job.is_active:
         raise JobError(f"This {what} is {job.get_status_display().lower()}: there is nothing to stop.")
-    same_job = type(job).objects.filter(pk=job.pk)
-    if same_job.filter(status=JobStatus.QUEUED).update(
-            stop_requested=True, status=JobStatus.CANCELED, finished_at=timezone.now()):
-        moved = JobStatus.CANCELED
-    elif same_job.filter(status__in=RUNNING_STATUSES).update(stop_requested=True, status=JobStatus.STOPPING):
-        moved = JobStatus.STOPPING
-    else:
-        moved = None
-    job.refresh_from_db()
-    return moved
+    return job.request_stop()
+
+
+def training_continue(job: TrainingJob, *, minutes: float | None = None, enqueue: bool = True) -> TrainingJob:
+    """Continue training by hand: the model's latest training job, failed or stopped, is queued again
+    with ``minutes`` more (default: what was left of its limit, or the model's maximum time when none was)
+    and resumes from its last checkpoint; its metrics, graph and sim traces go on where they ended."""
+    if not job.can_continue:
+        raise JobError(f"This training job is {job.get_status_display().lower()}: only a finished one "
+                       f"can continue.")
+    if minutes is None:
+        minutes = job.remaining_seconds / 60.0 if job.remaining_seconds >= 1 else float(job.model.max_minutes)
+    if not 0 < float(minutes) <= MAX_CONTINUE_MINUTES:
+        raise JobError(f"Continue for more than 0 and at most {MAX_CONTINUE_MINUTES:g} minutes.")
+    with transaction.atomic():
+        _lock_idle_model(job.model)
+        if TrainingJob.objects.filter(model=job.model).values_list("pk", flat=True).first() != job.pk:
+            raise JobError("Only the model's latest training can continue.")
+        if not job.continue_for(float(minutes)):
+            raise JobError("This training job is no longer finished.")
+        _set_model_status(job.model, MODEL_STATUS[JobStatus.QUEUED])
+        if enqueue:
+            transaction.on_commit(functools.partial(_enqueue_training, job.pk))
+    _broadcast_status(job)
+    _publish(job.group, "log", {"lines": [f"Continuing training for {float(minutes):g} more minutes from "
+                                          f"the last checkpoint."]})
+    return job
 
 
 def training_run(job_id: int, *, worker: str | None = None, observer=None) -> TrainingJob | None:
@@ -279,17 +339,26 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
         result = engine.train(run, reporter)
     except Exception as error:
         reason = _failure_reason(error)
-        if not _expected(error) and _still_exists(job):
+        if not _still_exists(job):
+            reporter.close()
+            return None
+        if _interrupted_by_shutdown(job):  # what failed was stopping with the worker: not the run's fault
+            logger.info("training job %s ended by the shutdown: %s", job_id, reason)
+            reporter.close()
+            _pause(job, _enqueue_training)
+            return job
+        if not _expected(error):
             logger.exception("training job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
         reporter.close()
-        if not _still_exists(job):
-            return None
         _move(job, JobStatus.FAILED, failure_reason=reason)
         return job
     reporter.close()
     if not _still_exists(job):
         return None
+    if result.stop_reason == "stopped" and _interrupted_by_shutdown(job):
+        _pause(job, _enqueue_training)
+        return job
     _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job),
           stop_reason=result.stop_reason, elapsed_seconds=result.elapsed_seconds, heartbeat_at=timezone.now())
     return job
@@ -337,7 +406,8 @@ def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
         max_iterations=job.max_iterations,
         eval_episodes=options["eval_episodes"],
         num_workers=options["num_workers"],
-        parent_model_dir=Path(model.parent.folder) if model.parent_id else None,
+        # A logs model's clone starts from scratch: its parent's weights are not ours to load.
+        parent_model_dir=Path(model.parent.folder) if model.parent_id and not model.parent.is_logs_model else None,
         env_factory=options["env_factory"],
         update_threads=options["update_threads"],
     )
@@ -380,6 +450,8 @@ class _JobReporter:
             handler(progress.data)
         if self.observer is not None:
             self.observer(progress)
+        if worker_is_shutting_down():
+            return False
         return self._beat()
 
     def _start_running(self) -> None:
@@ -475,6 +547,52 @@ def training_metrics(job: TrainingJob) -> dict:
     }
 
 
+def model_history_import(model) -> None:
+    """An imported model's past, from its folder's DeepRacer metrics: a completed training job (the reward
+    graph: iterations and episode points), one completed evaluation per EvaluationMetrics file, and the
+    figures the model list and page show."""
+    from training import history
+
+    folder = Path(model.folder)
+    past = history.read_training_history(folder)
+    evaluations = history.read_evaluations(folder)
+    # The track it ran on elsewhere, by its DeepRacer name (it is none of ours); the title shows it.
+    track = (model.import_details.get("world_name") or IMPORTED_TRACK)[:64]
+    with transaction.atomic():
+        if past.iterations:
+            job = TrainingJob.objects.create(
+                model=model, status=JobStatus.COMPLETED, max_minutes=max(past.elapsed_seconds / 60.0, 1.0),
+                last_iteration=len(past.iterations), best_iteration=past.best_iteration,
+                elapsed_seconds=past.elapsed_seconds, metrics=past.iterations, stop_reason="imported")
+            TrainingEpisode.objects.bulk_create(
+                [TrainingEpisode(job=job, **point) for point in past.episodes[-MAX_EPISODE_POINTS:]],
+                ignore_conflicts=True)
+        for evaluation in evaluations:
+            done = _stamp_time(evaluation.stamp)
+            job = EvaluationJob.objects.create(model=model, status=JobStatus.COMPLETED, track=track,
+                                               trials=len(evaluation.trials),
+                                               results=evaluation.trials)
+            if done is not None:
+                EvaluationJob.objects.filter(pk=job.pk).update(created_at=done, started_at=done, finished_at=done)
+        model.import_details = {**model.import_details, "figures": history.figures(past, evaluations)}
+        model.save(update_fields=["import_details"])
+
+
+IMPORTED_TRACK = "its original track (not recorded)"
+
+
+def _stamp_time(stamp: str):
+    """YYYYmmddHHMMSS (UTC, as deepracer-for-cloud names evaluations) or unix seconds, as a datetime."""
+    from datetime import UTC, datetime
+
+    try:
+        if len(stamp) == 14:
+            return datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return datetime.fromtimestamp(int(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def training_log_path(job: TrainingJob) -> Path:
     return Path(job.model.folder) / artifacts.TRAINING_LOG
 
@@ -501,6 +619,8 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
     """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
     from simulator.tracks import TrackError
 
+    if model.is_logs_model:
+        raise JobError(model.logs_only_reason)
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
         raise JobError("This model has no trained checkpoint to evaluate yet.")
     if not MIN_TRIALS <= int(trials) <= MAX_TRIALS:
@@ -530,12 +650,10 @@ def _enqueue_evaluation(job_id: int) -> None:
 
 
 def evaluation_stop(job: EvaluationJob) -> EvaluationJob:
-    if _request_stop(job, "evaluation"):
-        _broadcast_status(job)
-    return job
-    if EvaluationJob.objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(
-            stop_requested=True, status=JobStatus.STOPPING):
-        job.refresh_from_db()
+    moved = _request_stop(job, "evaluation")
+    if moved:
+        if moved != JobStatus.STOPPING:
+            _set_model_status(job.model, _model_status_after(job))
         _broadcast_status(job)
     return job
 
@@ -558,6 +676,9 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
     if job is None:
         logger.info("evaluation job %s is not claimable", job_id)
         return None
+    if job.results:  # a run again after an interruption: its trials start over
+        job.results = []
+        job.save(update_fields=["results"])
     _set_model_status(job.model, EVALUATING)
     _broadcast_status(job)
     reporter = _EvaluationReporter(job, observer)
@@ -576,17 +697,26 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
         result = engine.evaluate(run, reporter)
     except Exception as error:
         reason = _failure_reason(error)
+        if not _still_exists(job):
+            reporter.close()
+            return None
+        if _interrupted_by_shutdown(job):
+            logger.info("evaluation job %s ended by the shutdown: %s", job_id, reason)
+            reporter.close()
+            _pause(job, _enqueue_evaluation)
+            return job
         if not _expected(error):
             logger.exception("evaluation job %s failed", job_id)
         reporter.log(f"ERROR: {reason}")
         reporter.close()
-        if not _still_exists(job):
-            return None
         _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
         return job
     reporter.close()
     if not _still_exists(job):
         return None
+    if result.stopped and _interrupted_by_shutdown(job):
+        _pause(job, _enqueue_evaluation)
+        return job
     video = ""
     if result.video_path is not None and Path(result.video_path).exists():
         video = str(Path(result.video_path).relative_to(Path(model.folder)))
@@ -610,9 +740,12 @@ def evaluation_video_path(job: EvaluationJob) -> Path | None:
 # ------------------------------------------------------------------------------------------ recovery
 
 
-def jobs_recover(*, dead_worker: str | None = None) -> list[tuple[str, int, str]]:
+def jobs_recover(*, dead_worker: str | None = None, resend_waiting: bool = False) -> list[tuple[str, int, str]]:
     """Requeue (or fail, after MAX_ATTEMPTS) running jobs whose worker is gone: those whose heartbeat is
-    stale, and, when a worker restarts, every job that worker name still holds. Returns what was done."""
+    stale, and, when a worker restarts, every job that worker name still holds. With ``resend_waiting``
+    (a worker starting), the queue message of every waiting job (queued, or interrupted by a shutdown) is
+    sent again: a broker that restarted without it must not leave a job waiting forever. Returns what was
+    done."""
     done = []
     for job_class, enqueue in ((TrainingJob, _enqueue_training), (EvaluationJob, _enqueue_evaluation)):
         lost = job_class.objects.stale()
@@ -620,30 +753,35 @@ def jobs_recover(*, dead_worker: str | None = None) -> list[tuple[str, int, str]
             lost = lost | job_class.objects.filter(status__in=RUNNING_STATUSES, worker=dead_worker)
         for job in lost.select_related("model"):
             done.append((job_class.__name__, job.pk, _recover(job, enqueue)))
+        if resend_waiting:
+            for job_id in job_class.objects.waiting().values_list("pk", flat=True):
+                transaction.on_commit(functools.partial(enqueue, job_id))
+                done.append((job_class.__name__, job_id, "resent"))
     return done
 
 
 def _recover(job, enqueue) -> str:
-    if job.stop_requested and isinstance(job, TrainingJob):
-        # The racer asked it to stop: the last checkpoint is the final one.
-        _move(job, JobStatus.COMPLETED, model_status=_model_status_after(job), stop_reason="stopped")
-        return "completed"
-    if job.attempts >= MAX_ATTEMPTS or isinstance(job, EvaluationJob):
-        # An evaluation has no checkpoint of its own to resume: it fails, and the racer runs it again.
+    if job.stop_requested:
+        # The racer asked it to stop: a training's last checkpoint is the final one.
+        status = JobStatus.COMPLETED if isinstance(job, TrainingJob) else JobStatus.CANCELED
+        _move(job, status, model_status=_model_status_after(job),
+              **({"stop_reason": "stopped"} if isinstance(job, TrainingJob) else {}))
+        return status.lower()
+    if job.attempts >= MAX_ATTEMPTS:
         reason = (f"The worker running this job stopped responding ({job.attempts} "
                   f"attempt{'s' if job.attempts != 1 else ''}).")
         _move(job, JobStatus.FAILED, model_status=_model_status_after(job), failure_reason=reason)
         return "failed"
+    # A training resumes from its last checkpoint; an evaluation runs again (its trials start over).
     with transaction.atomic():
-        requeued = type(job).objects.filter(pk=job.pk, status__in=RUNNING_STATUSES).update(status=JobStatus.QUEUED)
+        requeued = job.requeue_lost()
         if requeued:
             transaction.on_commit(functools.partial(enqueue, job.pk))
     if requeued:
-        job.refresh_from_db()
         _set_model_status(job.model, MODEL_STATUS[JobStatus.QUEUED])
         _broadcast_status(job)
-        _publish(job.group, "log", {"lines": ["The worker stopped responding: the job is queued again and "
-                                              "resumes from its last checkpoint."]})
+        what = "resumes from its last checkpoint" if isinstance(job, TrainingJob) else "runs again"
+        _publish(job.group, "log", {"lines": [f"The worker stopped responding: the job is queued again and {what}."]})
     return "requeued" if requeued else "untouched"
 
 

@@ -3,32 +3,50 @@ call, nothing else (DESIGN.md).
 
 acks_late + reject_on_worker_lost: a message is acknowledged only when the job is over, so a worker that
 dies mid-job leaves the message for another worker, whose claim resumes the job from its last checkpoint.
-A worker that starts (again) also sweeps for jobs whose worker is gone (services.jobs_recover).
+A worker that starts (again) also sweeps for jobs whose worker is gone and sends again the messages of
+waiting jobs (services.jobs_recover). A worker told to shut down (Ctrl-C, SIGTERM: Celery's warm shutdown
+waits for the running task) makes its job checkpoint and wait for the next worker; a job message it
+receives meanwhile goes back to the queue unstarted.
 """
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.exceptions import Reject
+from celery.signals import worker_ready, worker_shutting_down
 
 from training import services
 
 
+def _refuse_while_shutting_down() -> None:
+    if services.worker_is_shutting_down():
+        raise Reject("this worker is shutting down", requeue=True)
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> None:
+    _refuse_while_shutting_down()
     services.training_run(job_id, worker=self.request.hostname or None)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_evaluation_job(self, job_id: int) -> None:
+    _refuse_while_shutting_down()
     services.evaluation_run(job_id, worker=self.request.hostname or None)
 
 
 @shared_task
-def recover_jobs(dead_worker: str | None = None) -> list:
-    return services.jobs_recover(dead_worker=dead_worker)
+def recover_jobs(dead_worker: str | None = None, resend_waiting: bool = False) -> list:
+    return services.jobs_recover(dead_worker=dead_worker, resend_waiting=resend_waiting)
 
 
 @worker_ready.connect
 def _recover_after_restart(sender=None, **kwargs) -> None:
     # A worker that (re)starts under a name still holding running jobs was killed while running them.
     hostname = getattr(sender, "hostname", None)
-    recover_jobs.apply_async(kwargs={"dead_worker": hostname})
+    recover_jobs.apply_async(kwargs={"dead_worker": hostname, "resend_waiting": True})
+
+
+@worker_shutting_down.connect
+def _checkpoint_before_shutdown(sender=None, sig=None, how=None, **kwargs) -> None:
+    # In the signal handler of the worker's main process: only a flag is set; the running job sees it at
+    # its next report (within a second), checkpoints and ends as INTERRUPTED, then the worker exits.
+    services.worker_shutdown_requested(str(sig or "SIGTERM"))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("models/<uuid:model_id>/analysis/", views.model_analysis, name="analysis"),
     path("models/<uuid:model_id>/evaluation/", views.model_evaluation, name="model_evaluation"),
     path("jobs/<int:job_id>/stop/", views.stop_training, name="stop"),
+    path("jobs/<int:job_id>/continue/", views.continue_training, name="continue"),
     path("jobs/<int:job_id>/state.json", views.training_state, name="state"),
     path("jobs/<int:job_id>/training.log", views.training_logs, name="logs"),
     path("evaluations/<int:evaluation_id>/", views.evaluation_detail, name="evaluation"),

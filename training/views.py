@@ -5,13 +5,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import ranges
-from console.navigation import first_resolving_url
+from common import ranges
+from models_app.hyperparameters import LABELS
 from models_app.models import RLModel
+from models_app.reward import examples
 from training import services
-from training.forms import EvaluationForm
+from training.analysis_api import analysis_metadata, model_logs
+from training.forms import ContinueTrainingForm, EvaluationForm
 from training.models import EvaluationJob, TrainingJob
 
 MODEL_PAGE = "models:detail"
@@ -34,13 +37,7 @@ def _get_evaluation_for_user(request, evaluation_id) -> EvaluationJob:
 
 
 def _model_context(model) -> dict:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        model_url = reverse(MODEL_PAGE, args=[model.pk])
-    except NoReverseMatch:
-        model_url = None
-    return {"model": model, "model_url": model_url, "models_url": first_resolving_url("models:list")}
+    return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
 def _recover_if_stale(job) -> None:
@@ -63,14 +60,20 @@ def model_training(request, model_id):
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
                "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
                "video_over_text": TRAINING_VIDEO_OVER,
+               "continue_minutes": _continue_minutes(job),
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
 
 
-def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
-    from models_app.hyperparameters import LABELS
+def _continue_minutes(job) -> float | None:
+    """The Continue training field's default: what the limit left, or the model's maximum time."""
+    if job is None or not job.can_continue:
+        return None
+    return round(job.remaining_seconds / 60.0, 1) if job.remaining_seconds >= 60 else job.model.max_minutes
 
+
+def _hyperparameter_rows(values: dict) -> list[tuple[str, object]]:
     return [(LABELS.get(name, name), value) for name, value in (values or {}).items()]
 
 
@@ -109,6 +112,24 @@ def stop_training(request, job_id):
 
 
 @login_required
+@require_POST
+def continue_training(request, job_id):
+    """Resume a failed or stopped training from its last checkpoint, in the same job (one graph)."""
+    job = _get_training_job_for_user(request, job_id)
+    form = ContinueTrainingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"More minutes: {' '.join(form.errors['minutes'])}")
+        return redirect("training:model", model_id=job.model_id)
+    try:
+        services.training_continue(job, minutes=form.cleaned_data["minutes"])
+    except services.JobError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Training continues from the last checkpoint as soon as a training worker is free.")
+    return redirect("training:model", model_id=job.model_id)
+
+
+@login_required
 @require_GET
 def training_state(request, job_id):
     """The training page's backfill (also after a reconnect): status, graph points and the log tail."""
@@ -143,8 +164,6 @@ def training_logs(request, job_id):
 @require_GET
 def model_analysis(request, model_id):
     """The Analysis tab: the page; its figures come from the analysis endpoints (training/analysis_api.py)."""
-    from training.analysis_api import analysis_metadata, model_logs
-
     model = _get_model_for_user(request, model_id)
     logs = model_logs(model)
     job = TrainingJob.objects.filter(model=model).first()
@@ -157,8 +176,6 @@ def model_analysis(request, model_id):
 
 
 def _reward_examples() -> list[dict]:
-    from models_app.reward import examples
-
     return examples()
 
 
@@ -205,8 +222,6 @@ def evaluation_state(request, evaluation_id):
 
 
 def evaluation_payload(evaluation: EvaluationJob) -> dict:
-    from django.urls import reverse
-
     video = services.evaluation_video_path(evaluation)
     return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,

@@ -10,6 +10,7 @@ go to the sandbox in the order of a lap (the start line first), one batch.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +19,34 @@ from simulator.episode import STEP_SECONDS
 from simulator.params import PARAMS_POINT_AHEAD, RewardParams, place_car
 from simulator.reward.sandbox import RewardFunctionError, RewardSandbox
 from simulator.reward.validation import race_objects
+from simulator.spec import STEERING_LIMIT
 from simulator.tracks import Track
 
 DEFAULT_POINTS = 2000
 MAX_POINTS = 5000
 ACROSS = 10  # points across the road at each position along it
-CALL_TIMEOUT = 2.0  # s per call: a preview is interactive
+# A preview or a re-score answers a web request: each call may take up to CALL_TIMEOUT, all of them
+# together about BUDGET_SECONDS (checked between batches of BUDGET_BATCH calls, so a function that sleeps
+# cannot hold a web server thread for longer than BUDGET_SECONDS + BUDGET_BATCH * CALL_TIMEOUT).
+CALL_TIMEOUT = 1.0
+BUDGET_SECONDS = 20.0
+BUDGET_BATCH = 256
+
+
+class OverBudget(RewardFunctionError):
+    kind = "timeout"
+
+
+def rewards_within_budget(sandbox: RewardSandbox, params: list[dict], budget: float = BUDGET_SECONDS) -> list[float]:
+    """``sandbox.call_batch(params)`` in batches, giving up with OverBudget once ``budget`` seconds are spent."""
+    started = time.monotonic()
+    rewards: list[float] = []
+    for start in range(0, len(params), BUDGET_BATCH):
+        if time.monotonic() - started > budget:
+            raise OverBudget(f"the function needed more than {budget:g} s for {start:,} of {len(params):,} "
+                             "calls; make it faster (or ask for fewer points)")
+        rewards.extend(sandbox.call_batch(params[start:start + BUDGET_BATCH]))
+    return rewards
 
 
 @dataclass(frozen=True)
@@ -42,8 +65,8 @@ class PreviewSettings:
             errors["heading_offset"] = "The heading offset is between -180 and 180 degrees."
         if not 0.1 <= self.speed <= 4.0:
             errors["speed"] = "The speed is between 0.1 and 4 m/s."
-        if not -30 <= self.steering_angle <= 30:
-            errors["steering_angle"] = "The steering angle is between -30 and 30 degrees."
+        if not -STEERING_LIMIT <= self.steering_angle <= STEERING_LIMIT:
+            errors["steering_angle"] = f"The steering angle is between -{STEERING_LIMIT:g} and {STEERING_LIMIT:g} degrees."
         return errors
 
 
@@ -79,7 +102,7 @@ def preview(code: str, track: Track, settings: PreviewSettings, race_type: dict 
     params = grid_params(track, settings, race_type)
     try:
         with RewardSandbox(code, backend=backend, call_timeout=CALL_TIMEOUT) as sandbox:
-            rewards = sandbox.call_batch(params)
+            rewards = rewards_within_budget(sandbox, params)
     except RewardFunctionError as error:
         return {"errors": [{"type": "TEST_FAILURE", "line": error.line,
                             "message": "Preview failed: " + error.message.split("; the sandbox was stopped")[0]}]}

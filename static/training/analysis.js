@@ -34,7 +34,7 @@
 
   function plot(id, traces, layout) {
     const element = document.getElementById(id);
-    window.Plotly.react(element, traces, { margin: { l: 50, r: 20, t: 36, b: 40 }, uirevision: "keep", ...layout }, config);
+    window.Plotly.react(element, traces, { margin: { l: 50, r: 60, t: 36, b: 40 }, uirevision: "keep", ...layout }, config);
     element.dataset.drawn = String((Number(element.dataset.drawn) || 0) + 1);
   }
 
@@ -49,6 +49,13 @@
       { ...line(track.inner, "Inner border", { color: "#545b64", width: 2 }), fill: "toself", fillcolor: "#ffffff" },
       line(track.centre, "Centre line", { color: "#aab7b8", width: 1, dash: "dot" }),
     ];
+  }
+
+  // The borders again, over a heatmap (which would hide them).
+  function borderTraces() {
+    const track = state.summary.track;
+    return [track.outer, track.inner].map((points) => ({ x: points.x, y: points.y, mode: "lines", hoverinfo: "skip",
+                                                         showlegend: false, line: { color: "#545b64", width: 1.5 } }));
   }
 
   function racingLineTrace() {
@@ -112,9 +119,13 @@
   async function drawTrackView() {
     const [grid, exits] = await Promise.all([getJson("heatmap", { ...range(), kind: state.kind }), getJson("exits", range())]);
     const titles = { visits: "Visits", reward: "Mean reward", speed: "Speed (m/s)", steering: "Steering (°)" };
-    const scales = { visits: "Hot", reward: "Viridis", speed: "Portland", steering: "RdBu" };
-    plot("track-heatmap", [...trackTraces(), heatmapTrace(grid, titles[state.kind], scales[state.kind]), racingLineTrace(),
-      { x: exits.off_track.x, y: exits.off_track.y, mode: "markers", name: "Off track", marker: { symbol: "x", color: "#d13212", size: 7 },
+    // Pale for few visits, dark for many: the track picture stays readable under the cells.
+    const scales = { visits: [[0, "#fff7bc"], [0.4, "#fe9929"], [1, "#662506"]], reward: "Viridis", speed: "Portland",
+                     steering: "RdBu" };
+    plot("track-heatmap", [...trackTraces(), heatmapTrace(grid, titles[state.kind], scales[state.kind]), ...borderTraces(),
+      racingLineTrace(),
+      { x: exits.off_track.x, y: exits.off_track.y, mode: "markers", name: "Off track",
+        marker: { symbol: "x", color: "rgba(209,50,18,.7)", size: 5 },
         text: exits.off_track.iteration.map((it, i) => `iteration ${it}, episode ${exits.off_track.episode[i]}, ${exits.off_track.progress[i]}%`),
         hovertemplate: "Off track: %{text}<extra></extra>" },
       { x: exits.crashed.x, y: exits.crashed.y, mode: "markers", name: "Crashed", marker: { symbol: "diamond", color: "#000", size: 8 } },
@@ -235,15 +246,18 @@
 
   // ----------------------------------------------------------------------------------- episode player
 
+  function episodeSource() { return root.querySelector("[data-episode-source]").value; }
+
   async function fillEpisodes() {
-    const result = await getJson("episodes", range());
+    const evaluation = episodeSource();
+    const result = await getJson("episodes", evaluation ? { evaluation } : range());
     const select = root.querySelector("[data-episode]");
     const previous = select.value;
     select.replaceChildren(...result.episodes.map((episode) => {
       const option = document.createElement("option");
       option.value = `${episode.iteration}:${episode.episode}`;
-      option.textContent = `Iteration ${episode.iteration}, episode ${episode.episode}: ${episode.status.replace("_", " ")}, ` +
-        `${episode.progress}%, reward ${episode.reward}`;
+      const name = evaluation ? `Trial ${episode.episode + 1}` : `Iteration ${episode.iteration}, episode ${episode.episode}`;
+      option.textContent = `${name}: ${episode.status.replace("_", " ")}, ${episode.progress}%, reward ${episode.reward}`;
       return option;
     }));
     if (previous && [...select.options].some((option) => option.value === previous)) select.value = previous;
@@ -252,7 +266,7 @@
 
   async function loadEpisode() {
     const [iteration, episode] = root.querySelector("[data-episode]").value.split(":");
-    state.episode = await getJson("episode", { iteration, episode });
+    state.episode = await getJson("episode", { iteration, episode, evaluation: episodeSource() });
     const scrub = root.querySelector("[data-scrub]");
     scrub.max = String(state.episode.steps.length - 1);
     scrub.value = "0";
@@ -305,8 +319,8 @@
         (body.truncated ? ` (the first of ${body.total_steps.toLocaleString()}; narrow the iterations for the rest)` : "") +
         `. Mean episode reward: ${(sum(episodes.original) / episodes.original.length).toFixed(2)} recorded, ` +
         `${(sum(episodes.rescored) / episodes.rescored.length).toFixed(2)} re-scored.`;
-      plot("rescore-original", [...trackTraces(), heatmapTrace(body.original, "Reward")], trackLayout("Recorded reward"));
-      plot("rescore-new", [...trackTraces(), heatmapTrace(body.rescored, "Reward")], trackLayout("Re-scored reward"));
+      plot("rescore-original", [...trackTraces(), heatmapTrace(body.original, "Reward"), ...borderTraces()], trackLayout("Recorded reward"));
+      plot("rescore-new", [...trackTraces(), heatmapTrace(body.rescored, "Reward"), ...borderTraces()], trackLayout("Re-scored reward"));
     } finally {
       button.disabled = false;
     }
@@ -347,6 +361,7 @@
   }));
   root.querySelector("[data-action=apply-range]").addEventListener("click", drawRange);
   root.querySelector("[data-episode]").addEventListener("change", () => loadEpisode().catch(showError));
+  root.querySelector("[data-episode-source]").addEventListener("change", () => fillEpisodes().catch(showError));
   root.querySelector("[data-scrub]").addEventListener("input", (event) => showStep(Number(event.target.value)));
   root.querySelector("[data-action=rescore]").addEventListener("click", () => rescore().catch(showError));
   root.querySelector("[data-example]").addEventListener("change", (event) => {

@@ -7,7 +7,7 @@ window.liveJob = (function () {
   const FINISHED = ["COMPLETED", "FAILED", "CANCELED"];
   const STATUS_LABELS = {
     QUEUED: "Queued", INITIALIZING: "Initializing", IN_PROGRESS: "In progress", STOPPING: "Stopping",
-    COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
+    INTERRUPTED: "Stopped by the system", COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
   };
   const RECONNECT_MS = [1000, 2000, 5000, 10000];
 

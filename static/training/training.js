@@ -58,7 +58,7 @@
   }
 
   function stopReason(reason) {
-    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached" }[reason] || reason;
+    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached", imported: "trained elsewhere, imported" }[reason] || reason;
   }
 
   function tick() {

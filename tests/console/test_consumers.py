@@ -8,8 +8,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from common.consumers import CLOSE_UNAUTHENTICATED
 from console.asgi import application
-from console.consumers import CLOSE_UNAUTHENTICATED
 from console.tasks import notify_user
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -45,7 +45,7 @@ def test_it_delivers_a_task_notification_to_the_users_socket(owner, worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_does_not_deliver_to_other_users(owner, stranger, redis_url):
-    from console.broadcast import publish, user_group
+    from common.broadcast import publish, user_group
 
     cookie = _session_cookie(stranger)
 

@@ -38,6 +38,7 @@ def trained_model(owner):
 def _model_pages(model, evaluation) -> dict:
     return {"model": f"/models/{model.pk}/", "training": f"/training/models/{model.pk}/",
             "evaluation-tab": f"/training/models/{model.pk}/evaluation/",
+            "analysis-tab": f"/training/models/{model.pk}/analysis/",
             "evaluation": f"/training/evaluations/{evaluation.pk}/", "clone": f"/models/{model.pk}/clone/"}
 
 

@@ -54,6 +54,16 @@ def test_it_builds_a_vehicle_from_the_simple_form(owner_client, owner):
     assert vehicle.shell == "rally" and vehicle.colour == "#ff8800"
 
 
+def test_it_offers_the_simapps_deep_network_after_the_consoles_two(owner_client, owner):
+    page = owner_client.get(reverse("garage:build")).content.decode()
+    positions = [page.index(f'value="{name}" ') for name in (
+        "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "DEEP_CONVOLUTIONAL_NETWORK", "DEEP_CONVOLUTIONAL_NETWORK_DEEP")]
+    assert positions == sorted(positions)
+    owner_client.post(reverse("garage:build"), {**BUILD, "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_DEEP"})
+    vehicle = Vehicle.objects.get(owner=owner, name="Quick Car")
+    assert vehicle.neural_network == "DEEP_CONVOLUTIONAL_NETWORK_DEEP" and vehicle.network_label.startswith("Deep CNN")
+
+
 def test_it_recomputes_the_grid_whatever_the_browser_sent(owner_client, owner):
     forged = [{"steering_angle": 0, "speed": 4}] * 2
     owner_client.post(reverse("garage:build"), {**BUILD, "actions": json.dumps(forged)})

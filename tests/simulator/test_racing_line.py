@@ -13,6 +13,7 @@ from simulator.racing_line import (
     limit_lap,
     racing_line,
     speed_profile,
+    top_speed_of,
     track_outline,
     track_svg_with_racing_line,
 )
@@ -114,3 +115,14 @@ def test_the_limit_lap_is_faster_than_the_all_wheels_on_racing_line():
     limit, console = limit_lap(track), cached_racing_line(track)
     assert limit.lap_time < console.lap_time and limit.length < console.length
     assert 4.0 < limit.lap_time < 8.0   # 17.7 m of centre line at up to 3.9 m/s
+
+
+def test_it_drives_the_line_at_the_cars_top_speed():
+    track = get_track("oval")
+    slow = cached_racing_line(track, top_speed=1.0)
+    assert slow.speeds.max() == pytest.approx(1.0) and slow.lap_time > cached_racing_line(track).lap_time
+    discrete = {"action_space_type": "discrete", "action_space": [{"steering_angle": 0, "speed": 0.5},
+                                                                   {"steering_angle": 30, "speed": 1.5}]}
+    continuous = {"action_space_type": "continuous",
+                  "action_space": {"speed": {"low": 0.5, "high": 2.5}, "steering_angle": {"low": -30, "high": 30}}}
+    assert (top_speed_of(discrete), top_speed_of(continuous)) == (1.5, 2.5)

@@ -6,6 +6,8 @@ observation Dict, action spaces, statuses, info["trace"], params and reward_fn c
 """
 
 import math
+import os
+import signal
 
 import gymnasium as gym
 import numpy as np
@@ -222,3 +224,28 @@ def failing_reward(params):
 
 def failing_reward_factory():
     return failing_reward
+
+
+class DyingCorridorEnv(CorridorEnv):
+    """A corridor whose env worker process dies (SIGKILL, as the kernel's out-of-memory killer does) at
+    step ``die_at_step`` of a training episode: once, when ``death_file`` exists (the first to die removes
+    it), or every time when ``death_file`` is None."""
+
+    def __init__(self, *args, die_at_step=5, death_file=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.die_at_step, self.death_file = die_at_step, death_file
+
+    def step(self, action):
+        result = super().step(action)
+        if self.mode == "training" and self.steps == self.die_at_step and self._death_is_due():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    def _death_is_due(self) -> bool:
+        if self.death_file is None:
+            return True
+        try:
+            os.unlink(self.death_file)  # atomic: of two workers only one dies
+        except FileNotFoundError:
+            return False
+        return True

@@ -209,3 +209,18 @@ def test_it_analyses_a_deepracer_for_cloud_folder(tmp_path):
     assert len(result["overall"]) == 14 and sum(result["overall"]) > 30_000
     assert len(logs.evaluations()) == 3
     assert any(path["status"] == "lap_complete" for path in analysis.paths(logs.evaluation(logs.evaluations()[0])))
+
+
+def test_it_histograms_a_continuous_action_space(tmp_path):
+    rows = [row(0, 1, 0.0, 0.0, status="prepare", action="[0.0 1.0]"),
+            row(0, 2, 1.0, 0.0, steer=-29.0, throttle=0.5, action="[-29.0 0.5]"),
+            row(0, 3, 2.0, 0.0, steer=29.0, throttle=1.5, action="[29.0 1.5]", status="off_track")]
+    write_trace(tmp_path / "training-simtrace" / "0-iteration.csv", rows)
+    steps = analysis.ModelLogs(tmp_path).training()
+    assert steps.action.tolist() == [-1, -1, -1]
+    metadata = {"action_space_type": "continuous",
+                "action_space": {"speed": {"low": 0.5, "high": 1.5}, "steering_angle": {"low": -30, "high": 30}}}
+    result = analysis.actions(steps, get_track("oval"), metadata)
+    steering = result["overall"]["steering"]
+    assert sum(steering["counts"]) == 2 and steering["counts"][0] == 1 and steering["counts"][-1] == 1
+    assert sum(result["overall"]["speed"]["counts"]) == 2 and "labels" not in result

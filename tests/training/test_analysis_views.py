@@ -164,3 +164,29 @@ def test_it_opens_the_tab_of_a_training_that_has_no_logs_yet(owner_client, owner
     assert summary["iterations"]["iteration"] == [] and summary["job"]["id"] == job.pk
     for name in ("heatmap", "exits", "laps", "actions", "episodes"):
         assert owner_client.get(api(name, model)).status_code == 200, name
+
+
+def test_it_caches_the_parsed_traces_outside_the_folder_until_the_model_goes(owner_client, logged_model):
+    from models_app.services import model_delete
+
+    owner_client.get(api("summary", logged_model))
+    cache = logged_model.analysis_cache
+    assert len(list(cache.glob("*.npz"))) == 2 and not list(logged_model.folder.rglob("*.npz"))
+    model_delete(logged_model)
+    assert not cache.exists()
+
+
+def test_it_documents_the_endpoints_in_the_schema(owner_client):
+    paths = owner_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    for name in ("summary", "heatmap", "exits", "laps", "actions", "episodes", "episode", "evaluation", "rescore"):
+        assert f"/training/api/analysis/{{id}}/{name}/" in paths, name
+    assert "/api/reward/preview/" in paths and "/api/reward/racing-line/" in paths
+
+
+def test_it_serves_a_notebook_with_an_api_token(owner, logged_model):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    assert client.get(api("laps", logged_model)).json()["laps"][0]["time"] == 2.0

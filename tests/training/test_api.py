@@ -151,3 +151,20 @@ def test_it_refuses_wrong_methods_on_evaluation_jobs(owner_client, rl_model):
     assert owner_client.patch(detail, {}, content_type="application/json").status_code == 405
     assert owner_client.get(reverse("training:evaluation-job-stop", args=[evaluation.pk])).status_code == 405
     assert owner_client.delete(reverse(EVALUATION_JOBS)).status_code == 405
+
+
+def test_it_continues_a_stopped_training(owner_client, stranger_client, training_job,
+                                         django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    url = reverse("training:training-job-continue", args=[training_job.pk])
+    refused = owner_client.post(url, {}, content_type="application/json")
+    assert refused.status_code == 400 and "only a finished one can continue" in refused.json()["detail"]
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=JobStatus.COMPLETED, stop_reason="stopped",
+                                                          started_at=timezone.now(), elapsed_seconds=60.0)
+    assert owner_client.post(url, {"minutes": 0}, content_type="application/json").json()["minutes"]
+    assert stranger_client.post(url, {}, content_type="application/json").status_code == 404
+    assert owner_client.get(url).status_code == 405
+    with django_capture_on_commit_callbacks() as enqueued:
+        body = owner_client.post(url, {"minutes": 2}, content_type="application/json").json()
+    assert (body["status"], body["max_minutes"], body["stop_reason"], len(enqueued)) == ("QUEUED", 3.0, "", 1)

@@ -9,7 +9,7 @@ import torch
 from deepracer.logs import DeepRacerLog
 
 from training import artifacts
-from training.networks import DEEP_CNN, build_agent
+from training.networks import DEEP_CNN, DEEPEST_CNN, build_agent
 
 BOX = gym.spaces.Box(np.array([-30.0, 0.5], np.float32), np.array([30.0, 2.0], np.float32))
 
@@ -117,6 +117,7 @@ def _onnx_matches_torch(agent, sensors, tmp_path):
 @pytest.mark.parametrize("metadata, sensors, action_space", [
     ({}, ["FRONT_FACING_CAMERA"], gym.spaces.Discrete(10)),
     ({"neural_network": DEEP_CNN}, ["STEREO_CAMERAS", "LIDAR"], gym.spaces.Discrete(4)),
+    ({"neural_network": DEEPEST_CNN}, ["FRONT_FACING_CAMERA", "LIDAR"], gym.spaces.Discrete(14)),
     ({}, ["FRONT_FACING_CAMERA"], BOX),
     ({"training_algorithm": "sac"}, ["FRONT_FACING_CAMERA", "SECTOR_LIDAR"], BOX),
 ])

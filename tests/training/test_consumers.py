@@ -8,9 +8,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from common.broadcast import publish
+from common.consumers import CLOSE_UNAUTHENTICATED
 from console.asgi import application
-from console.broadcast import publish
-from console.consumers import CLOSE_UNAUTHENTICATED
 from tests.training.jobs_fixtures import *  # noqa: F403 (fixtures)
 from training.models import EvaluationJob, TrainingJob
 

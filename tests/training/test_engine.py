@@ -18,6 +18,7 @@ from tests.training.corridor_env import failing_reward_factory
 from training import artifacts
 from training.engine import (
     DEFAULT_ENV_FACTORY,
+    MAX_WORKER_RESTARTS,
     EvaluationRun,
     TrainingError,
     _Session,
@@ -210,6 +211,19 @@ def test_it_trains_sac_on_a_continuous_action_space(tmp_path):
     assert (tmp_path / "sac" / "model" / "model.onnx").is_file()
 
 
+def test_it_trains_evaluates_and_exports_the_simapps_deep_network(tmp_path):
+    model_dir = tmp_path / "deep"
+    run = tiny_run(model_dir, metadata=metadata(network="DEEP_CONVOLUTIONAL_NETWORK_DEEP"), max_iterations=1,
+                   eval_episodes=1)
+    assert train(run, Recorder()).iterations == 1
+    assert artifacts.read_model_metadata(model_dir)["neural_network"] == "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+    assert (model_dir / "model" / "model.onnx").is_file()
+    result = evaluate(EvaluationRun(model_dir=model_dir, env_factory=CORRIDOR, trials=1), Recorder())
+    assert [trial.trial for trial in result.trials] == [1]
+    bundle = artifacts.write_car_bundle(model_dir, tmp_path / "car.tar.gz")
+    assert bundle.stat().st_size > 1_000_000  # dense 512 x 512 and the rest: the real network went out
+
+
 def test_it_evaluates_trials_with_metrics_trace_and_a_playable_video(trained_model):
     model_dir, _, _ = trained_model
     recorder = Recorder()
@@ -390,3 +404,31 @@ def test_reports_made_by_another_thread_wait_for_the_engines_thread():
     assert recorder.progress == []  # not delivered on the evaluation thread
     session.heartbeat(phase="updating")
     assert [p.kind for p in recorder.progress][:1] == ["frame"]
+
+
+DYING_CORRIDOR = "tests.training.corridor_env:DyingCorridorEnv"
+
+
+def test_it_replaces_a_dead_env_worker_and_collects_the_iteration_again(tmp_path):
+    death = tmp_path / "die-once"
+    death.touch()
+    recorder = Recorder()
+    result = train(tiny_run(tmp_path / "m", env_factory=DYING_CORRIDOR, max_iterations=2, stream_frames=False,
+                            env_kwargs={"die_at_step": 5, "death_file": str(death)}), recorder)
+    assert not death.exists()  # a worker did die
+    assert (result.iterations, result.stop_reason) == (2, "max_iterations")
+    assert [m["iteration"] for m in recorder.of("metrics")] == [1, 2]
+    records = artifacts.read_metrics(tmp_path / "m" / "metrics" / "TrainingMetrics.json")
+    assert [r["episode"] for r in records if r["phase"] == "training"] == list(range(1, result.episodes + 1))
+    warnings = [line for log in recorder.of("log") for line in log["lines"] if line.startswith("WARNING: env worker")]
+    assert len(warnings) == 1 and "was killed by SIGKILL" in warnings[0] and "(restart 1 of 3)" in warnings[0]
+
+
+def test_it_fails_when_env_workers_keep_dying_and_says_what_died_and_why(tmp_path):
+    run = tiny_run(tmp_path / "m", env_factory=DYING_CORRIDOR, max_iterations=1, num_workers=1,
+                   stream_frames=False, env_kwargs={"die_at_step": 2})
+    with pytest.raises(TrainingError) as raised:
+        train(run, Recorder())
+    message = str(raised.value)
+    assert message.startswith(f"An env worker process died {MAX_WORKER_RESTARTS + 1} times in this run")
+    assert "env worker 0: process" in message and "was killed by SIGKILL (out of memory" in message

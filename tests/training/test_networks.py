@@ -5,7 +5,15 @@ import torch
 from torch import nn
 
 from training.artifacts import observation_space
-from training.networks import DEEP_CNN, SHALLOW_CNN, NetworkError, PPOAgent, SACAgent, build_agent
+from training.networks import (
+    DEEP_CNN,
+    DEEPEST_CNN,
+    SHALLOW_CNN,
+    NetworkError,
+    PPOAgent,
+    SACAgent,
+    build_agent,
+)
 
 DISCRETE = gym.spaces.Discrete(10)
 CONTINUOUS = gym.spaces.Box(np.array([-30.0, 0.5], np.float32), np.array([30.0, 2.0], np.float32))
@@ -28,6 +36,35 @@ def test_it_builds_the_5_layer_cnn_with_its_dense_64():
     agent = build_agent({"neural_network": DEEP_CNN}, observation_space(["FRONT_FACING_CAMERA"]), DISCRETE)
     assert _convolutions(agent) == [(32, 5, 2), (32, 3, 1), (64, 3, 2), (64, 3, 1)]
     assert agent.torso.out_features == 64
+
+
+def test_it_builds_the_simapps_deep_network_with_batch_norm_dense_512_and_dropout():
+    space = observation_space(["FRONT_FACING_CAMERA"])
+    agent = build_agent({"neural_network": DEEPEST_CNN}, space, gym.spaces.Discrete(14))
+    assert _convolutions(agent) == [(32, 8, 4), (32, 4, 2), (64, 4, 2), (64, 3, 1)]
+    assert [m.num_features for m in agent.torso.cnn if isinstance(m, nn.BatchNorm2d)] == [32, 32, 64, 64]
+    assert [m.out_features for m in agent.torso.dense if isinstance(m, nn.Linear)] == [512, 512]
+    assert [m.p for m in agent.torso.dense if isinstance(m, nn.Dropout)] == [0.5, 0.5]
+    assert agent.torso.out_features == 512 and agent.action_count == 14
+
+
+def test_it_acts_deterministically_with_the_deep_network_until_a_learner_trains_it():
+    space = observation_space(["FRONT_FACING_CAMERA"])
+    torch.manual_seed(0)
+    agent = build_agent({"neural_network": DEEPEST_CNN}, space, DISCRETE)
+    batch = _batch(space)
+    assert not agent.training  # dropout off, batch norm on its running statistics while acting
+    with torch.no_grad():
+        assert torch.equal(agent.deterministic(batch), agent.deterministic(batch))
+        first = agent(batch)[1]
+        assert torch.equal(first, agent(batch)[1])
+
+
+def test_it_embeds_stereo_with_the_5_layer_embedder_in_the_deep_network():
+    space = observation_space(["STEREO_CAMERAS"])
+    agent = build_agent({"neural_network": DEEPEST_CNN, "sensor": ["STEREO_CAMERAS"]}, space, DISCRETE)
+    assert _convolutions(agent) == [(32, 3, 1), (64, 3, 2), (64, 3, 1), (128, 3, 2), (128, 3, 1)]
+    assert agent.torso.cnn[0].in_channels == 2
 
 
 def test_it_shares_one_torso_between_policy_and_value():

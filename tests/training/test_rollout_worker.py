@@ -1,10 +1,14 @@
 import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.training.conftest import CORRIDOR
-from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec
+from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec, describe_exit
 
 
 def _spec(**overrides):
@@ -46,3 +50,61 @@ def test_it_starts_workers_from_a_daemonic_process_like_a_celery_prefork_child()
     daemon.start()
     assert queue.get(timeout=120) == (1, 120, 160)
     daemon.join(timeout=30)
+
+
+def test_it_says_what_killed_a_worker_and_starts_new_ones():
+    with WorkerPool([_spec(), _spec()]) as pool:
+        pool.call(0, "reset", "training")
+        victim = pool.processes[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        with pytest.raises(WorkerError) as raised:
+            pool.call(1, "reset", "training")
+        assert raised.value.died
+        assert f"process {victim.pid} was killed by SIGKILL (out of memory, or killed by hand)" in str(raised.value)
+        pool.restart()
+        assert victim.pid not in [process.pid for process in pool.processes]
+        obs, _ = pool.call(1, "reset", "training")
+        assert obs["FRONT_FACING_CAMERA"].shape == (1, 120, 160)
+
+
+def test_a_reported_error_is_not_a_death():
+    with WorkerPool([_spec(env_kwargs={"sensors": ("SONAR",)})]) as pool:
+        with pytest.raises(WorkerError) as raised:
+            pool.call(0, "reset", "training")
+        assert not raised.value.died
+
+
+def test_it_names_exit_statuses_and_signals():
+    assert describe_exit(7, 3) == "process 7 exited with status 3"
+    assert describe_exit(7, -signal.SIGSEGV) == ("process 7 was killed by SIGSEGV (it crashed in native code: "
+                                                  "MuJoCo, rendering or a library)")
+
+
+def _pool_in_a_child(queue):
+    pool = WorkerPool([_spec()])
+    queue.put(pool.processes[0].pid)
+    time.sleep(600)
+
+
+def test_its_workers_miss_the_terminals_ctrl_c_but_die_with_the_learner():
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    learner = context.Process(target=_pool_in_a_child, args=(queue,))
+    learner.start()
+    worker = queue.get(timeout=120)
+    # Ctrl-C goes to the terminal's whole process group; the env worker is in a session of its own.
+    assert os.getsid(worker) != os.getsid(learner.pid) and os.getpgid(worker) != os.getpgid(learner.pid)
+    os.kill(learner.pid, signal.SIGKILL)
+    learner.join()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

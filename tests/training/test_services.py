@@ -269,3 +269,138 @@ def test_it_refuses_to_evaluate_on_a_strangers_imported_track(trained_rl_model, 
     theirs = _imported_track(stranger)
     with pytest.raises(services.JobError, match="unknown track"):
         services.evaluation_start(trained_rl_model, track=theirs.slug)
+
+
+# ------------------------------------------------------------------- shutdowns, resumes, continue
+
+
+@pytest.fixture
+def shutdown_when():
+    """shutdown_when(condition) -> an observer that makes this process a worker told to shut down (as
+    Celery's worker_shutting_down does) at the first report meeting condition; undone after the test."""
+    yield lambda condition: (lambda progress: condition(progress) and services.worker_shutdown_requested("SIGINT"))
+    services._WorkerShutdown.signal_name = None
+
+
+def test_a_shutdown_checkpoints_the_job_and_the_next_worker_resumes_it(rl_model, shutdown_when,
+                                                                      django_capture_on_commit_callbacks):
+    job = services.training_start(rl_model, max_iterations=2, enqueue=False)
+    with django_capture_on_commit_callbacks() as enqueued:
+        job = services.training_run(job.pk, observer=shutdown_when(
+            lambda progress: progress.kind == "metrics" and progress.data["iteration"] == 1))
+    rl_model.refresh_from_db()
+    assert (job.status, job.get_status_display(), rl_model.status) == (JobStatus.INTERRUPTED, "Stopped by the system",
+                                                                        "QUEUED")
+    assert job.failure_reason.startswith("The console stopped while this job ran (SIGINT). Nothing is lost")
+    assert "resumes from its last checkpoint (iteration 1)" in job.failure_reason
+    assert (job.is_active, job.is_finished, job.attempts, job.stop_requested) == (True, False, 0, False)
+    assert len(enqueued) == 1  # its message is back in the queue for the next worker
+    assert artifacts.read_checkpoints_index(rl_model.folder)["last_checkpoint"]["name"].startswith("1_")
+
+    services._WorkerShutdown.signal_name = None  # the next worker
+    job = services.training_run(job.pk, worker="next@host")
+    assert (job.status, job.last_iteration, job.failure_reason, job.worker) == (JobStatus.COMPLETED, 2, "",
+                                                                                 "next@host")
+    assert [record["iteration"] for record in job.metrics] == [1, 2]  # one continuous graph
+    assert "Resuming from checkpoint 1_" in services.training_log_path(job).read_text()
+
+
+def test_a_shutdown_before_the_first_iteration_is_not_a_failure_either(rl_model, shutdown_when):
+    job = services.training_start(rl_model, max_iterations=2, enqueue=False)
+    job = services.training_run(job.pk, observer=shutdown_when(lambda progress: True))
+    assert job.status == JobStatus.INTERRUPTED and "(the start)" in job.failure_reason
+
+
+def test_the_racers_stop_during_a_shutdown_still_completes_the_job(rl_model, shutdown_when):
+    job = services.training_start(rl_model, max_iterations=5, enqueue=False)
+
+    def stop_then_shut_down(progress):
+        if progress.kind == "episode":
+            services.training_stop(TrainingJob.objects.get(pk=job.pk))
+            services.worker_shutdown_requested("SIGTERM")
+
+    job = services.training_run(job.pk, observer=stop_then_shut_down)
+    assert (job.status, job.stop_reason) == (JobStatus.COMPLETED, "stopped")
+    shutdown_when(lambda progress: False)  # the fixture undoes the flag
+
+
+def test_stopping_an_interrupted_job_keeps_its_last_checkpoint(trained_rl_model):
+    job = services.training_start(trained_rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.INTERRUPTED, started_at=timezone.now())
+    job = services.training_stop(TrainingJob.objects.get(pk=job.pk))
+    trained_rl_model.refresh_from_db()
+    assert (job.status, job.stop_reason, trained_rl_model.status) == (JobStatus.COMPLETED, "stopped", "READY")
+    assert services.training_run(job.pk) is None
+
+
+def test_a_starting_worker_sends_the_waiting_jobs_again(rl_model, trained_rl_model,
+                                                       django_capture_on_commit_callbacks):
+    queued = services.training_start(rl_model, enqueue=False)
+    interrupted = services.evaluation_start(trained_rl_model, track="quick_loop", enqueue=False)
+    EvaluationJob.objects.filter(pk=interrupted.pk).update(status=JobStatus.INTERRUPTED)
+    assert services.jobs_recover() == []  # a page's repair never sends anything twice
+    with django_capture_on_commit_callbacks() as enqueued:
+        done = services.jobs_recover(resend_waiting=True)
+    assert done == [("TrainingJob", queued.pk, "resent"), ("EvaluationJob", interrupted.pk, "resent")]
+    assert len(enqueued) == 2
+
+
+def test_an_interrupted_evaluation_runs_again_from_the_start(trained_rl_model, shutdown_when):
+    job = services.evaluation_start(trained_rl_model, track="quick_loop", trials=3, enqueue=False)
+    job = services.evaluation_run(job.pk, observer=shutdown_when(lambda progress: progress.kind == "episode"))
+    assert job.status == JobStatus.INTERRUPTED and "runs again from the start" in job.failure_reason
+    assert len(job.results) == 1  # the trial it finished before the shutdown
+    services._WorkerShutdown.signal_name = None
+    job = services.evaluation_run(job.pk)
+    assert job.status == JobStatus.COMPLETED, job.failure_reason
+    assert [trial["trial"] for trial in job.results] == [1, 2, 3]
+
+
+def test_an_evaluation_whose_worker_died_runs_again(trained_rl_model, django_capture_on_commit_callbacks):
+    job = services.evaluation_start(trained_rl_model, track="quick_loop", enqueue=False)
+    EvaluationJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=1, worker="gone@host",
+                                                   heartbeat_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert services.jobs_recover() == [("EvaluationJob", job.pk, "requeued")]
+    assert len(enqueued) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+
+
+def test_it_continues_a_failed_training_from_its_last_checkpoint_in_the_same_job(
+        rl_model, django_capture_on_commit_callbacks):
+    trained_rl_model = rl_model
+    job = services.training_run(services.training_start(rl_model, max_iterations=1, enqueue=False).pk)
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, failure_reason="WorkerDied: gone",
+                                                 elapsed_seconds=120.0, max_minutes=2.0)
+    job.refresh_from_db()
+    assert job.can_continue
+    with django_capture_on_commit_callbacks() as enqueued:
+        job = services.training_continue(job, minutes=0.5)
+    trained_rl_model.refresh_from_db()
+    assert (job.status, trained_rl_model.status, job.failure_reason, job.max_minutes) == (
+        JobStatus.QUEUED, "QUEUED", "", 2.5)
+    assert len(enqueued) == 1
+    with pytest.raises(services.JobError, match="only a finished one can continue"):
+        services.training_continue(job)
+    TrainingJob.objects.filter(pk=job.pk).update(max_iterations=2)  # keep the test's run tiny
+    job = services.training_run(job.pk)
+    assert (job.status, job.last_iteration) == (JobStatus.COMPLETED, 2), job.failure_reason
+    assert [record["iteration"] for record in job.metrics] == [1, 2]
+    assert (Path(trained_rl_model.folder) / "training-simtrace" / "1-iteration.csv").is_file()
+
+
+def test_it_refuses_to_continue_what_it_cannot(trained_rl_model):
+    older = services.training_start(trained_rl_model, enqueue=False)
+    TrainingJob.objects.filter(pk=older.pk).update(status=JobStatus.FAILED, started_at=timezone.now())
+    older.refresh_from_db()
+    with pytest.raises(services.JobError, match="at most 1440 minutes"):
+        services.training_continue(older, minutes=0)
+    newer = services.training_start(trained_rl_model, enqueue=False)
+    with pytest.raises(services.JobError, match="already has a training or evaluation job in progress"):
+        services.training_continue(older)
+    TrainingJob.objects.filter(pk=newer.pk).update(status=JobStatus.COMPLETED, started_at=timezone.now())
+    with pytest.raises(services.JobError, match="Only the model's latest training can continue"):
+        services.training_continue(older)
+    canceled_before_start = services.training_stop(services.training_start(trained_rl_model, enqueue=False))
+    assert not canceled_before_start.can_continue

@@ -89,3 +89,10 @@ def test_it_resumes_from_the_last_checkpoint_after_the_worker_is_killed(server_e
     assert job.status == JobStatus.COMPLETED, job.failure_reason
     assert (job.last_iteration, job.attempts, job.worker) == (3, 2, "rescuer")
     assert "Resuming from checkpoint" in services.training_log_path(job).read_text()
+
+
+def test_a_reconnected_worker_asks_for_the_recovery_task_by_its_name():
+    from console.celery import RECOVER_JOBS_TASK, ResendWaitingJobsAfterReconnect
+
+    assert RECOVER_JOBS_TASK == tasks.recover_jobs.name
+    assert ResendWaitingJobsAfterReconnect in app.steps["consumer"]

@@ -302,3 +302,51 @@ def test_it_refuses_to_change_anything_through_the_read_only_pages(owner_client,
                 reverse("training:evaluation_state", args=[evaluation.pk]),
                 reverse("training:evaluation_video", args=[evaluation.pk])]:
         assert owner_client.post(url).status_code == 405, url
+
+
+def _fail(job, **fields):
+    from django.utils import timezone
+
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, started_at=timezone.now(),
+                                                 failure_reason="WorkerDied: gone", **fields)
+
+
+def test_it_offers_to_continue_a_failed_training_and_queues_it_again(owner_client, rl_model, training_job,
+                                                                      django_capture_on_commit_callbacks):
+    _fail(training_job, elapsed_seconds=300.0)
+    page = owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode()
+    assert 'data-testid="continue-training"' in page and 'value="5.0"' in page  # 10 min limit, 5 left
+    assert 'data-testid="stop-training"' not in page
+    with django_capture_on_commit_callbacks() as enqueued:
+        response = owner_client.post(reverse("training:continue", args=[training_job.pk]), {"minutes": "3"})
+    assert response.status_code == 302 and len(enqueued) == 1
+    training_job.refresh_from_db()
+    assert (training_job.status, training_job.max_minutes, training_job.metrics[0]["iteration"]) == (
+        JobStatus.QUEUED, 8.0, 1)
+
+
+def test_it_says_why_it_cannot_continue(owner_client, rl_model, training_job):
+    response = owner_client.post(reverse("training:continue", args=[training_job.pk]), follow=True)
+    assert "only a finished one can continue" in response.content.decode()
+    _fail(training_job)
+    response = owner_client.post(reverse("training:continue", args=[training_job.pk]), {"minutes": "-1"}, follow=True)
+    assert "More minutes: Ensure this value is greater than or equal to 0.1." in response.content.decode()
+    training_job.refresh_from_db()
+    assert training_job.status == JobStatus.FAILED
+
+
+def test_it_says_the_system_stopped_a_job_that_will_resume(owner_client, rl_model, training_job):
+    message = "The console stopped while this job ran (SIGINT). Nothing is lost: it resumes by itself."
+    TrainingJob.objects.filter(pk=training_job.pk).update(status=JobStatus.INTERRUPTED, failure_reason=message)
+    page = owner_client.get(reverse("training:model", args=[rl_model.pk])).content.decode()
+    assert "Stopped by the system" in page and message in page and "status-interrupted" in page
+    assert 'data-testid="stop-training"' in page and 'data-testid="continue-training"' not in page
+
+
+def test_it_keeps_a_stranger_from_continuing_my_training(stranger_client, owner_client, training_job):
+    _fail(training_job)
+    url = reverse("training:continue", args=[training_job.pk])
+    assert stranger_client.post(url).status_code == 404
+    assert owner_client.get(url).status_code == 405
+    training_job.refresh_from_db()
+    assert training_job.status == JobStatus.FAILED

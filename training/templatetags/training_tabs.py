@@ -2,7 +2,7 @@
 includes training/model_tabs.html), with the latest training job and evaluation at a glance."""
 
 from django import template
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from training.models import EvaluationJob, TrainingJob
 
@@ -11,10 +11,6 @@ register = template.Library()
 
 @register.inclusion_tag("training/_summary.html")
 def training_tabs(model, tab="model"):
-    try:
-        model_url = reverse("models:detail", args=[model.pk])
-    except NoReverseMatch:
-        model_url = None
-    return {"model": model, "model_url": model_url, "tab": tab,
+    return {"model": model, "model_url": reverse("models:detail", args=[model.pk]), "tab": tab,
             "job": TrainingJob.objects.filter(model=model).first(),
             "evaluation": EvaluationJob.objects.filter(model=model).first()}

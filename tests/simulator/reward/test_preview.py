@@ -62,3 +62,15 @@ def test_it_reports_a_failure_at_its_line(track):
 def test_it_names_settings_out_of_range():
     assert set(PreviewSettings(points=10, speed=9, steering_angle=45, heading_offset=200).errors()) == {
         "points", "speed", "steering_angle", "heading_offset"}
+
+
+def test_it_gives_up_when_the_function_spends_the_budget(track):
+    from simulator.reward.preview import OverBudget, rewards_within_budget
+    from simulator.reward.sandbox import RewardSandbox
+
+    slow = "import time\n\ndef reward_function(params):\n    time.sleep(0.002)\n    return 1.0\n"
+    params = grid_params(track, PreviewSettings(points=600))
+    with RewardSandbox(slow) as sandbox:
+        with pytest.raises(OverBudget, match="more than 0.1 s for 256 of 600 calls"):
+            rewards_within_budget(sandbox, params, budget=0.1)
+        assert len(rewards_within_budget(sandbox, params[:300], budget=30)) == 300

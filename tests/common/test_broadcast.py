@@ -1,6 +1,6 @@
 import pytest
 
-from console.broadcast import publish, user_group
+from common.broadcast import publish, user_group
 
 
 def test_it_names_user_groups():

@@ -1,7 +1,7 @@
 import pytest
 from django.test import RequestFactory
 
-from console.ranges import RangeNotSatisfiable, byte_range, file_response
+from common.ranges import RangeNotSatisfiable, byte_range, file_response
 
 
 @pytest.mark.parametrize("header, expected", [

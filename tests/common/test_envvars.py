@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from console.envvars import (
+from common.envvars import (
     database_config,
     env_bool,
     env_bytes,
