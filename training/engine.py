@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 import torch
 
+from simulator.episode import STEP_SECONDS
 from training import artifacts
 from training.artifacts import format_lap_time
 from training.networks import build_agent
@@ -35,6 +36,7 @@ from training.sac import SACConfig, SACLearner
 
 DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
 FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
+PREVIEW_STEP_SECONDS = STEP_SECONDS  # preview laps drive in real time (the simulator's 15 Hz)
 STATUS_INTERVAL = 1.0  # s between heartbeats while collecting or updating (each one is also a chance to stop)
 # Env worker processes that die (killed, crashed MuJoCo, out of memory) are replaced and the iteration's
 # collection is redone; this many replacements in one run, and the next death fails the run.
@@ -318,6 +320,7 @@ class _Session:
         deterministic = phase == "evaluation"
         agent, device = learner.agent, learner.device
         more = more or (lambda: False)
+        preview_clock = 0.0
         finished: list[Finished] = []
         running: dict[int, _Running] = {}
         started = 0
@@ -331,8 +334,13 @@ class _Session:
             self.heartbeat()  # a stop request or a shutdown is seen within a second, even in long episodes
             if self.stopping:
                 break
-            if len(finished) >= count and not more():
-                break  # a preview lap in flight is dropped; its env resets at its next use
+            if len(finished) >= count:
+                if not more():
+                    break  # a preview lap in flight is dropped; its env resets at its next use
+                # Only a preview lap is left: drive it in real time (a video needs no more), leaving
+                # the cores to the update.
+                preview_clock = max(preview_clock + PREVIEW_STEP_SECONDS, time.monotonic())
+                time.sleep(max(0.0, preview_clock - time.monotonic()))
             workers = sorted(running)
             obs = _stack([running[w].obs for w in workers])
             action, log_prob, value = learner.act({k: torch.as_tensor(v, device=device) for k, v in obs.items()},
