@@ -715,8 +715,9 @@ def _frozen(learner):
 class _BackgroundEvaluation:
     """The deterministic evaluation of a frozen policy, in a thread, while the learner updates.
 
-    It runs ``count`` episodes across the workers, then keeps worker 0 driving (the live video) until
-    ``finish()`` says the update is over; completed extra episodes count too."""
+    It runs ``count`` episodes across the workers, then worker 0 drives preview laps (the live video,
+    counted nowhere) until ``finish()`` says the update is over. ``seconds``: how long the evaluation's
+    own episodes took."""
 
     def __init__(self, session: "_Trainer", pool: WorkerPool, acting, count: int):
         self.session, self.pool, self.acting, self.count = session, pool, acting, count
@@ -729,13 +730,16 @@ class _BackgroundEvaluation:
 
     def _run(self) -> None:
         started = time.monotonic()
+
+        def on_finish(done: Finished, number: int) -> None:
+            self.seconds = time.monotonic() - started
+            self.session._on_evaluation_episode(done, number)
+
         try:
             self.episodes = self.session.collect_surviving(self.pool, self.acting, "evaluation", self.count,
-                                                           on_finish=self.session._on_evaluation_episode,
-                                                           more=lambda: self.update_running)
+                                                           on_finish=on_finish, more=lambda: self.update_running)
         except BaseException as error:  # raised again in the engine's thread by finish()
             self.error = error
-        self.seconds = time.monotonic() - started
 
     def finish(self) -> list[Finished]:
         """Wait for the evaluation's own episodes (the update is over) and return them all."""
