@@ -1,5 +1,5 @@
 """What the console costs a training run: time per engine report turned into database progress and a
-broadcast (services._TrainingReporter), against a real database and the real Redis channel layer.
+broadcast (worker._TrainingReporter), against a real database and the real Redis channel layer.
 
 Reports are queued to a publisher thread (training/live.py); its send rate is printed too.
 The engine reports one `episode` per episode, a `frame` pair (chase + camera JPEG) at most 4 times a second,
@@ -64,12 +64,13 @@ def main() -> None:
         from django.contrib.auth import get_user_model
 
         from tests.training.jobs_fixtures import make_model
-        from training import services
+        from training import services, worker
         from training.engine import Progress
+        from training.live import LivePublisher
 
         owner = get_user_model().objects.create_user("bench", password="unused-bench-password")
         job = services.training_start(make_model(owner), enqueue=False)
-        reporter = services._TrainingReporter(job)
+        reporter = worker._TrainingReporter(job)
         reporter(Progress("status", {"phase": "collecting"}))  # the first report moves the job to IN_PROGRESS
         jpeg = _jpeg()
         kinds = {
@@ -94,7 +95,7 @@ def main() -> None:
             print(f"{kind:8s} {median[kind]:7.2f} ms per report (median)")
         reporter.close()
         print(f"events dropped while reports came faster than Redis took them: {reporter.live.dropped}")
-        sender = services.LivePublisher(max_pending=args.reports)
+        sender = LivePublisher(max_pending=args.reports)
         start = time.perf_counter()
         for _ in range(args.reports):
             sender.publish("bench.drain", "frame", {"view": "chase", "jpeg": "x" * 20_000})

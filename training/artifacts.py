@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tarfile
 import time
 import warnings
@@ -29,6 +30,7 @@ import yaml
 
 from simulator.spec import (
     CAMERA_CHANNELS,
+    DISCRETE,
     HYPERPARAMETERS_PATH,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
@@ -53,6 +55,7 @@ SIMTRACE_COLUMNS = (
 )
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
 TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
+EVALUATION_SIMTRACE = Path("evaluation-simtrace") / "0-iteration.csv"  # inside an evaluation-<ts>/ folder
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
 METRICS_STATUS = {
@@ -82,6 +85,16 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def copy_atomically(source, path: Path, chunk: int = 256 * 1024) -> None:
+    """Stream a readable binary file into ``path`` (an imported folder's files), by the same rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as destination:
+        shutil.copyfileobj(source, destination, chunk)
     os.replace(tmp, path)
 
 
@@ -127,7 +140,7 @@ def read_model_metadata(path: Path) -> dict:
 
 def action_space(metadata: dict) -> gym.Space:
     """The env's action space for a metadata dict (INTERFACES: Discrete(n) or Box[steer, speed])."""
-    if metadata["action_space_type"] == "discrete":
+    if metadata["action_space_type"] == DISCRETE:
         return gym.spaces.Discrete(len(metadata["action_space"]))
     space = metadata["action_space"]
     low = [space["steering_angle"]["low"], space["speed"]["low"]]

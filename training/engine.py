@@ -27,6 +27,7 @@ import orjson
 import torch
 
 from simulator.episode import STEP_SECONDS
+from simulator.spec import SAC, TIME_TRIAL
 from training import artifacts
 from training.artifacts import format_lap_time
 from training.networks import build_agent
@@ -416,11 +417,12 @@ class _Trainer(_Session):
     def __init__(self, run: TrainingRun, report):
         self.run = run
         self.model_dir = Path(run.model_dir)
-        self.metadata = artifacts.normalize_metadata(run.metadata)
+        try:  # the one reader of model_metadata.json (SAC only with a continuous action space, ...)
+            self.metadata = artifacts.normalize_metadata(run.metadata)
+        except artifacts.ArtifactError as error:
+            raise TrainingError(f"model_metadata.json: {error}") from None
         algorithm = self.metadata["training_algorithm"]
-        if algorithm == "sac" and self.metadata["action_space_type"] != "continuous":
-            raise TrainingError("SAC needs a continuous action space")
-        config_class = SACConfig if algorithm == "sac" else PPOConfig
+        config_class = SACConfig if algorithm == SAC else PPOConfig
         try:
             self.config = config_class.from_dict(run.hyperparameters)
         except ValueError as error:
@@ -442,7 +444,7 @@ class _Trainer(_Session):
         torch.manual_seed(run.seed)
         agent = build_agent(self.metadata, artifacts.observation_space(self.metadata["sensor"]),
                             artifacts.action_space(self.metadata))
-        learner_class = SACLearner if self.metadata["training_algorithm"] == "sac" else PPOLearner
+        learner_class = SACLearner if self.metadata["training_algorithm"] == SAC else PPOLearner
         self.learner = learner = learner_class(agent, config, self.device, bfloat16=run.bfloat16)
         self._write_model_files()
         (self.model_dir / TRAINING_LOG).parent.mkdir(parents=True, exist_ok=True)
@@ -477,6 +479,7 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             started = time.monotonic()
+            before = dict(self.counters)
             torch.set_num_threads(1)  # collecting: the env workers need the cores
             self.status(phase="collecting", iteration=iteration + 1)
             episodes = self.collect_surviving(pool, learner, "training", config.num_episodes_between_training,
@@ -509,6 +512,7 @@ class _Trainer(_Session):
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
             if self.stopping or len(evaluated) < run.eval_episodes:
+                self._discard_iteration(before)
                 break
             clock = time.monotonic()
             eval_progress = float(np.mean([f.progress for f in evaluated]))
@@ -528,6 +532,13 @@ class _Trainer(_Session):
                         evaluation_episodes=len(evaluated), evaluation_steps=sum(len(f.episode) for f in evaluated),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
                         episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
+
+    def _discard_iteration(self, before: dict) -> None:
+        """A stop during the update or the evaluation: the iteration counts only once it is evaluated and
+        reported, so the run ends at the last checkpoint (no final one with an unreported iteration, which
+        would leave a hole in the graph of a resumed or continued run) and its training records go."""
+        self.counters = before
+        self.metrics.truncate(lambda record: record["episode"] <= before["episodes"])
 
     # ------------------------------------------------------------------------- reporting episodes
 
@@ -566,7 +577,7 @@ class _Trainer(_Session):
         race = env.get("race_type") or {}
         params = {
             "WORLD_NAME": str(getattr(env.get("track"), "slug", env.get("track", "quick_loop"))),
-            "RACE_TYPE": race.get("race_type", "TIME_TRIAL"),
+            "RACE_TYPE": race.get("race_type", TIME_TRIAL),
             "REVERSE_DIR": bool(env.get("reverse", False)),
             "CHANGE_START_POSITION": True,
             "NUMBER_OF_OBSTACLES": int(race.get("object_count", 0)),
@@ -775,7 +786,7 @@ class _Evaluator(_Session):
             raise TrainingError(str(error)) from None
         device = _device(run.device)
         algorithm = metadata["training_algorithm"]
-        learner = (SACLearner(agent, SACConfig(), device) if algorithm == "sac"
+        learner = (SACLearner(agent, SACConfig(), device) if algorithm == SAC
                    else PPOLearner(agent, PPOConfig(), device))
         stamp, folder = _new_evaluation_folder(self.model_dir)
         spec = WorkerSpec(
@@ -805,7 +816,7 @@ class _Evaluator(_Session):
                 self.log(f"ERROR: {error}")
                 raise TrainingError(f"{error.kind}: {error.message}") from error
             rows = [artifacts.trace_row(n, trace) for n, done in enumerate(trials) for trace in done.traces]
-            simtrace = folder / "evaluation-simtrace" / "0-iteration.csv"
+            simtrace = folder / artifacts.EVALUATION_SIMTRACE
             artifacts.write_simtrace(simtrace, rows)
             self.log(*(artifacts.simtrace_log_line(row) for row in rows), to_console=False)
         results = [_trial(done, n + 1, run) for n, done in enumerate(trials)]

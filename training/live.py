@@ -1,4 +1,5 @@
-"""Broadcasts of a running job, sent from a background thread.
+"""Broadcasts of a job on its group: the status (both sides send it: a view's stop, the worker's run) and,
+for a running job, its reports, sent from a background thread.
 
 common.broadcast.publish opens an event loop and a Redis connection per call (~3 ms on a busy 2-core
 machine): fine for a view, too slow for the dozen reports a second of a training run. A job's LivePublisher
@@ -12,6 +13,8 @@ import queue
 import threading
 
 from channels.layers import get_channel_layer
+
+from common.broadcast import publish
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +54,16 @@ class LivePublisher:
                     logger.warning("could not publish %s on %s", message["event"], group, exc_info=True)
         finally:
             loop.close()  # channels_redis closes this loop's connections with it (and only those)
+
+
+def publish_safely(group: str, event: str, payload: dict) -> None:
+    # A channel-layer hiccup must never fail a training run or a stop: the page backfills from the database.
+    try:
+        publish(group, event, payload)
+    except Exception:
+        logger.warning("could not publish %s on %s", event, group, exc_info=True)
+
+
+def broadcast_status(job) -> None:
+    """The job's status (Job.status_payload) on its group, for its open pages."""
+    publish_safely(job.group, "status", job.status_payload())

@@ -1,11 +1,24 @@
 """Training and evaluation jobs: the durable state of a run (SPEC 3 statuses), kept in the database so
 that a killed worker leaves a job that resumes or fails with a reason, never one stuck "in progress"."""
 
+import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from models_app.models import UNKNOWN_TITLE, imported_track_title
+from models_app.models import Status as ModelStatus
+from models_app.race_types import describe
+from models_app.tracks import track_title
+from simulator import spec
+from training import artifacts
+from training.signals import evaluation_finished
+
+logger = logging.getLogger(__name__)
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
 # least once a second while it runs; MuJoCo and the reward sandbox can take a minute to start).
@@ -32,6 +45,22 @@ WAITING_STATUSES = (JobStatus.QUEUED, JobStatus.INTERRUPTED)
 # A failed job always says why; this covers rows failed without one (by hand, or by older code).
 UNRECORDED_FAILURE = "It failed without a recorded reason: the training log may say more."
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+# The model's status while its training job is in each status (SPEC 3); an evaluation's model is
+# EVALUATING while it runs (EvaluationJob.model_status_for).
+MODEL_STATUS = {
+    JobStatus.QUEUED: ModelStatus.QUEUED,
+    JobStatus.INITIALIZING: ModelStatus.TRAINING,
+    JobStatus.IN_PROGRESS: ModelStatus.TRAINING,
+    JobStatus.STOPPING: ModelStatus.STOPPING,
+    JobStatus.COMPLETED: ModelStatus.READY,
+    JobStatus.CANCELED: ModelStatus.READY,
+    JobStatus.FAILED: ModelStatus.ERROR,
+    JobStatus.INTERRUPTED: ModelStatus.QUEUED,  # it waits for a worker, like a new job
+}
+
+
+class JobError(ValueError):
+    """A job cannot be started or stopped as asked; the message says why, for the racer."""
 
 
 class JobQuerySet(models.QuerySet):
@@ -43,9 +72,8 @@ class JobQuerySet(models.QuerySet):
 
     def with_track_titles(self):
         """Evaluations: their imported track's title in the same query (the list shows one per row)."""
-        from models_app.models import imported_track_title
-
-        return self.annotate(imported_track_title=imported_track_title(OuterRef("model__owner"), OuterRef("track")))
+        return self.annotate(imported_track_title=imported_track_title(
+            Coalesce(OuterRef("track_owner"), OuterRef("model__owner")), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -148,6 +176,37 @@ class Job(models.Model):
             self.refresh_from_db()
         return bool(moved)
 
+    # -- the model's status follows its job: set here, and only here --------------------------------------
+
+    def model_status_for(self, status: str) -> str:
+        """The model's status while this job is in ``status``."""
+        return MODEL_STATUS[status]
+
+    def model_status_after(self) -> str:
+        """When the job is over: READY when the model has a checkpoint to evaluate or race, else ERROR."""
+        has_checkpoint = artifacts.read_checkpoints_index(self.model.folder) is not None
+        return ModelStatus.READY if has_checkpoint else ModelStatus.ERROR
+
+    def set_model_status(self, status: str) -> None:
+        type(self.model).objects.filter(pk=self.model_id).update(status=status)
+        self.model.status = status
+
+    def move(self, status: str, *, model_status: str | None = None, **fields) -> None:
+        """Set the job's status (finished ones get finished_at) and the named fields, and the model's
+        status with it. Only those fields are written: the worker and a view may hold copies of the row."""
+        fields["status"] = status
+        if status in FINISHED_STATUSES:
+            fields["finished_at"] = timezone.now()
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(fields))
+        self.set_model_status(model_status or self.model_status_for(status))
+
+    def status_payload(self) -> dict:
+        """What the job's pages are told when its status changes."""
+        return {"status": self.status, "model_status": MODEL_STATUS.get(self.status, ""),
+                "failure_reason": self.failure_reason}
+
     @property
     def failure_message(self) -> str:
         """What the job's page says under its status: the reason it failed, or that none was recorded."""
@@ -177,6 +236,11 @@ class TrainingJob(Job):
     @property
     def remaining_seconds(self) -> float:
         return max(0.0, self.max_minutes * 60.0 - self.elapsed_seconds)
+
+    def status_payload(self) -> dict:
+        return {**super().status_payload(), "last_iteration": self.last_iteration,
+                "elapsed_seconds": self.elapsed_seconds, "remaining_seconds": self.remaining_seconds,
+                "stop_reason": self.stop_reason}
 
     def interrupted_stop_fields(self) -> dict:
         # Its last checkpoint is a finished run's last one, as after the racer's stop of a running job.
@@ -225,8 +289,15 @@ class TrainingEpisode(models.Model):
 class EvaluationJob(Job):
     model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="evaluation_jobs")
     track = models.CharField(max_length=64)
+    # Whose imported track `track` names when it is not the model owner's (a race organiser's); the
+    # service that sets it has checked that the racer may drive it.
+    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+",
+                                    help_text="owner of the imported track when it is not the model's owner")
     track_reversed = models.BooleanField(default=False)
     race_type = models.JSONField(default=dict, blank=True)
+    label = models.CharField(max_length=120, blank=True,
+                             help_text="what started it when not the Evaluation tab, e.g. a race submission")
     trials = models.PositiveSmallIntegerField(default=3)
     continuous = models.BooleanField(default=False)
     off_track_penalty = models.FloatField(default=5.0)
@@ -236,6 +307,28 @@ class EvaluationJob(Job):
 
     def __str__(self):
         return f"Evaluation job {self.pk} of {self.model_id}"
+
+    def model_status_for(self, status: str) -> str:
+        return ModelStatus.EVALUATING if status in RUNNING_STATUSES else super().model_status_for(status)
+
+    # -- the apps above hear when an evaluation is over (training.signals), from its two ways to end ------
+
+    def move(self, status: str, **kwargs) -> None:
+        super().move(status, **kwargs)
+        if status in FINISHED_STATUSES:
+            self.announce_finished()
+
+    def request_stop(self) -> str | None:
+        moved = super().request_stop()
+        if moved in FINISHED_STATUSES:
+            self.announce_finished()
+        return moved
+
+    def announce_finished(self) -> None:
+        """training.signals.evaluation_finished; a receiver that raises is logged, the job is unchanged."""
+        for receiver, response in evaluation_finished.send_robust(sender=EvaluationJob, job=self):
+            if isinstance(response, Exception):
+                logger.error("evaluation_finished receiver %s failed for %s", receiver, self, exc_info=response)
 
     @property
     def group(self) -> str:
@@ -249,17 +342,13 @@ class EvaluationJob(Job):
 
     @property
     def race_type_name(self) -> str:
-        return (self.race_type or {}).get("race_type", "TIME_TRIAL")
+        return (self.race_type or {}).get("race_type", spec.TIME_TRIAL)
 
     @property
     def race_type_label(self) -> str:
-        from models_app.race_types import describe
-
-        return describe(self.race_type or {"race_type": "TIME_TRIAL"})
+        return describe(self.race_type or {"race_type": spec.TIME_TRIAL})
 
     @property
     def track_title(self) -> str:
-        from models_app.models import UNKNOWN_TITLE
-        from models_app.tracks import track_title
-
-        return track_title(self.model.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
+        return track_title(self.track_owner_id or self.model.owner_id, self.track,
+                           getattr(self, "imported_track_title", UNKNOWN_TITLE))

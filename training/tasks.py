@@ -4,7 +4,7 @@ call, nothing else (DESIGN.md).
 acks_late + reject_on_worker_lost: a message is acknowledged only when the job is over, so a worker that
 dies mid-job leaves the message for another worker, whose claim resumes the job from its last checkpoint.
 A worker that starts (again) also sweeps for jobs whose worker is gone and sends again the messages of
-waiting jobs (services.jobs_recover). A worker told to shut down (Ctrl-C, SIGTERM: Celery's warm shutdown
+waiting jobs (worker.jobs_recover). A worker told to shut down (Ctrl-C, SIGTERM: Celery's warm shutdown
 waits for the running task) makes its job checkpoint and wait for the next worker; a job message it
 receives meanwhile goes back to the queue unstarted.
 """
@@ -13,29 +13,29 @@ from celery import shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutting_down
 
-from training import services
+from training import worker
 
 
 def _refuse_while_shutting_down() -> None:
-    if services.worker_is_shutting_down():
+    if worker.worker_is_shutting_down():
         raise Reject("this worker is shutting down", requeue=True)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    services.training_run(job_id, worker=self.request.hostname or None)
+    worker.training_run(job_id, worker=self.request.hostname or None)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_evaluation_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    services.evaluation_run(job_id, worker=self.request.hostname or None)
+    worker.evaluation_run(job_id, worker=self.request.hostname or None)
 
 
 @shared_task
 def recover_jobs(dead_worker: str | None = None, resend_waiting: bool = False) -> list:
-    return services.jobs_recover(dead_worker=dead_worker, resend_waiting=resend_waiting)
+    return worker.jobs_recover(dead_worker=dead_worker, resend_waiting=resend_waiting)
 
 
 @worker_ready.connect
@@ -49,4 +49,4 @@ def _recover_after_restart(sender=None, **kwargs) -> None:
 def _checkpoint_before_shutdown(sender=None, sig=None, how=None, **kwargs) -> None:
     # In the signal handler of the worker's main process: only a flag is set; the running job sees it at
     # its next report (within a second), checkpoints and ends as INTERRUPTED, then the worker exits.
-    services.worker_shutdown_requested(str(sig or "SIGTERM"))
+    worker.worker_shutdown_requested(str(sig or "SIGTERM"))

@@ -40,13 +40,6 @@ def _model_context(model) -> dict:
     return {"model": model, "model_url": reverse(MODEL_PAGE, args=[model.pk]), "models_url": reverse("models:list")}
 
 
-def _recover_if_stale(job) -> None:
-    # No beat scheduler is required: a page that finds its job's worker silent repairs it on the spot.
-    if job.is_active and type(job).objects.stale().filter(pk=job.pk).exists():
-        services.jobs_recover()
-        job.refresh_from_db()
-
-
 # ------------------------------------------------------------------------------------------ training
 
 
@@ -55,8 +48,6 @@ def _recover_if_stale(job) -> None:
 def model_training(request, model_id):
     model = _get_model_for_user(request, model_id)
     job = TrainingJob.objects.filter(model=model).first()
-    if job is not None:
-        _recover_if_stale(job)
     context = {**_model_context(model), "job": job, "tab": "training", "snapshot": model.vehicle_snapshot,
                "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
                "video_over_text": TRAINING_VIDEO_OVER,
@@ -134,7 +125,6 @@ def continue_training(request, job_id):
 def training_state(request, job_id):
     """The training page's backfill (also after a reconnect): status, graph points and the log tail."""
     job = _get_training_job_for_user(request, job_id)
-    _recover_if_stale(job)
     return JsonResponse({**services.training_metrics(job), **_training_status(job),
                          "logs": services.training_log_tail(job)})
 
@@ -205,7 +195,6 @@ def model_evaluation(request, model_id):
 @require_GET
 def evaluation_detail(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
-    _recover_if_stale(evaluation)
     return render(request, "training/evaluation_detail.html",
                   {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation",
                    "video_url": evaluation_payload(evaluation)["video_url"],
@@ -217,7 +206,6 @@ def evaluation_detail(request, evaluation_id):
 @require_GET
 def evaluation_state(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
-    _recover_if_stale(evaluation)
     return JsonResponse(evaluation_payload(evaluation))
 
 

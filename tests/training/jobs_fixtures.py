@@ -3,10 +3,13 @@ fixtures with `from tests.training.jobs_fixtures import *`; the real engine, env
 tiny budgets. (Fixture names differ from the learner tests' conftest: `rl_model`, `trained_rl_model`.)"""
 
 import shutil
+from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
-from training import engine
+from training import engine, worker
 
 TINY_HYPERPARAMETERS = {"num_episodes_between_training": 2, "batch_size": 32, "num_epochs": 1}
 FOLLOW_CENTRE_LINE = '''
@@ -38,7 +41,8 @@ def make_model(owner, name="Quick-Model", **fields):
     return RLModel.objects.create(owner=owner, name=name, **values)
 
 
-__all__ = ["fixture_tiny_engine", "fixture_trained_model_folder", "fixture_rl_model", "fixture_trained_rl_model"]
+__all__ = ["fixture_tiny_engine", "fixture_trained_model_folder", "fixture_rl_model", "fixture_trained_rl_model",
+           "shutdown_when"]
 
 
 @pytest.fixture(name="tiny_engine", autouse=True)
@@ -73,3 +77,50 @@ def fixture_trained_rl_model(owner, trained_model_folder):
     model = make_model(owner, name="Trained-Model")
     shutil.copytree(trained_model_folder, model.folder)
     return model
+
+
+# -- shared by the web-side (test_services) and worker-side (test_worker) tests ------------------------
+
+# Real DeepRacer track files live in the folder `shared` beside the repository checkout (tests only; a
+# worktree's checkout sits one level deeper, so look upwards).
+SHARED_TRACKS = next((folder / "shared" / "tracks" for folder in Path(__file__).resolve().parents[2:]
+                      if (folder / "shared" / "tracks").is_dir()),
+                     Path(__file__).resolve().parents[2] / ".." / "shared" / "tracks")
+BROKEN_REWARD = "def reward_function(params):\n    return params['no_such_key']\n"
+
+
+def _imported_track(owner, title="re:Invent 2018"):
+    from models_app.models import ImportedTrack
+
+    track = ImportedTrack(owner=owner, title=title, npy=(SHARED_TRACKS / "reinvent_base.npy").read_bytes(),
+                          length=17.7, width=0.76)
+    track.save()
+    return track
+
+
+def _listen(group: str):
+    """A channel in the job's group on the real Redis layer; returns a function draining its events."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+
+    async def _drain():
+        import asyncio
+
+        events = []
+        while True:
+            try:
+                events.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                await layer.group_discard(group, channel)  # job ids repeat in every test database
+                return events
+
+    return lambda: async_to_sync(_drain)()
+
+
+@pytest.fixture
+def shutdown_when():
+    """shutdown_when(condition) -> an observer that makes this process a worker told to shut down (as
+    Celery's worker_shutting_down does) at the first report meeting condition; undone after the test."""
+    yield lambda condition: (lambda progress: condition(progress) and worker.worker_shutdown_requested("SIGINT"))
+    worker._WorkerShutdown.signal_name = None

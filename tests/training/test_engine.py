@@ -432,3 +432,17 @@ def test_it_fails_when_env_workers_keep_dying_and_says_what_died_and_why(tmp_pat
     message = str(raised.value)
     assert message.startswith(f"An env worker process died {MAX_WORKER_RESTARTS + 1} times in this run")
     assert "env worker 0: process" in message and "was killed by SIGKILL (out of memory" in message
+
+
+def test_a_stop_during_the_evaluation_ends_at_the_last_reported_iteration(tmp_path):
+    recorder = Recorder(stop_when=lambda p: p.kind == "episode" and p.data["phase"] == "evaluation"
+                        and p.data["iteration"] == 2)
+    result = train(tiny_run(tmp_path / "m", max_iterations=3, num_workers=1, stream_frames=False), recorder)
+    assert (result.stop_reason, result.iterations) == ("stopped", 1)
+    assert [m["iteration"] for m in recorder.of("metrics")] == [1]
+    assert artifacts.read_checkpoints_index(tmp_path / "m")["last_checkpoint"]["name"].startswith("1_")
+    records = artifacts.read_metrics(tmp_path / "m" / "metrics" / "TrainingMetrics.json")
+    assert max(r["episode"] for r in records) == result.episodes  # the discarded iteration's records went
+    resumed = Recorder()
+    train(tiny_run(tmp_path / "m", max_iterations=2, num_workers=1, stream_frames=False), resumed)
+    assert [m["iteration"] for m in resumed.of("metrics")] == [2]  # no hole in the graph

@@ -8,7 +8,7 @@ import pytest
 
 from console.celery import DEFAULT_QUEUE, TRAINING_QUEUE, app
 from tests.training.jobs_fixtures import make_model
-from training import services, tasks
+from training import services, tasks, worker
 from training.models import JobStatus, TrainingJob
 
 FINISH_SECONDS = 180
@@ -58,7 +58,7 @@ def test_it_requeues_a_dead_workers_job_through_the_recovery_task(worker_model, 
     assert job.status == JobStatus.QUEUED
 
 
-RUN_JOB = "import django; django.setup(); from training import services; services.training_run({job_id}, worker='doomed')"
+RUN_JOB = "import django; django.setup(); from training import worker; worker.training_run({job_id}, worker='doomed')"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -85,7 +85,7 @@ def test_it_resumes_from_the_last_checkpoint_after_the_worker_is_killed(server_e
 
     # No one beats for it any more: once its heartbeat is stale another worker may claim it and resume.
     TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
-    job = services.training_run(job.pk, worker="rescuer")
+    job = worker.training_run(job.pk, worker="rescuer")
     assert job.status == JobStatus.COMPLETED, job.failure_reason
     assert (job.last_iteration, job.attempts, job.worker) == (3, 2, "rescuer")
     assert "Resuming from checkpoint" in services.training_log_path(job).read_text()

@@ -3,12 +3,13 @@ this process with a progress bar and one line per trial; the results are saved l
 
 from django.core.management.base import BaseCommand, CommandError
 
-from training import services
+from simulator import spec
+from training import services, worker
 from training.models import JobStatus
 
 from ._progress import ProgressBar, model_by_id_or_name
 
-RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT")
+RACE_TYPES = tuple(spec.RACE_TYPES)
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Evaluating {model.name} on {job.track} (job {job.pk}), {job.trials} trials")
         bar = ProgressBar(self.stdout, total=job.trials, unit="trials")
         try:
-            job = services.evaluation_run(job.pk, observer=lambda progress: self._show(bar, progress))
+            job = worker.evaluation_run(job.pk, observer=lambda progress: self._show(bar, progress))
         finally:
             bar.close()
         if job.status == JobStatus.FAILED:

@@ -3,7 +3,7 @@ progress bar and a summary line per iteration (the same job, rows and files as t
 
 from django.core.management.base import BaseCommand, CommandError
 
-from training import services
+from training import services, worker
 from training.models import JobStatus, TrainingJob
 
 from ._progress import ProgressBar, model_by_id_or_name
@@ -31,7 +31,7 @@ class Command(BaseCommand):
                           + (f" or {job.max_iterations} iterations" if job.max_iterations else ""))
         bar = ProgressBar(self.stdout, total=job.max_minutes * 60.0, unit="s")
         try:
-            job = services.training_run(job.pk, observer=lambda progress: self._show(bar, progress))
+            job = worker.training_run(job.pk, observer=lambda progress: self._show(bar, progress))
         except KeyboardInterrupt:
             TrainingJob.objects.filter(pk=job.pk).update(stop_requested=True)
             raise CommandError("Interrupted: the job keeps its last checkpoint; `manage.py train` resumes it.") \
