@@ -118,12 +118,12 @@ def time_to_lap(label: str, track, reverse: bool, max_minutes: float, workers: i
     watch = Watch(started)
     laps, result = [], None
     while True:
-        elapsed_min = (time.monotonic() - started) / 60
         result = train(TrainingRun(model_dir=folder, metadata=ORIGINAL_DEEPRACER, hyperparameters=CONSOLE_DEFAULTS,
                                    env_kwargs=env_kwargs, max_minutes=max_minutes,
                                    num_workers=workers, stream_frames=False, seed=seed), watch)
         if result.stop_reason != "stopped":
-            print(f"no lap within {max_minutes:.0f} minutes ({result.stop_reason}, {elapsed_min:.1f} min)")
+            print(f"no lap within {max_minutes:g} minutes ({result.stop_reason}, "
+                  f"{(time.monotonic() - started) / 60:.1f} min)")
             break
         check = evaluate(EvaluationRun(model_dir=folder, env_kwargs=env_kwargs, trials=TRIALS, video=False,
                                        stream_frames=False, seed=seed), lambda progress: True)
