@@ -86,7 +86,8 @@ class Curve:
         self.limit_time, self.started = limit_time, started
         self.laps: dict[int, list[float | None]] = {}
         self.best: float | None = None
-        self.rows: list[tuple[float, int, int, float | None]] = []  # minutes, iteration, steps, best mean lap
+        # minutes, iteration, env steps, evaluation progress %, laps completed, best mean lap so far
+        self.rows: list[tuple[float, int, int, float, int, float | None]] = []
         self.next_print = 60.0
 
     def __call__(self, progress) -> bool:
@@ -99,7 +100,8 @@ class Curve:
             if len(laps) == EVALUATION_LAPS and all(lap is not None for lap in laps):
                 mean = float(np.mean(laps))
                 self.best = mean if self.best is None else min(self.best, mean)
-            self.rows.append(((time.monotonic() - self.started) / 60, data["iteration"], data["steps"], self.best))
+            self.rows.append(((time.monotonic() - self.started) / 60, data["iteration"], data["steps"],
+                              data["average_evaluation_completion"], data["evaluation_laps_complete"], self.best))
         elapsed = time.monotonic() - self.started
         if elapsed >= self.next_print:
             self.next_print += 60.0
@@ -123,10 +125,10 @@ def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, se
             max_minutes=minutes, eval_episodes=EVALUATION_LAPS, num_workers=workers, stream_frames=False,
             seed=seed), curve)
     wall = time.monotonic() - started
-    print(f"  curve ({name}): minutes, iteration, env steps, best mean lap so far")
-    for minutes_at, iteration, steps, best in curve.rows:
+    print(f"  curve ({name}): minutes, iteration, env steps, evaluation progress, laps of 3, best mean lap so far")
+    for minutes_at, iteration, steps, progress, laps, best in curve.rows:
         best_text = "-" if best is None else f"{best:.2f} s ({best / limit_time:.2f})"
-        print(f"    {minutes_at:5.1f}  {iteration:4d}  {steps:7d}  {best_text}")
+        print(f"    {minutes_at:5.1f}  {iteration:4d}  {steps:7d}  {progress:5.1f}%  {laps}/3  {best_text}")
     print(f"RESULT {name}: {curve.describe()} after {wall / 60:.1f} min, {result.steps} env steps "
           f"({result.steps / wall:.0f} steps/s end to end), {result.iterations} iterations; load {load()}", flush=True)
     return curve
