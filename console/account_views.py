@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from common.roles import roles_of
 from console import accounts
 from console.forms import RacerNameForm, SignUpForm
 from console.models import RacerProfile
-from console.roles import roles_of
+from races.services import racer_results
 
 
 @require_http_methods(["GET", "POST"])
@@ -57,4 +58,5 @@ def racer_name(request):
 @require_GET
 def profile(request):
     racer = get_object_or_404(RacerProfile, user=request.user)
-    return render(request, "registration/profile.html", {"racer": racer, "roles": roles_of(request.user)})
+    return render(request, "registration/profile.html", {"racer": racer, "roles": roles_of(request.user),
+                                                         "results": racer_results(request.user, request.user)})

@@ -4,7 +4,7 @@ onboarding step every account passes through (sign-up, createsuperuser and the a
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
-from console import roles
+from common import roles
 from console.models import RacerProfile
 from garage.models import Vehicle
 

@@ -1,8 +1,8 @@
 from django.conf import settings
 
+from common.roles import is_admin
 from console.accounts import racer_name_of
 from console.navigation import navigation_for
-from console.roles import is_admin
 
 
 def console(request):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from console.roles import is_admin
+from common.roles import is_admin
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ NAVIGATION = (
     NavEntry("Get started", "console:home", "Reinforcement learning"),
     NavEntry("Your models", "models:list", "Reinforcement learning"),
     NavEntry("Garage", "garage:list", "Reinforcement learning"),
+    NavEntry("Community races", "races:list", "Compete"),
+    NavEntry("Leaderboards", "races:leaderboards", "Compete"),
     NavEntry("Racer profile", "accounts:profile", "You"),
     NavEntry("Change password", "accounts:password_change", "You"),
     NavEntry("Users and roles", "console:users", "Administration", admin_only=True),
@@ -40,12 +42,12 @@ class NavLink:
 def navigation_for(user, current_path: str, entries=NAVIGATION) -> list[tuple[str, list[NavLink]]]:
     """[(section, [links])] in declaration order, keeping only entries this user may see."""
     admin = is_admin(user)
+    visible = [(entry, reverse(entry.url_name)) for entry in entries if admin or not entry.admin_only]
+    # The longest matching URL is the current page (/races/leaderboards/ is not also /races/).
+    matching = [url for _, url in visible if (current_path == url if url == "/" else current_path.startswith(url))]
+    current_url = max(matching, key=len, default=None)
     sections: dict[str, list[NavLink]] = {}
-    for entry in entries:
-        if entry.admin_only and not admin:
-            continue
-        url = reverse(entry.url_name)
-        current = current_path == url if url == "/" else current_path.startswith(url)
-        sections.setdefault(entry.section, []).append(NavLink(entry.label, url, current))
+    for entry, url in visible:
+        sections.setdefault(entry.section, []).append(NavLink(entry.label, url, url == current_url))
     return list(sections.items())
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "garage",
     "models_app",
     "training",
+    "races",
 ]
 
 MIDDLEWARE = [

@@ -45,6 +45,8 @@ urlpatterns += [
     path("garage/", include("garage.urls")),
     path("models/", include("models_app.urls")),
     path("training/", include("training.urls")),
+    path("races/", include("races.urls")),
     path("api/", include("garage.api")),
     path("api/", include("models_app.api")),
+    path("api/", include("races.api")),
 ]

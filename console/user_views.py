@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console import roles
+from common import roles
 
 # Roles an admin grants and revokes here; every account is a racer.
 GRANTABLE_ROLES = (roles.ADMIN, roles.RACE_FACILITATOR)

@@ -14,6 +14,7 @@ from models_app.forms import DIRECTIONS, ModelImportForm, ModelWizardForm, Track
 from models_app.hyperparameters import LABELS
 from models_app.models import ImportedTrack, RLModel, Status
 from models_app.services import ModelInvalid, model_create, model_delete, model_import
+from models_app.tracks import track_cards
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
 
@@ -72,10 +73,7 @@ def _wizard(request, source):
 
 
 def _track_cards(tracks):
-    # to_svg() escapes the title: the markup is the simulator's own drawing, with its racing line (dashed).
-    return [{"slug": slug, "track": track,
-             "svg": mark_safe(track_svg_with_racing_line(track, PREVIEW_SIZE))}  # noqa: S308
-            for slug, track in tracks.items()]
+    return track_cards(tracks, PREVIEW_SIZE)
 
 
 @login_required

@@ -25,7 +25,8 @@ def make_racer(username: str, racer_name: str | None = None, *role_names: str, p
     # Imported here: plain-Python test folders (simulator, learners) share this conftest without Django.
     from django.contrib.auth import get_user_model
 
-    from console import accounts, roles
+    from common import roles
+    from console import accounts
     from console.models import RacerProfile
 
     user = get_user_model().objects.create_user(username=username, email=f"{username}@example.com",

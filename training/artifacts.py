@@ -55,6 +55,7 @@ SIMTRACE_COLUMNS = (
 )
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
 TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
+EVALUATION_SIMTRACE = Path("evaluation-simtrace") / "0-iteration.csv"  # inside an evaluation-<ts>/ folder
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
 METRICS_STATUS = {

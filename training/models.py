@@ -1,10 +1,13 @@
 """Training and evaluation jobs: the durable state of a run (SPEC 3 statuses), kept in the database so
 that a killed worker leaves a job that resumes or fails with a reason, never one stuck "in progress"."""
 
+import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from models_app.models import UNKNOWN_TITLE, imported_track_title
@@ -13,6 +16,9 @@ from models_app.race_types import describe
 from models_app.tracks import track_title
 from simulator import spec
 from training import artifacts
+from training.signals import evaluation_finished
+
+logger = logging.getLogger(__name__)
 
 # A job whose worker has not written a heartbeat for this long is presumed dead (the engine reports at
 # least once a second while it runs; MuJoCo and the reward sandbox can take a minute to start).
@@ -66,7 +72,8 @@ class JobQuerySet(models.QuerySet):
 
     def with_track_titles(self):
         """Evaluations: their imported track's title in the same query (the list shows one per row)."""
-        return self.annotate(imported_track_title=imported_track_title(OuterRef("model__owner"), OuterRef("track")))
+        return self.annotate(imported_track_title=imported_track_title(
+            Coalesce(OuterRef("track_owner"), OuterRef("model__owner")), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -198,7 +205,7 @@ class Job(models.Model):
     def status_payload(self) -> dict:
         """What the job's pages are told when its status changes."""
         return {"status": self.status, "model_status": MODEL_STATUS.get(self.status, ""),
-                "failure_reason": self.failure_reason}
+                "failure_reason": self.failure_message}
 
     @property
     def failure_message(self) -> str:
@@ -282,8 +289,15 @@ class TrainingEpisode(models.Model):
 class EvaluationJob(Job):
     model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="evaluation_jobs")
     track = models.CharField(max_length=64)
+    # Whose imported track `track` names when it is not the model owner's (a race organiser's); the
+    # service that sets it has checked that the racer may drive it.
+    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+",
+                                    help_text="owner of the imported track when it is not the model's owner")
     track_reversed = models.BooleanField(default=False)
     race_type = models.JSONField(default=dict, blank=True)
+    label = models.CharField(max_length=120, blank=True,
+                             help_text="what started it when not the Evaluation tab, e.g. a race submission")
     trials = models.PositiveSmallIntegerField(default=3)
     continuous = models.BooleanField(default=False)
     off_track_penalty = models.FloatField(default=5.0)
@@ -296,6 +310,25 @@ class EvaluationJob(Job):
 
     def model_status_for(self, status: str) -> str:
         return ModelStatus.EVALUATING if status in RUNNING_STATUSES else super().model_status_for(status)
+
+    # -- the apps above hear when an evaluation is over (training.signals), from its two ways to end ------
+
+    def move(self, status: str, **kwargs) -> None:
+        super().move(status, **kwargs)
+        if status in FINISHED_STATUSES:
+            self.announce_finished()
+
+    def request_stop(self) -> str | None:
+        moved = super().request_stop()
+        if moved in FINISHED_STATUSES:
+            self.announce_finished()
+        return moved
+
+    def announce_finished(self) -> None:
+        """training.signals.evaluation_finished; a receiver that raises is logged, the job is unchanged."""
+        for receiver, response in evaluation_finished.send_robust(sender=EvaluationJob, job=self):
+            if isinstance(response, Exception):
+                logger.error("evaluation_finished receiver %s failed for %s", receiver, self, exc_info=response)
 
     @property
     def group(self) -> str:
@@ -317,4 +350,5 @@ class EvaluationJob(Job):
 
     @property
     def track_title(self) -> str:
-        return track_title(self.model.owner_id, self.track, getattr(self, "imported_track_title", UNKNOWN_TITLE))
+        return track_title(self.track_owner_id or self.model.owner_id, self.track,
+                           getattr(self, "imported_track_title", UNKNOWN_TITLE))

@@ -32,8 +32,8 @@ from training.models import (
 )
 from training.worker import hyperparameters_file, track_argument
 
-__all__ = ["JobError", "evaluation_start", "evaluation_stop", "evaluation_video_path", "job_active_for",
-           "model_history_import", "training_continue", "training_log_path", "training_log_tail", "training_metrics",
+__all__ = ["JobError", "evaluation_simtrace_path", "evaluation_start", "evaluation_stop", "evaluation_video_path",
+           "job_active_for", "model_history_import", "training_continue", "training_log_path", "training_log_tail", "training_metrics",
            "training_start", "training_stop"]
 
 MAX_PENALTY_SECONDS = 60.0
@@ -101,6 +101,8 @@ def training_continue(job: TrainingJob, *, minutes: float | None = None, enqueue
     """Continue training by hand: the model's latest training job, failed or stopped, is queued again
     with ``minutes`` more (default: what was left of its limit, or the model's maximum time when none was)
     and resumes from its last checkpoint; its metrics, graph and sim traces go on where they ended."""
+    if job.model.is_logs_model:
+        raise JobError(job.model.logs_only_reason)
     if not job.can_continue:
         raise JobError(f"This training job is {job.get_status_display().lower()}: only a finished one "
                        f"can continue.")
@@ -195,8 +197,13 @@ def training_log_tail(job: TrainingJob, lines: int = LOG_TAIL_LINES) -> list[str
 
 def evaluation_start(model, *, track: str, reversed: bool = False, race_type: dict | None = None,
                      trials: int = 3, continuous: bool = False, off_track_penalty: float = 5.0,
-                     collision_penalty: float = 5.0, enqueue: bool = True) -> EvaluationJob:
-    """Queue an evaluation of the model's best checkpoint and enqueue its task after commit."""
+                     collision_penalty: float = 5.0, track_owner=None, label: str = "",
+                     enqueue: bool = True) -> EvaluationJob:
+    """Queue an evaluation of the model's best checkpoint and enqueue its task after commit.
+
+    ``track_owner``: the user whose imported track ``track`` names, when it is not the model's owner (a race
+    organiser's track; the caller has checked the racer may drive it). ``label`` says in the Evaluation tab
+    what started it (e.g. a race submission)."""
     if model.is_logs_model:
         raise JobError(model.logs_only_reason)
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
@@ -207,13 +214,14 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
         if not 0 <= float(value) <= MAX_PENALTY_SECONDS:
             raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
     try:
-        track_argument(model.owner_id, track)
+        track_argument(track_owner.pk if track_owner else model.owner_id, track)
     except TrackError as error:
         raise JobError(str(error)) from None
     with transaction.atomic():
         _lock_idle_model(model)
         job = EvaluationJob.objects.create(
-            model=model, track=track, track_reversed=bool(reversed), race_type=race_type or {},
+            model=model, track=track, track_owner=track_owner, label=label[:120],
+            track_reversed=bool(reversed), race_type=race_type or {},
             trials=int(trials), continuous=bool(continuous), off_track_penalty=float(off_track_penalty),
             collision_penalty=float(collision_penalty))
         if enqueue:
@@ -243,6 +251,15 @@ def evaluation_video_path(job: EvaluationJob) -> Path | None:
     if folder not in path.parents or not path.is_file():
         return None
     return path
+
+
+def evaluation_simtrace_path(job: EvaluationJob) -> Path | None:
+    """The sim-trace CSV of a finished evaluation (SPEC 5.2), beside its video, only inside the model folder."""
+    video = evaluation_video_path(job)
+    if video is None:
+        return None
+    path = video.parent / artifacts.EVALUATION_SIMTRACE
+    return path if path.is_file() else None
 
 
 def job_active_for(model):

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-# The role names of console/roles.py, frozen here as migrations must not import app code that may change.
+# The role names of common/roles.py, frozen here as migrations must not import app code that may change.
 ROLES = ("admin", "race facilitator", "racer")
 
 

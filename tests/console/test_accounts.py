@@ -1,6 +1,7 @@
 import pytest
 
-from console import accounts, roles
+from common import roles
+from console import accounts
 from console.models import RacerProfile
 from garage.models import Vehicle
 from tests.conftest import PASSWORD, make_racer

@@ -41,3 +41,12 @@ def test_it_groups_entries_into_sections_in_order(owner):
 def test_it_shows_nothing_admin_to_anonymous_users():
     assert "Site administration" not in _labels(navigation_for(AnonymousUser(), "/"))
 
+
+
+def test_it_marks_only_the_longest_matching_entry_as_current(owner):
+    from console.navigation import navigation_for
+
+    links = [link for _, section in navigation_for(owner, "/races/leaderboards/") for link in section]
+    assert [link.label for link in links if link.current] == ["Leaderboards"]
+    links = [link for _, section in navigation_for(owner, "/races/some-race/") for link in section]
+    assert [link.label for link in links if link.current] == ["Community races"]

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from console import roles
+from common import roles
 from tests.conftest import PASSWORD
 
 URL = reverse("accounts:sign_up")

@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from console import roles
+from common import roles
 
 URL = reverse("console:users")
 

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 
-from console import roles
+from common import roles
 from tests.conftest import make_racer
 
 

@@ -1,7 +1,7 @@
-"""The console's roles: Django groups, created by a data migration and re-created on demand.
+"""The console's roles: Django groups, created by a data migration (console) and re-created on demand.
 
 Admins run the site (and are Django superusers); race facilitators organise community races; racers build,
-train and race models. Every account is a racer.
+train and race models. Every account is a racer. Shared below the apps: the races app checks them too.
 """
 
 from django.contrib.auth.models import Group

@@ -1,0 +1,294 @@
+"""REST API for races, their leaderboards and submissions, with the pages' rules: a race is found through
+Race.objects.visible_to(user) (404 for a stranger to a private race); the organiser's actions answer 404 to
+anyone else; a racer sees only their own submissions."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from common.openapi import detail_response, field_errors_response
+from common.roles import is_admin
+from models_app import race_types
+from models_app.models import RLModel
+from models_app.tracks import track_options
+from races import ranking, services
+from races.forms import may_create_open_races, zone_named
+from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, Race, Submission
+from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
+from races.views import BoardPaginator
+from simulator.spec import MAX_TRIALS, MIN_TRIALS
+from training.services import MAX_PENALTY_SECONDS
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class RaceSerializer(serializers.ModelSerializer):
+    organiser = serializers.CharField(source="owner.racer.racer_name", read_only=True)
+    state = serializers.CharField(read_only=True)
+    invite_url = serializers.SerializerMethodField()
+    name = serializers.CharField(max_length=MAX_NAME)
+    description = serializers.CharField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True, default="")
+    time_zone = serializers.CharField(required=False, default="UTC", max_length=64)
+    track = serializers.CharField(max_length=64)
+    race_type = serializers.DictField(required=False, default=dict,
+                                      help_text='e.g. {"race_type": "TIME_TRIAL"} (the Validate API\'s race_type)')
+    ranking_method = serializers.ChoiceField(choices=list(ranking.RANKING_METHODS), default=ranking.BEST_LAP_TIME)
+    min_laps = serializers.IntegerField(min_value=1, max_value=MAX_TRIALS, default=1)
+    max_laps = serializers.IntegerField(min_value=MIN_TRIALS, max_value=MAX_TRIALS, default=3)
+    off_track_penalty = serializers.FloatField(min_value=0, max_value=MAX_PENALTY_SECONDS, default=5.0)
+    collision_penalty = serializers.FloatField(min_value=0, max_value=MAX_PENALTY_SECONDS, default=5.0)
+    max_submissions = serializers.IntegerField(min_value=1, max_value=MAX_SUBMISSIONS_LIMIT, default=10)
+
+    class Meta:
+        model = Race
+        fields = ["id", "name", "description", "opens_at", "closes_at", "time_zone", "track", "track_reversed",
+                  "race_type", "ranking_method", "min_laps", "max_laps", "continuous", "off_track_penalty",
+                  "collision_penalty", "max_submissions", "is_open", "closed_early", "state", "organiser",
+                  "invite_url", "created_at"]
+        read_only_fields = ["id", "closed_early", "state", "organiser", "invite_url", "created_at"]
+
+    def get_invite_url(self, race) -> str | None:
+        request = self.context["request"]
+        if "viewer_is_admin" not in self.context:  # once per response, not once per race of a list
+            self.context["viewer_is_admin"] = is_admin(request.user)
+        managed = race.owner_id == request.user.pk or self.context["viewer_is_admin"]
+        if race.is_open or not managed:
+            return None
+        return request.build_absolute_uri(reverse("races:join", args=[race.invite_token]))
+
+    def validate_time_zone(self, value):
+        if zone_named(value) is None:
+            raise ValidationError("Unknown time zone.")
+        return value
+
+    def validate_race_type(self, value):
+        try:
+            return checked_race_type(value or None)
+        except race_types.RaceTypeError as error:
+            raise ValidationError(" ".join(error.errors.values())) from None
+
+    def validate(self, attrs):
+        race, user = self.instance, self.context["request"].user
+        locked = race is not None and race.has_opened()
+        if locked:
+            refused = sorted(set(self.initial_data) - set(AFTER_OPENING_FIELDS))
+            if refused:
+                raise ValidationError({name: "The race is open: this can no longer change." for name in refused})
+        errors = window_errors(attrs.get("opens_at", race.opens_at if race else None),
+                               attrs.get("closes_at", race.closes_at if race else None),
+                               current_closes=race.closes_at if locked else None)
+        errors.update(laps_errors(attrs.get("min_laps", race.min_laps if race else 1),
+                                  attrs.get("max_laps", race.max_laps if race else 3)))
+        if "track" in attrs and attrs["track"] not in track_options(race.owner if race else user):
+            errors["track"] = f"Unknown track {attrs['track']!r}: a built-in track or one of your imported ones."
+        if attrs.get("is_open") and not may_create_open_races(user):
+            errors["is_open"] = "Only race facilitators and admins create open races."
+        if errors:
+            raise ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):
+        return Race.objects.create(owner=self.context["request"].user, **validated_data)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    """One row of a leaderboard: a racer's best entry."""
+
+    rank = serializers.SerializerMethodField()
+    racer_name = serializers.CharField(read_only=True)
+    ranking_time = serializers.CharField(read_only=True)
+    gap = serializers.CharField(read_only=True)
+    best_lap_time = serializers.CharField(read_only=True)
+    video_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = ["id", "rank", "racer_name", "ranking_ms", "ranking_time", "gap", "best_lap_ms", "best_lap_time",
+                  "laps_completed", "best_completion", "off_track_count", "crash_count", "penalty_seconds",
+                  "reset_count", "submitted_at", "video_url"]
+        read_only_fields = fields
+
+    def get_rank(self, entry) -> int | None:
+        return entry.rank if entry.ranking_ms is not None else None
+
+    def get_video_url(self, entry) -> str | None:
+        if entry.evaluation is None or not entry.evaluation.video:
+            return None
+        return reverse("races:entry_video", args=[entry.race_id, entry.pk])
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+    model = serializers.UUIDField(source="model_id", read_only=True)
+    evaluation = serializers.IntegerField(source="evaluation_id", read_only=True)
+    ranking_time = serializers.CharField(read_only=True)
+    queue_position = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = ["id", "race", "model", "model_name", "evaluation", "status", "failure_reason", "submitted_at",
+                  "finished_at", "laps", "ranking_ms", "ranking_time", "laps_completed", "off_track_count",
+                  "crash_count", "penalty_seconds", "reset_count", "queue_position"]
+        read_only_fields = fields
+
+    def get_queue_position(self, submission) -> int | None:
+        return services.submission_queue_position(submission)
+
+
+class SubmitSerializer(serializers.Serializer):
+    model = serializers.UUIDField(help_text="one of your models with a trained checkpoint")
+
+
+class RemoveRacerSerializer(serializers.Serializer):
+    racer_name = serializers.CharField()
+
+
+class JoinSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="the token at the end of the race's invite link")
+
+
+def _race_error(error: services.RaceError):
+    return ValidationError({"detail": str(error)})
+
+
+class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Races you can see: open races, and private races you organise or joined."""
+
+    serializer_class = RaceSerializer
+    queryset = Race.objects.all()  # for the schema; requests see get_queryset
+
+    def get_queryset(self):
+        races = Race.objects.visible_to(self.request.user).select_related("owner__racer")
+        if self.request.query_params.get("open") == "true":
+            races = races.filter(is_open=True)
+        return races
+
+    def managed_race(self) -> Race:
+        race = self.get_object()
+        if not race.is_managed_by(self.request.user):
+            raise NotFound("Only the race's organiser can do this.")
+        return race
+
+    @extend_schema(parameters=[OpenApiParameter("open", bool, description="only open races (Leaderboards)")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        try:
+            services.require_racer_name(self.request.user)
+        except services.RaceError as error:
+            raise _race_error(error) from None
+        with transaction.atomic():
+            race = serializer.save()
+            services.race_join(race, self.request.user)
+
+    def update(self, request, *args, **kwargs):
+        race = self.managed_race()
+        serializer = self.get_serializer(race, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        services.announce_changed(race)
+        return Response(serializer.data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.race_delete(self.managed_race())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: RaceSerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the race now (organiser): no more submissions; running ones finish and count."""
+        race = self.managed_race()
+        try:
+            services.race_close(race)
+        except services.RaceError as error:
+            raise _race_error(error) from None
+        return Response(self.get_serializer(race).data)
+
+    @extend_schema(request=None, responses={200: RaceSerializer})
+    @action(detail=True, methods=["post"], url_path="reset-invite")
+    def reset_invite(self, request, pk=None):
+        """A new invite link (organiser): the old one stops working."""
+        race = self.managed_race()
+        services.race_reset_invite(race)
+        return Response(self.get_serializer(race).data)
+
+    @extend_schema(request=RemoveRacerSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="remove-racer")
+    def remove_racer(self, request, pk=None):
+        """Remove a racer (organiser): their entries leave the board."""
+        race = self.managed_race()
+        body = RemoveRacerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = get_object_or_404(get_user_model(), racer__racer_name__iexact=body.validated_data["racer_name"])
+        try:
+            services.race_remove_racer(race, user)
+        except services.RaceError as error:
+            raise _race_error(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=JoinSerializer, responses={
+        200: RaceSerializer, 404: detail_response("No race has this invite token (it may have been reset)."),
+        400: field_errors_response("No token, or the organiser removed you from this race.")})
+    @action(detail=False, methods=["post"])
+    def join(self, request):
+        """Join a private race with the token of its invite link."""
+        body = JoinSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        race = Race.objects.filter(invite_token=body.validated_data["token"]).first()
+        if race is None:
+            raise NotFound("This invite link is not valid: the organiser may have reset it.")
+        try:
+            services.race_join(race, request.user)
+        except services.RaceError as error:
+            raise _race_error(error) from None
+        return Response(self.get_serializer(race).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int, description=f"up to {MAX_PAGE_SIZE}")],
+        responses={200: inline_serializer("Leaderboard", {"count": serializers.IntegerField(),
+                                                         "page": serializers.IntegerField(),
+                                                         "results": EntrySerializer(many=True)})})
+    @action(detail=True, methods=["get"])
+    def leaderboard(self, request, pk=None):
+        """The board: each racer's best entry, ranked (ties go to the earlier submission)."""
+        race = self.get_object()
+        try:
+            size = min(MAX_PAGE_SIZE, max(1, int(request.query_params.get("page_size", PAGE_SIZE))))
+        except ValueError:
+            raise ValidationError({"page_size": "A whole number."}) from None
+        page = BoardPaginator(race, size).get_page(request.query_params.get("page"))
+        return Response({"count": page.paginator.count, "page": page.number,
+                         "results": EntrySerializer(page.object_list, many=True).data})
+
+    @extend_schema(methods=["get"], responses={200: SubmissionSerializer(many=True)})
+    @extend_schema(methods=["post"], request=SubmitSerializer, responses={201: SubmissionSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def submissions(self, request, pk=None):
+        """Your submissions to this race (GET), or enter one of your models (POST)."""
+        race = self.get_object()
+        if request.method == "POST":
+            body = SubmitSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            model = get_object_or_404(RLModel, pk=body.validated_data["model"], owner=request.user)
+            try:
+                submission = services.submission_create(race, request.user, model)
+            except services.RaceError as error:
+                raise _race_error(error) from None
+            return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+        mine = Submission.objects.filter(race=race, participant__user=request.user).select_related("evaluation")
+        return Response(SubmissionSerializer(mine, many=True).data)
+
+
+router = SimpleRouter()
+router.register("races", RaceViewSet, basename="race")
+urlpatterns = router.urls
