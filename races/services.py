@@ -253,7 +253,10 @@ def submission_finish(job: EvaluationJob) -> Submission | None:
 
 
 def submission_queue_position(submission: Submission) -> int | None:
-    """Place on the training queue of a submission whose evaluation waits for a worker (1 = next)."""
+    """Place on the training queue of a submission whose evaluation waits for a worker (1 = next), or in
+    a live race's queue."""
+    if submission.status == SubmissionStatus.QUEUED:
+        return live_queue_position(submission)
     job = submission.evaluation
     if submission.status != SubmissionStatus.RUNNING or job is None or job.status != JobStatus.QUEUED:
         return None
@@ -305,7 +308,7 @@ def racer_results(racer, viewer) -> list[dict]:
 # broadcast page's socket joins (races.consumers.LiveRaceConsumer). Everything that changes race day is
 # announced on the race's live group as "queue" (the pages re-read race_day_state) or "finished".
 
-LIVE_FIELDS = ("is_live", "auto_launch", "finished_at")
+LIVE_BOARD_ROWS = 10  # what a projector shows beside the video
 
 
 def _announce_live(race: Race, event: str, **payload) -> None:
@@ -524,14 +527,18 @@ def race_day_state(race: Race) -> dict:
         sector_laps.setdefault(user_id, []).extend(lap.get("sectors") or [] for lap in laps
                                                     if lap.get("status") == ranking.LAP_COMPLETE)
     race_best = timing.best_sectors(lap for laps in sector_laps.values() for lap in laps)
-    winner = Submission.objects.leaderboard(race).first() if race.is_finished else None
+    board = list(Submission.objects.leaderboard(race)[:LIVE_BOARD_ROWS])
+    winner = board[0] if race.is_finished and board else None
     return {
         "race": str(race.pk), "name": race.name, "auto_launch": race.auto_launch,
         "finished": race.is_finished, "max_laps": race.max_laps, "max_resets": race.max_resets,
         "current": _run_state(current, sector_laps) if current else None,
         "queue": [_queued_state(place, entry) for place, entry in enumerate(live_queue(race), start=1)],
         "race_best_sectors": race_best,
-        "leader_ms": completed.aggregate(leader=Min("ranking_ms"))["leader"],
+        "leader_ms": board[0].leader_ms if board else None,
+        "board": [{"submission": row.pk, "rank": row.rank, "racer": row.racer_name, "model": row.model_name,
+                   "time": row.ranking_time, "gap": row.gap, "best_lap": row.best_lap_time,
+                   "laps": row.laps_completed, "resets": row.reset_count} for row in board],
         "winner": {"racer": winner.racer_name, "model": winner.model_name, "time": winner.ranking_time}
         if winner is not None else None,
     }
