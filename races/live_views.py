@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from races import services
 from races.models import Race, Submission
-from races.views import PREVIEW_SIZE, _get_race_for_user, _track_svg
+from races.views import _get_race_for_user
 
 
 def _get_live_race(request, race_id) -> Race:
@@ -32,20 +32,8 @@ def _get_run_race(request, race_id) -> Race:
     return race
 
 
-def _track_map(race: Race) -> dict:
-    """The track picture and how a world point lands on it (the car's dot on the inset)."""
-    from simulator.tracks import TrackError
-
-    try:
-        scale, x0, y0 = race.get_track().svg_transform(PREVIEW_SIZE)
-    except TrackError:
-        return {"track_svg": "", "track_map": ""}
-    return {"track_svg": _track_svg(race), "track_map": f"{scale:.5f} {x0:.3f} {y0:.3f}"}
-
-
 def _broadcast_page(request, race: Race, *, socket: str, state_url: str):
-    return render(request, "races/broadcast.html", {
-        "race": race, "socket": socket, "state_url": state_url, **_track_map(race)})
+    return render(request, "races/broadcast.html", {"race": race, "socket": socket, "state_url": state_url})
 
 
 @login_required

@@ -541,7 +541,8 @@ def race_day_state(race: Race) -> dict:
         "board": [{"submission": row.pk, "rank": row.rank, "racer": row.racer_name, "model": row.model_name,
                    "time": row.ranking_time, "gap": row.gap, "best_lap": row.best_lap_time,
                    "laps": row.laps_completed, "resets": row.reset_count} for row in board],
-        "winner": {"racer": winner.racer_name, "model": winner.model_name, "time": winner.ranking_time}
+        "winner": {"racer": winner.racer_name, "model": winner.model_name,
+                   "time": winner.ranking_time or f"{winner.laps_completed} laps completed, not ranked"}
         if winner is not None else None,
     }
 

@@ -280,13 +280,6 @@ class Track:
             ]
         )
 
-    def svg_transform(self, size: int = 480) -> tuple[float, float, float]:
-        """(scale, x0, y0) of ``to_svg(size)``: a world point (x, y) is at pixel (x0 + x * scale,
-        y0 - y * scale) (a live page puts the car on the picture)."""
-        frame = _Frame(self.bounds, size)
-        x0, y0 = frame.pixel((0.0, 0.0))
-        return frame.scale, x0, y0
-
     def to_png(self, size: int = 480) -> bytes:
         """The same picture as ``to_svg`` as PNG bytes, for previews."""
         buffer = io.BytesIO()

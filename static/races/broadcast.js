@@ -1,5 +1,5 @@
 // Race day's broadcast (and the projector link): the run on track from its evaluation's frames and ticks
-// (chase view, the car's dot on the top-down inset, lap, sim clock, sectors), the board and the queue from
+// (the chase view with its top-down inset, lap, sim clock, sectors), the board and the queue from
 // the race-day state, re-read whenever the race's live socket says something changed.
 (function () {
   "use strict";
@@ -16,8 +16,6 @@
   var highlight = null;
   var lap = null;  // the lap being driven: {episode, last: [progress, time], crossed: [...]}
   var laps = [];   // this run's trial records (the evaluation's "episode" events)
-  var map = (root.dataset.trackMap || "").split(" ").map(Number);
-  var dot = null;
 
   function field(name) { return root.querySelector('[data-field="' + name + '"]'); }
 
@@ -85,7 +83,7 @@
     }
   }
 
-  // -- ticks: lap, clock, sectors, the car on the inset ---------------------------------------------
+  // -- ticks: lap, clock, sectors ---------------------------------------------
   function bestOf(list, index) { return list && list[index] !== undefined ? list[index] : null; }
 
   function colour(time, index) {
@@ -121,19 +119,6 @@
     text(field("lap"), tick.episode + " / " + (state ? state.max_laps : "?"));
     text(field("clock"), seconds(tick.sim_time));
     text(field("resets"), tick.reset_count + " / " + (state ? state.max_resets : "?"));
-    moveDot(tick.x, tick.y);
-  }
-
-  function moveDot(x, y) {
-    var svg = root.querySelector(".inset svg");
-    if (!svg || map.length !== 3) { return; }
-    if (!dot) {
-      dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
-      dot.setAttribute("r", "7"); dot.setAttribute("fill", "#e53935"); dot.setAttribute("stroke", "white");
-      svg.appendChild(dot);
-    }
-    dot.setAttribute("cx", (map[1] + x * map[0]).toFixed(1));
-    dot.setAttribute("cy", (map[2] - y * map[0]).toFixed(1));
   }
 
   function onFrame(payload) {
