@@ -432,6 +432,8 @@ def live_launch(race: Race) -> Submission | None:
 
 def live_set_auto_launch(race: Race, enabled: bool) -> None:
     """Auto-launch: each run's end launches the next queued one (and turning it on launches now if idle)."""
+    if enabled and race.is_finished:
+        raise RaceError("The race is finished.")
     race.auto_launch = bool(enabled)
     race.save(update_fields=["auto_launch", "updated_at"])
     _announce_live(race, "queue")

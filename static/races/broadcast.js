@@ -51,12 +51,17 @@
     rows.innerHTML = "";
     data.board.forEach(function (row) {
       var tr = document.createElement("tr");
+      tr.dataset.entry = String(row.submission);
       if (row.submission === highlight) { tr.className = "new"; }
       [row.rank, row.racer, row.time || (row.laps + " laps"), row.gap].forEach(function (value) {
         var td = document.createElement("td"); td.textContent = value; tr.appendChild(td);
       });
       rows.appendChild(tr);
     });
+    if (!data.board.length) {
+      var empty = document.createElement("tr"), cell = document.createElement("td");
+      cell.colSpan = 4; cell.textContent = "No runs finished yet"; empty.appendChild(cell); rows.appendChild(empty);
+    }
     var next = root.querySelector("[data-next]");
     next.innerHTML = "";
     data.queue.slice(0, 5).forEach(function (entry) {

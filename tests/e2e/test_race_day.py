@@ -85,6 +85,8 @@ def test_it_runs_race_day_from_the_queue_to_the_winner(page, browser, live_url, 
     live = ana_page.locator("#broadcast")
     expect(live).to_have_attribute("data-socket-state", "open")
     expect(ana_page.get_by_test_id("up-next").locator("li")).to_have_count(3)
+    board = ana_page.get_by_test_id("live-board")
+    expect(board).to_contain_text("No runs finished yet")
     page.get_by_test_id("launch").click()
     expect(page.get_by_test_id("current-run")).to_contain_text("Owner_Racer")
     expect(ana_page.get_by_test_id("live-racer")).to_have_text("Owner_Racer")
@@ -98,13 +100,13 @@ def test_it_runs_race_day_from_the_queue_to_the_winner(page, browser, live_url, 
     ana_page.screenshot(path=str(shot("launched").parent / "broadcast-01-live-1920.png"))
 
     # The run ends: the board shows the organiser's row, highlighted.
-    expect(ana_page.get_by_test_id("live-board").locator("tbody tr")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
-    expect(ana_page.get_by_test_id("live-board").locator("tr.new")).to_contain_text("Owner_Racer")
+    expect(board.locator("tbody tr[data-entry]")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    expect(board.locator("tr.new")).to_contain_text("Owner_Racer")
     ana_page.screenshot(path=str(shot("first-run-done").parent / "broadcast-02-board-1920.png"))
 
     # Auto-launch runs the rest.
     page.get_by_test_id("auto-launch").click()
-    expect(ana_page.get_by_test_id("live-board").locator("tbody tr")).to_have_count(3, timeout=2 * RUN_TIMEOUT_MS)
+    expect(board.locator("tbody tr[data-entry]")).to_have_count(3, timeout=2 * RUN_TIMEOUT_MS)
     expect(page.get_by_test_id("current-run")).to_contain_text("Nobody", timeout=RUN_TIMEOUT_MS)
     assert Submission.objects.filter(race=race, status="COMPLETED").count() == 3
     shot("queue-run")
@@ -120,7 +122,7 @@ def test_it_runs_race_day_from_the_queue_to_the_winner(page, browser, live_url, 
     projector = browser.new_context(base_url=live_url, viewport={"width": 1366, "height": 768}).new_page()
     projector.goto(projector_url)
     expect(projector.get_by_test_id("winner-overlay")).to_contain_text(winner)
-    expect(projector.get_by_test_id("live-board").locator("tbody tr")).to_have_count(3)
+    expect(projector.get_by_test_id("live-board").locator("tbody tr[data-entry]")).to_have_count(3)
     projector.screenshot(path=str(shot("projector").parent / "projector-laptop-1366.png"))
     assert errors == []
 
