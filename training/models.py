@@ -205,7 +205,7 @@ class Job(models.Model):
     def status_payload(self) -> dict:
         """What the job's pages are told when its status changes."""
         return {"status": self.status, "model_status": MODEL_STATUS.get(self.status, ""),
-                "failure_reason": self.failure_reason}
+                "failure_reason": self.failure_message}
 
     @property
     def failure_message(self) -> str:
