@@ -163,6 +163,7 @@ def race_detail(request, race_id):
         "racers": list(race.participants.filter(removed_at__isnull=True).select_related("user__racer"))
         if managed else [],
         "track_svg": _track_svg(race),
+        "runs_race_day": race.is_run_by(request.user),
     })
     return render(request, "races/detail.html", context)
 
