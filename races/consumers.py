@@ -76,6 +76,7 @@ class LiveRaceConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
     async def broadcast(self, event):
-        await self.send_json({"event": event["event"], "payload": event["payload"]})
+        # Follow the new run before the page hears of it: what it hears next is the new run's stream.
         if event["event"] in RUN_CHANGES:
             await self._follow_run()
+        await self.send_json({"event": event["event"], "payload": event["payload"]})
