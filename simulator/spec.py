@@ -179,6 +179,9 @@ def number(value, field: str, errors: dict) -> float | None:
     except (TypeError, ValueError):
         errors[field] = "Enter a number."
         return None
+    except OverflowError:  # a JSON integer past float's range (e.g. 10**400): no car goes that far
+        errors[field] = "Enter a finite number."
+        return None
     if not math.isfinite(result):
         errors[field] = "Enter a finite number."
         return None
@@ -253,7 +256,10 @@ def check_action_space(action_space_type, action_space):
 
 def check_sensors(sensors) -> list[str]:
     """One camera first, then at most one LIDAR."""
-    if not isinstance(sensors, list) or not sensors or sensors[0] not in CAMERAS:
+    # Only strings are looked up: a list or object in the list (unhashable) would raise TypeError.
+    if not isinstance(sensors, list) or not all(isinstance(name, str) for name in sensors):
+        raise ActionSpaceError({"sensors": "Give the sensors as a list of names."})
+    if not sensors or sensors[0] not in CAMERAS:
         raise ActionSpaceError({"sensors": "Start with one camera: " + " or ".join(CAMERAS) + "."})
     if len(sensors) > 2 or (len(sensors) == 2 and sensors[1] not in LIDARS):
         raise ActionSpaceError({"sensors": "Add at most one LIDAR after the camera: " + " or ".join(LIDARS) + "."})
