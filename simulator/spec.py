@@ -267,7 +267,7 @@ def check_sensors(sensors) -> list[str]:
 
 
 def check_network(network) -> str:
-    if network not in NETWORKS:
+    if not isinstance(network, str) or network not in NETWORKS:
         raise ActionSpaceError({"neural_network": "Choose " + " or ".join(NETWORKS) + "."})
     return network
 
@@ -313,7 +313,7 @@ def read_model_metadata(raw) -> dict:
         action_space = check_action_space(kind, raw["action_space"])
     except ActionSpaceError as error:
         raise MetadataError("; ".join(error.errors.values())) from None
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise MetadataError(f"training_algorithm must be {' or '.join(ALGORITHMS)}.")
     if algorithm == SAC and kind != CONTINUOUS:
         raise MetadataError("a SAC model needs a continuous action space.")
@@ -329,13 +329,13 @@ def _check_shape(kind, action_space) -> None:
         for index, action in enumerate(action_space):
             try:
                 float(action["steering_angle"]), float(action["speed"])
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise MetadataError(f"action {index} needs numeric steering_angle and speed") from None
     elif kind == CONTINUOUS:
         try:
             bounds = {key: (float(action_space[key]["low"]), float(action_space[key]["high"]))
                       for key in ("speed", "steering_angle")}
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise MetadataError("a continuous action_space needs speed and steering_angle low/high") from None
         for key, (low, high) in bounds.items():
             if not low < high:
