@@ -179,6 +179,9 @@ def number(value, field: str, errors: dict) -> float | None:
     except (TypeError, ValueError):
         errors[field] = "Enter a number."
         return None
+    except OverflowError:  # a JSON integer past float's range (e.g. 10**400): no car goes that far
+        errors[field] = "Enter a finite number."
+        return None
     if not math.isfinite(result):
         errors[field] = "Enter a finite number."
         return None
@@ -253,7 +256,10 @@ def check_action_space(action_space_type, action_space):
 
 def check_sensors(sensors) -> list[str]:
     """One camera first, then at most one LIDAR."""
-    if not isinstance(sensors, list) or not sensors or sensors[0] not in CAMERAS:
+    # Only strings are looked up: a list or object in the list (unhashable) would raise TypeError.
+    if not isinstance(sensors, list) or not all(isinstance(name, str) for name in sensors):
+        raise ActionSpaceError({"sensors": "Give the sensors as a list of names."})
+    if not sensors or sensors[0] not in CAMERAS:
         raise ActionSpaceError({"sensors": "Start with one camera: " + " or ".join(CAMERAS) + "."})
     if len(sensors) > 2 or (len(sensors) == 2 and sensors[1] not in LIDARS):
         raise ActionSpaceError({"sensors": "Add at most one LIDAR after the camera: " + " or ".join(LIDARS) + "."})
@@ -261,7 +267,7 @@ def check_sensors(sensors) -> list[str]:
 
 
 def check_network(network) -> str:
-    if network not in NETWORKS:
+    if not isinstance(network, str) or network not in NETWORKS:
         raise ActionSpaceError({"neural_network": "Choose " + " or ".join(NETWORKS) + "."})
     return network
 
@@ -307,7 +313,7 @@ def read_model_metadata(raw) -> dict:
         action_space = check_action_space(kind, raw["action_space"])
     except ActionSpaceError as error:
         raise MetadataError("; ".join(error.errors.values())) from None
-    if algorithm not in ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise MetadataError(f"training_algorithm must be {' or '.join(ALGORITHMS)}.")
     if algorithm == SAC and kind != CONTINUOUS:
         raise MetadataError("a SAC model needs a continuous action space.")
@@ -323,13 +329,13 @@ def _check_shape(kind, action_space) -> None:
         for index, action in enumerate(action_space):
             try:
                 float(action["steering_angle"]), float(action["speed"])
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise MetadataError(f"action {index} needs numeric steering_angle and speed") from None
     elif kind == CONTINUOUS:
         try:
             bounds = {key: (float(action_space[key]["low"]), float(action_space[key]["high"]))
                       for key in ("speed", "steering_angle")}
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise MetadataError("a continuous action_space needs speed and steering_angle low/high") from None
         for key, (low, high) in bounds.items():
             if not low < high:

@@ -32,6 +32,13 @@ def test_it_creates_a_vehicle(owner_api, owner):
     ({"neural_network": "BIG"}, "neural_network"),
     ({"name": "The Original DeepRacer"}, "name"),
     ({"colour": "blue"}, "colour"),
+    # Bodies schemathesis found (500 before): unhashable sensor names, integers past float's range.
+    ({"sensors": [{}]}, "sensors"),
+    ({"sensors": ["FRONT_FACING_CAMERA", ["LIDAR"]]}, "sensors"),
+    ({"action_space": [{"steering_angle": 10**400, "speed": 1}, {"steering_angle": 0, "speed": 1}]}, "action_space"),
+    ({"action_space_type": "continuous",
+      "action_space": {"speed": {"low": 1, "high": 10**400}, "steering_angle": {"low": -1, "high": 1}}}, "action_space"),
+    ({"name": "A\x00B"}, "name"),
 ])
 def test_it_answers_400_with_the_field(owner_api, changes, field):
     response = owner_api.post("/api/vehicles/", {**NEW, **changes}, format="json")

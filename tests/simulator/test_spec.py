@@ -101,3 +101,20 @@ def test_it_reads_model_metadata_leniently_and_checks_it_strictly():
         read_model_metadata({"action_space": [{"steering_angle": 0, "speed": 1}] * 2, "training_algorithm": "sac"})
     with pytest.raises(MetadataError, match="Choose"):
         read_model_metadata({"action_space": [{"steering_angle": 0, "speed": 1}] * 2, "neural_network": "RESNET"})
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"sensor": [["FRONT_FACING_CAMERA"]]}, "list of names"),
+    ({"neural_network": ["DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"]}, "Choose"),
+    ({"training_algorithm": {"clipped_ppo": 1}}, "training_algorithm must be"),
+    ({"action_space": [{"steering_angle": 10**400, "speed": 1}] * 2}, "numeric steering_angle"),
+    ({"action_space_type": "continuous",
+      "action_space": {"speed": {"low": 1, "high": 10**400}, "steering_angle": {"low": -1, "high": 1}}}, "low/high"),
+])
+def test_it_refuses_metadata_values_of_the_wrong_kind_with_a_reason(changes, reason):
+    """Lists or objects where names belong (unhashable) and integers past float's range raised TypeError and
+    OverflowError before: an imported model_metadata.json is untrusted input."""
+    from simulator.spec import MetadataError, read_model_metadata
+
+    with pytest.raises(MetadataError, match=reason):
+        read_model_metadata({"action_space": [{"steering_angle": 0, "speed": 1}] * 2, **changes})
