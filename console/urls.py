@@ -14,6 +14,11 @@ console_patterns = (
         path("health/", views.health, name="health"),
         path("manage/users/", user_views.users, name="users"),
         path("manage/users/<int:user_id>/roles/", user_views.user_roles, name="user_roles"),
+        path("manage/users/<int:user_id>/quota/", user_views.user_quota, name="user_quota"),
+        path("manage/usage/", user_views.usage, name="usage"),
+        path("manage/quotas/", user_views.quota_defaults, name="quota_defaults"),
+        path("manage/registration/", user_views.registration, name="registration"),
+        path("manage/invitations/", user_views.invitation_create, name="invitation_create"),
     ],
     "console",
 )

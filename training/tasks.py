@@ -7,11 +7,14 @@ A worker that starts (again) also sweeps for jobs whose worker is gone and sends
 waiting jobs (worker.jobs_recover). A worker told to shut down (Ctrl-C, SIGTERM: Celery's warm shutdown
 waits for the running task) makes its job checkpoint and wait for the next worker; a job message it
 receives meanwhile goes back to the queue unstarted.
+
+The job tasks take the id of the job they were sent for, but a worker runs the fairest waiting job
+(training.queue): the messages only say that a job waits; the database decides which one runs next.
 """
 
 from celery import shared_task
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from training import worker
 
@@ -24,13 +27,13 @@ def _refuse_while_shutting_down() -> None:
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    worker.training_run(job_id, worker=self.request.hostname or None)
+    worker.job_run_next(worker=self.request.hostname or None)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_evaluation_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    worker.evaluation_run(job_id, worker=self.request.hostname or None)
+    worker.job_run_next(worker=self.request.hostname or None)
 
 
 @shared_task
@@ -42,6 +45,10 @@ def recover_jobs(dead_worker: str | None = None, resend_waiting: bool = False) -
 def _recover_after_restart(sender=None, **kwargs) -> None:
     # A worker that (re)starts under a name still holding running jobs was killed while running them.
     hostname = getattr(sender, "hostname", None)
+    if hostname:
+        queues = ",".join(sorted(queue.name for queue in sender.task_consumer.queues)) \
+            if getattr(sender, "task_consumer", None) else ""
+        worker.worker_register(hostname, queues)
     recover_jobs.apply_async(kwargs={"dead_worker": hostname, "resend_waiting": True})
 
 
@@ -50,3 +57,13 @@ def _checkpoint_before_shutdown(sender=None, sig=None, how=None, **kwargs) -> No
     # In the signal handler of the worker's main process: only a flag is set; the running job sees it at
     # its next report (within a second), checkpoints and ends as INTERRUPTED, then the worker exits.
     worker.worker_shutdown_requested(str(sig or "SIGTERM"))
+
+
+@worker_shutdown.connect
+def _leave_the_worker_list(sender=None, **kwargs) -> None:
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        try:
+            worker.worker_unregister(hostname)
+        except Exception:  # the database may be gone too: the row then ages out
+            pass

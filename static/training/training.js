@@ -58,7 +58,7 @@
   }
 
   function stopReason(reason) {
-    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached", imported: "trained elsewhere, imported" }[reason] || reason;
+    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached", quota: "monthly compute quota reached", imported: "trained elsewhere, imported" }[reason] || reason;
   }
 
   function tick() {
@@ -180,6 +180,7 @@
     redraw();
     appendLogs(state.logs, true);
     showStatus(state);
+    window.liveJob.showPlace(root, state.queue);
   }
 
   const handlers = {
