@@ -28,6 +28,7 @@ from models_app.models import ImportedTrack, RLModel, Status
 from simulator import spec
 from simulator.spec import HYPERPARAMETERS_PATH, METADATA_PATH, TRAINING_PARAMS_PATH
 from simulator.tracks import BUILTIN_TRACKS
+from training import artifacts
 
 MAX_MEMBERS = 20_000
 # A gzip bomb guard: the unpacked folder may be at most this many times the upload limit.
@@ -140,8 +141,9 @@ class Upload:
             return handle.read(limit + 1)[:limit]
 
     def copy(self, path: str, target: Path):
-        with self.entries[path].open() as source, open(target, "wb") as destination:
-            shutil.copyfileobj(source, destination, CHUNK)
+        """Into the model folder through its owner (training.artifacts), atomically."""
+        with self.entries[path].open() as source:
+            artifacts.copy_atomically(source, target, CHUNK)
 
 
 def _checked_path(name: str) -> str:

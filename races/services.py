@@ -137,6 +137,8 @@ def submission_refusal(race: Race, user, model) -> str | None:
         return "Pick one of your own models."
     if model.status in ("QUEUED", "TRAINING", "STOPPING"):
         return f"{model.name} is {model.get_status_display().lower()}: submit it once it is ready."
+    if model.is_logs_model:
+        return f"{model.name} was trained elsewhere: {model.logs_only_reason}"
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
         return f"{model.name} has no trained checkpoint to race yet."
     sensors = model.vehicle_snapshot.get("sensor") or []

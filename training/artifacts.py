@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tarfile
 import time
 import warnings
@@ -84,6 +85,16 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def copy_atomically(source, path: Path, chunk: int = 256 * 1024) -> None:
+    """Stream a readable binary file into ``path`` (an imported folder's files), by the same rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as destination:
+        shutil.copyfileobj(source, destination, chunk)
     os.replace(tmp, path)
 
 

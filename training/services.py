@@ -125,6 +125,8 @@ def training_continue(job: TrainingJob, *, minutes: float | None = None, enqueue
     """Continue training by hand: the model's latest training job, failed or stopped, is queued again
     with ``minutes`` more (default: what was left of its limit, or the model's maximum time when none was)
     and resumes from its last checkpoint; its metrics, graph and sim traces go on where they ended."""
+    if job.model.is_logs_model:
+        raise JobError(job.model.logs_only_reason)
     if not job.can_continue:
         raise JobError(f"This training job is {job.get_status_display().lower()}: only a finished one "
                        f"can continue.")

@@ -135,6 +135,8 @@ def test_it_refuses_to_train_or_evaluate_a_logs_model_and_clones_it_from_scratch
         services.training_start(model, enqueue=False)
     with pytest.raises(services.JobError, match="cannot be evaluated"):
         services.evaluation_start(model, track="quick_loop", enqueue=False)
+    with pytest.raises(services.JobError, match="cannot be evaluated"):
+        services.training_continue(TrainingJob.objects.get(model=model), enqueue=False)
     clone = make_model(owner, name="sample-clone", vehicle_name="sample vehicle", parent=model,
                        vehicle_snapshot=model.vehicle_snapshot)
     job = services.training_start(clone, enqueue=False)
@@ -379,6 +381,12 @@ def test_it_imports_through_the_api_with_the_origin(owner_api, owner):
     body = response.json()
     assert body["origin"] == "drfc" and body["logs_only_reason"] == NO_WEIGHTS
     assert body["import_details"]["figures"]["iterations"] == 27
+    files = LAYOUTS["console-logs"][0]
+    folder = owner_api.post("/api/models/import/", {
+        "name": "from-folder", "folder": [SimpleUploadedFile(path.rsplit("/", 1)[-1], data) for path, data in files.items()],
+        "paths": json.dumps(list(files))}, format="multipart")
+    assert folder.status_code == 201, folder.json()
+    assert folder.json()["origin"] == "console" and folder.json()["import_details"]["figures"]["evaluations"] == 1
     bad = owner_api.post("/api/models/import/", {"name": "bad", "archive": zip_of({**GOOD, "../x": b"x"})},
                           format="multipart")
     assert bad.status_code == 400 and "outside" in bad.json()["archive"][0]

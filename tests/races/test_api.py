@@ -143,6 +143,20 @@ def test_it_refuses_a_submission_with_the_reason(race, owner_api, rl_model, stra
     assert client.post(f"/api/races/{open_race.pk}/submissions/", {"model": str(trained_rl_model.pk)}).status_code == 404
 
 
+def test_it_refuses_an_imported_logs_model_with_the_reason(race, owner_api, rl_model):
+    from models_app.archive import NO_WEIGHTS
+    from training import artifacts
+
+    # deepracer-for-cloud folders hold a checkpoint index too, naming TensorFlow checkpoints we cannot run.
+    entry = artifacts.checkpoint_entry("5_Step-100.ckpt", 1.0)
+    artifacts.write_checkpoints_index(rl_model.folder, entry, entry)
+    rl_model.logs_only_reason = NO_WEIGHTS
+    rl_model.save()
+    response = owner_api.post(f"/api/races/{race.pk}/submissions/", {"model": str(rl_model.pk)})
+    assert response.status_code == 400 and "cannot be evaluated or raced" in response.data["detail"]
+    assert not Submission.objects.filter(model=rl_model).exists()
+
+
 def test_it_describes_the_races_api_in_the_schema(owner_client):
     schema = owner_client.get("/api/schema/").content.decode()
     for route in ("/api/races/", "/api/races/{id}/leaderboard/", "/api/races/{id}/submissions/",
