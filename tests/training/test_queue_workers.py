@@ -65,3 +65,38 @@ def test_it_starts_the_second_racers_job_before_the_first_racers_third(two_worke
     finally:
         for model in models:
             shutil.rmtree(model.folder, ignore_errors=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_requeues_a_killed_workers_job_and_finishes_it_on_the_other_worker(two_workers, owner):
+    import signal
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.launcher import signal_group
+    from training import worker
+
+    model = make_model(owner, name="Survivor")
+    try:
+        job = services.training_start(model, max_iterations=2)
+        deadline = time.monotonic() + FINISH_SECONDS
+        while time.monotonic() < deadline and TrainingJob.objects.get(pk=job.pk).last_iteration < 1:
+            time.sleep(0.5)
+        running = TrainingJob.objects.get(pk=job.pk)
+        assert running.last_iteration >= 1, [process.log()[-2000:] for process in two_workers]
+        doomed = next(process for process in two_workers if running.worker.startswith(process.name))
+        survivor = next(process for process in two_workers if process is not doomed)
+        signal_group(doomed.process, signal.SIGKILL)  # the machine is gone: no shutdown, no checkpoint call
+        doomed.process.wait()
+        # Three minutes without a heartbeat, as the recovery sweep would find them.
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=4))
+        assert worker.jobs_recover() == [("TrainingJob", job.pk, "requeued")]
+        while time.monotonic() < deadline and not TrainingJob.objects.get(pk=job.pk).is_finished:
+            time.sleep(0.5)
+        finished = TrainingJob.objects.get(pk=job.pk)
+        assert finished.status == JobStatus.COMPLETED, (finished.failure_reason, survivor.log()[-3000:])
+        assert finished.worker.startswith(survivor.name) and finished.last_iteration == 2
+        assert [record["iteration"] for record in finished.metrics] == [1, 2]
+    finally:
+        shutil.rmtree(model.folder, ignore_errors=True)
