@@ -9,10 +9,10 @@ fault is injected in turn, one iteration apart:
     worker SIGTERM          the Celery training worker running the job (docker compose stop, a deploy)
     Ctrl-C, start again     the whole console, then `make run` again at once
 
-For each: what the racer sees (the job statuses seen from the fault to the next checkpoint, the log
+For each: what the racer sees (the job statuses seen from the fault to two checkpoints later, the log
 warning, the live page's websocket) and the work lost in seconds: how much longer the iteration hit by the
-fault took than a clean one (the median of the clean iterations), the console's own downtime excluded for
-Ctrl-C. That is the training time thrown away (episodes collected since the last checkpoint) plus the
+fault and the next took than two clean ones (the median of the clean iterations), the console's own
+downtime excluded for Ctrl-C. That is the training time thrown away (episodes collected since the last checkpoint) plus the
 time to get going again (new env process, new worker, resume from the checkpoint). Run:
 
     python bench/fault_table.py [--clean-iterations 3]
@@ -100,6 +100,7 @@ def _page_reconnect_seconds(console: LaunchedConsole, job: dict, since: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean-iterations", type=int, default=3, help="iterations before the first fault")
+    parser.add_argument("--verbose", action="store_true", help="print the log lines about stops and resumes")
     options = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -109,7 +110,7 @@ def main() -> None:
         try:
             console.start()
             faults = 4
-            job = console.start_training(iterations=options.clean_iterations + 2 * faults)
+            job = console.start_training(iterations=options.clean_iterations + 2 * faults + 1)
             watch = JobWatch(console, job["job"])
             watch.wait_for_iteration(options.clean_iterations)
             clean = [watch.checkpoints[i + 1] - watch.checkpoints[i] for i in range(1, options.clean_iterations)]
@@ -122,11 +123,11 @@ def main() -> None:
                 time.sleep(max(0.0, start + clean_seconds / 2 - time.monotonic()))
                 moment = time.monotonic()
                 downtime, extra = fault()
-                end = watch.wait_for_iteration(last + 1)
-                lost = (end - start) - downtime - clean_seconds
+                # Two iterations: a fault at the very end of one shows in the next.
+                end = watch.wait_for_iteration(last + 2)
+                lost = (end - start) - downtime - 2 * clean_seconds
                 seen = " → ".join(watch.seen_between(moment, end))
                 rows.append((name, f"{seen}; {sees(moment, extra)}", lost))
-                watch.wait_for_iteration(last + 2)  # one clean iteration between faults
 
             def kill_env_worker():
                 os.kill(console.pid("training.rollout_worker"), signal.SIGKILL)
@@ -150,9 +151,16 @@ def main() -> None:
                 os.kill(worker, signal.SIGTERM)
                 return 0.0, worker
 
-            inject("training worker SIGTERM", stop_worker,
-                   lambda moment, worker: "resumed from its checkpoint on the other worker"
-                   if not alive(worker) else "the worker did not stop (unexpected)")
+            def worker_sees(moment, worker):
+                deadline = time.monotonic() + 60
+                while alive(worker) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                exited = (f"the worker exited cleanly after {time.monotonic() - moment:.1f} s" if not alive(worker)
+                          else "the worker did not stop (unexpected)")
+                resumed = console.training_log(job).count("Resuming from checkpoint")
+                return f"{exited}; the job resumed from its checkpoint on the other worker ({resumed} resumes so far)"
+
+            inject("training worker SIGTERM", stop_worker, worker_sees)
 
             def ctrl_c_and_start():
                 moment = time.monotonic()
@@ -168,6 +176,9 @@ def main() -> None:
             done = console.wait_for_job(job["job"], lambda row: row["status"] == "COMPLETED", ITERATION_SECONDS,
                                         "the job to complete")
             iterations = [record["iteration"] for record in done["metrics"]]
+            if options.verbose:
+                print("".join(line + "\n" for line in console.training_log(job).splitlines()
+                              if line.startswith(("Training ended", "Resuming", "WARNING"))))
             assert iterations == list(range(1, len(iterations) + 1)), iterations
             console.ctrl_c()
         finally:

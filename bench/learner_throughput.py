@@ -1,12 +1,18 @@
-"""Learner throughput: env steps/s end to end (workers + batched policy) and PPO update samples/s.
+"""Learner throughput: env steps/s end to end and where the wall clock goes (collect / update / evaluate /
+other), then the PPO update alone per sample.
 
-    python bench/learner_throughput.py [--track quick_loop] [--workers 2] [--episodes 10] [--network shallow]
+    python bench/learner_throughput.py [--track quick_loop] [--workers 2] [--iterations 3] [--episodes 20]
+                                       [--epochs 10] [--bfloat16 auto|on|off] [--network shallow] [--skip-env]
 
-1. End to end: two training iterations of the default vehicle through the engine (env worker processes,
-   batched inference, update, evaluation), printing the engine's own timings: env steps/s while
-   collecting and update samples/s (samples x epochs / update seconds).
-2. The update alone on synthetic frames, with 1 and 2 torch threads (SPEC 6 measured the 3-layer CNN
-   PPO update at 650-800 samples/s on 2 threads).
+1. End to end: ``--iterations`` training iterations of the default vehicle through the engine (env worker
+   processes, batched inference, update, evaluation), the console's default hyperparameters unless
+   ``--episodes``/``--epochs`` say otherwise. The wall clock from the call to ``train`` to its return is
+   split into: collect (training episodes), update, evaluate (what the evaluation adds to the wall
+   clock: it runs during the update and only its overrun counts), other (start-up, trace and metrics
+   files, checkpoints). Also: the evaluation's own duration, env steps/s while collecting, update
+   samples/s (samples x epochs / update seconds) and the update's cost per env sample.
+2. The update alone on synthetic frames, float32 and bfloat16, 1 and 2 torch threads: samples per wall
+   second and per CPU second (the CPU figure is what free cores would give).
 Figures are noisy when other work shares the 2 cores: the load average is printed with them.
 """
 
@@ -27,12 +33,14 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER  # noqa: E402
 from training.artifacts import observation_space  # noqa: E402
 from training.engine import TrainingRun, train  # noqa: E402
-from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, build_agent  # noqa: E402
+from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
 from training.ppo import Batch, PPOConfig, PPOLearner  # noqa: E402
 
 NETWORKS = {"shallow": SHALLOW_CNN, "deep": DEEP_CNN, "simapp-deep": DEEPEST_CNN}
+BFLOAT16 = {"auto": None, "on": True, "off": False}
 SYNTHETIC_SAMPLES = 1024
 
 
@@ -40,10 +48,9 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def end_to_end(track: str, workers: int, episodes: int, network: str) -> None:
-    metadata = {"action_space_type": "discrete",
-                "action_space": [{"steering_angle": s, "speed": v} for s in (-30, -15, 0, 15, 30) for v in (0.5, 1.0)],
-                "sensor": ["FRONT_FACING_CAMERA"], "neural_network": network, "training_algorithm": "clipped_ppo"}
+def end_to_end(args, network: str) -> None:
+    metadata = {**ORIGINAL_DEEPRACER, "neural_network": network}
+    hyperparameters = {**CONSOLE_DEFAULTS, "num_episodes_between_training": args.episodes, "num_epochs": args.epochs}
     rows = []
 
     def report(progress):
@@ -53,25 +60,37 @@ def end_to_end(track: str, workers: int, episodes: int, network: str) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
-        train(TrainingRun(model_dir=Path(folder) / "model", metadata=metadata,
-                          hyperparameters={"num_episodes_between_training": episodes}, env_kwargs={"track": track},
-                          max_iterations=2, num_workers=workers, stream_frames=False), report)
+        result = train(TrainingRun(model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
+                                   env_kwargs={"track": args.track}, max_iterations=args.iterations,
+                                   num_workers=args.workers, stream_frames=False, bfloat16=BFLOAT16[args.bfloat16]),
+                       report)
         wall = time.monotonic() - started
     for row in rows:
         print(f"  iteration {row['iteration']}: {row['steps']:6d} steps so far, collect "
-              f"{row['charts/env_steps_per_second']:6.0f} env steps/s, update "
-              f"{row['charts/update_samples_per_second']:5.0f} samples/s "
-              f"({row['timing/collect_seconds']:.1f} s collect, {row['timing/update_seconds']:.1f} s update, "
-              f"{row['timing/evaluate_seconds']:.1f} s evaluate)")
-    print(f"  overall: {rows[-1]['steps'] / wall:.0f} env steps/s including updates, evaluations and start-up "
-          f"({wall:.0f} s)")
+              f"{row['charts/env_steps_per_second']:5.0f} env steps/s, update "
+              f"{row['charts/update_samples_per_second']:5.0f} samples/s ({row['timing/collect_seconds']:.1f} s "
+              f"collect, {row['timing/update_seconds']:.1f} s update, evaluation {row['timing/evaluate_seconds']:.1f} s "
+              f"of which {row['timing/evaluate_wait_seconds']:.1f} s after the update, "
+              f"{row['evaluation_steps']} evaluation steps)")
+    split = {"collect": sum(r["timing/collect_seconds"] for r in rows),
+             "update": sum(r["timing/update_seconds"] for r in rows),
+             "evaluate": sum(r["timing/evaluate_wait_seconds"] for r in rows)}
+    split["other"] = wall - sum(split.values())
+    steps = result.steps
+    print(f"  wall clock {wall:.1f} s for {steps} env steps: "
+          + ", ".join(f"{name} {seconds:.1f} s ({100 * seconds / wall:.0f}%)" for name, seconds in split.items()))
+    print(f"  evaluation ran {sum(r['timing/evaluate_seconds'] for r in rows):.1f} s in all, alongside the updates")
+    print(f"  update cost: {1000 * split['update'] / max(steps, 1):.2f} ms wall per env sample "
+          f"({args.epochs} epochs)")
+    print(f"  END TO END: {steps / wall:.0f} env steps/s (collect alone {steps / split['collect']:.0f}/s); "
+          f"load average {load()}", flush=True)
 
 
-def update_only(network: str, threads: int) -> float:
+def update_only(network: str, threads: int, bfloat16: bool) -> tuple[float, float]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     agent = build_agent({"neural_network": network}, observation_space(["FRONT_FACING_CAMERA"]), gym.spaces.Discrete(10))
-    learner = PPOLearner(agent, PPOConfig(num_epochs=2))
+    learner = PPOLearner(agent, PPOConfig(num_epochs=2), bfloat16=bfloat16)
     count = SYNTHETIC_SAMPLES
     frames = torch.as_tensor(np.random.default_rng(0).integers(0, 256, (count, 1, 120, 160), dtype=np.uint8))
     batch = Batch({"FRONT_FACING_CAMERA": frames}, torch.randint(0, 10, (count,)), torch.full((count,), -2.3),
@@ -88,19 +107,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="quick_loop")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--episodes", type=int, default=10, help="episodes per iteration in the end-to-end run")
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=CONSOLE_DEFAULTS["num_episodes_between_training"],
+                        help="episodes per iteration")
+    parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"])
+    parser.add_argument("--bfloat16", choices=sorted(BFLOAT16), default="auto")
     parser.add_argument("--network", choices=sorted(NETWORKS), default="shallow")
     parser.add_argument("--skip-env", action="store_true", help="only the update benchmark")
     args = parser.parse_args()
     network = NETWORKS[args.network]
-    print(f"learner throughput: {network}, {os.cpu_count()} cores, load average {load()}")
+    print(f"learner throughput: {network}, {os.cpu_count()} cores, bfloat16 {args.bfloat16} "
+          f"(hardware: {bfloat16_available('cpu')}), load average {load()}", flush=True)
     if not args.skip_env:
-        print(f"end to end on {args.track} with {args.workers} env workers:")
-        end_to_end(args.track, args.workers, args.episodes, network)
-    for threads in (1, 2):
-        wall, cpu = update_only(network, threads)
-        print(f"PPO update alone, {threads} torch thread(s): {wall:5.0f} samples/s wall "
-              f"({cpu:5.0f} if the cores were free)")
+        print(f"end to end on {args.track} with {args.workers} env workers, {args.iterations} iterations of "
+              f"{args.episodes} episodes, {args.epochs} epochs:")
+        end_to_end(args, network)
+    for bfloat16 in (False, True):
+        for threads in (1, 2):
+            wall, cpu = update_only(network, threads, bfloat16)
+            print(f"PPO update alone, {'bfloat16' if bfloat16 else 'float32 '}, {threads} torch thread(s): "
+                  f"{wall:5.0f} samples/s wall ({cpu:5.0f} if the cores were free)", flush=True)
     print(f"load average after: {load()}")
 
 

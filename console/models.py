@@ -48,7 +48,8 @@ class SiteSettings(models.Model):
 
     @classmethod
     def current(cls) -> "SiteSettings":
-        return cls.objects.get_or_create(pk=1)[0]
+        # Read-only until an admin saves it: a page view never writes (the defaults are the fields').
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @property
     def registration_open(self) -> bool:

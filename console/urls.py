@@ -51,6 +51,7 @@ urlpatterns += [
     path("models/", include("models_app.urls")),
     path("training/", include("training.urls")),
     path("races/", include("races.urls")),
+    path("api/", include("console.api")),
     path("api/", include("garage.api")),
     path("api/", include("models_app.api")),
     path("api/", include("races.api")),

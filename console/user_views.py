@@ -112,7 +112,7 @@ def registration(request):
         "registration": Registration.SELF_SERVICE if site.registration_open else Registration.INVITE_ONLY})
     if request.method == "POST" and form.is_valid():
         site.registration = form.cleaned_data["registration"]
-        site.save(update_fields=["registration"])
+        site.save()
         messages.success(request, f"Sign-up is now {site.get_registration_display().split(':')[0].lower()}.")
         return redirect("console:registration")
     invitations = Invitation.objects.select_related("used_by", "created_by")[:100]

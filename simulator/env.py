@@ -9,6 +9,7 @@ perturbation of every start) comes from `self.np_random`.
 """
 
 import math
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +36,7 @@ from simulator.spec import (
     MIN_ACTIONS,
     REWARD_LIMIT,
 )
-from simulator.tracks import Track, get_track
+from simulator.tracks import Track, track_from
 from simulator.world import CONTROL_HZ, build_world
 
 # A lap of the longest track at the slowest speed is far shorter; only a car wandering on the road for
@@ -133,7 +134,7 @@ class DeepRacerEnv(gym.Env):
 
     def __init__(
         self,
-        track: str | Track = DEFAULT_TRACK,
+        track: str | Path | Track = DEFAULT_TRACK,
         reverse: bool = False,
         sensors=DEFAULT_SENSORS,
         action_space: dict | None = None,
@@ -160,7 +161,7 @@ class DeepRacerEnv(gym.Env):
             raise ValueError("reward_fn must be a callable taking the params dict")
         if not isinstance(start_noise, int | float) or not 0.0 <= start_noise <= MAX_START_NOISE:
             raise ValueError(f"start_noise must be a number from 0 to {MAX_START_NOISE:g}, not {start_noise!r}")
-        track = get_track(track) if isinstance(track, str) else track
+        track = track_from(track)
         self.track = track.reversed() if reverse else track
         self.race = RaceConfig.from_dict(race_type)
         self.actions = ActionTable(action_space)

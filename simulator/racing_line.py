@@ -5,12 +5,19 @@ the centre line are pulled, again and again, towards the midpoint of their two n
 straightens the path) and kept inside the road less a margin for the car's half width. Where the
 line is straight the car reaches its top speed; in a corner the grip caps it at sqrt(a_lat / curvature);
 then a forward pass (how fast it can accelerate) and a backward pass (how late it can brake) make a
-speed profile the car could actually drive. Racers' racing-line reward functions expect the line as a
-list of ``[x, y]`` points, which ``RacingLine.points_list`` gives.
+speed profile the car could actually drive. The car's limits are the ones measured by driving the
+simulated car (simulator/car_limits.py), so the lap time is what our car could do on that line.
+Racers' racing-line reward functions expect the line as a list of ``[x, y]`` points, which
+``RacingLine.points_list`` gives.
+
+``limit_lap(track)`` is the same computation with the episode rules' own margin: a car is off track
+only when no wheel is on the road, so the fastest legal line may put one side's wheels over the
+border. The console's racing line keeps all four wheels on (what racers' reward functions reward).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections import OrderedDict
@@ -18,14 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.car_limits import MEASURED, CarLimits
+from simulator.params import WHEEL_TRACK
 from simulator.tracks import Track
 
-# The car's limits (simulator/car.py: MAX_SPEED, tyres of friction 1 that slide beyond about 1 g).
-TOP_SPEED = 4.0  # m/s
-LATERAL_ACCELERATION = 9.81  # m/s^2 of grip in a corner
-ACCELERATION = 3.0  # m/s^2 from the drivetrain's torque limit, roughly
-BRAKING = 4.0  # m/s^2
 CAR_HALF_WIDTH = 0.1  # m: the line keeps this far inside each border (all wheels on the track)
+# The limit lap's line may take the car's centre this far beyond a border: the wheels of the other
+# side stay 2 cm on the road, so the car is still on track (SPEC 1.2: off track = no wheel on it).
+LIMIT_MARGIN = -(WHEEL_TRACK / 2 - 0.02)
 SPACING = 0.1  # m between the line's points
 ITERATIONS = 1500  # smoothing passes; enough to converge on every built-in and DeepRacer track
 STEP = 0.5  # how far a point moves towards its neighbours' midpoint per pass
@@ -41,26 +48,39 @@ class RacingLine:
     curvature: np.ndarray  # (N,) 1/m, positive turning left
     lap_time: float  # s, driving the speed profile once round
 
+    @property
+    def length(self) -> float:
+        """m along the line, once round."""
+        return float(np.hypot(*np.diff(self.points, axis=0).T).sum())
+
     def points_list(self, decimals: int = 4) -> list[list[float]]:
         return np.round(self.points, decimals).tolist()
 
     def as_dict(self, decimals: int = 3) -> dict:
         return {"points": self.points_list(decimals), "speeds": np.round(self.speeds, decimals).tolist(),
-                "lap_time": round(self.lap_time, 3)}
+                "lap_time": round(self.lap_time, 3), "length": round(self.length, 3)}
 
 
-def racing_line(track: Track, *, top_speed: float = TOP_SPEED,
-                lateral_acceleration: float = LATERAL_ACCELERATION, acceleration: float = ACCELERATION,
-                braking: float = BRAKING, margin: float = CAR_HALF_WIDTH,
-                iterations: int = ITERATIONS) -> RacingLine:
-    """The fast line of ``track`` in its driving direction (a reversed track gives the line reversed)."""
+def limit_lap(track: Track, limits: CarLimits = MEASURED) -> RacingLine:
+    """The limit lap of our car on ``track``: the fast line any legal car position allows, driven at the
+    speed profile of the car's measured limits. Its ``lap_time`` is what bench/fast_lap.py compares to."""
+    return racing_line(track, limits=limits, margin=LIMIT_MARGIN)
+
+
+def racing_line(track: Track, *, limits: CarLimits = MEASURED, top_speed: float | None = None,
+                margin: float = CAR_HALF_WIDTH, iterations: int = ITERATIONS) -> RacingLine:
+    """The fast line of ``track`` in its driving direction (a reversed track gives the line reversed),
+    keeping ``margin`` metres inside each border (negative: beyond it). ``top_speed`` caps the car's
+    (a model whose actions never ask for more)."""
+    if top_speed is not None:
+        limits = dataclasses.replace(limits, top_speed=min(limits.top_speed, float(top_speed)))
     centre, normals, half_widths = _resampled_centre(track)
     limit = np.maximum(half_widths - margin, 0.0)
     offsets = _smoothed_offsets(centre, normals, limit, iterations)
     # Points bunch up where the line hugs the inside of a tight corner: spread them evenly again.
     points = _evenly_spaced(centre + offsets[:, None] * normals, len(centre))
     curvature = _smoothed(_curvature(points, CURVATURE_STENCIL), CURVATURE_STENCIL)
-    speeds = speed_profile(points, curvature, top_speed, lateral_acceleration, acceleration, braking)
+    speeds = speed_profile(points, curvature, limits)
     closed = np.vstack([points, points[:1]])
     steps = np.hypot(*np.diff(closed, axis=0).T)
     lap_time = float(np.sum(steps / np.maximum((speeds + np.roll(speeds, -1)) / 2, 1e-6)))
@@ -117,12 +137,12 @@ def _curvature(points: np.ndarray, stencil: int = 1) -> np.ndarray:
     return 2 * cross / np.maximum(a * b * c, 1e-12)
 
 
-def speed_profile(points, curvature, top_speed=TOP_SPEED, lateral_acceleration=LATERAL_ACCELERATION,
-                  acceleration=ACCELERATION, braking=BRAKING) -> np.ndarray:
+def speed_profile(points, curvature, limits: CarLimits = MEASURED) -> np.ndarray:
     """The speed at each point of a closed line (open array): the grip limit in corners, then what the
     car can reach accelerating out of them and braking into them. Two laps of each pass settle the wrap."""
     steps = np.hypot(*(np.roll(points, -1, axis=0) - points).T)
-    speeds = np.minimum(top_speed, np.sqrt(lateral_acceleration / np.maximum(np.abs(curvature), 1e-9)))
+    speeds = limits.corner_speed(curvature)
+    acceleration, braking = limits.acceleration, limits.braking
     count = len(speeds)
     for _ in range(2):
         for i in range(count):
@@ -148,7 +168,7 @@ _CACHED: OrderedDict[tuple, RacingLine] = OrderedDict()
 CACHED_LINES = 32
 
 
-def cached_racing_line(track: Track, top_speed: float = TOP_SPEED) -> RacingLine:
+def cached_racing_line(track: Track, top_speed: float = MEASURED.top_speed) -> RacingLine:
     """``racing_line(track, top_speed=...)`` with the other limits at their defaults, remembered per track
     geometry, direction and top speed (pages draw the same few tracks again and again)."""
     key = (track.is_reversed, round(float(top_speed), 3),
@@ -179,6 +199,6 @@ def top_speed_of(metadata: dict) -> float:
     """The fastest the car of a model_metadata dict is ever asked to go (its racing line's top speed)."""
     space = metadata.get("action_space")
     if metadata.get("action_space_type", "discrete") == "continuous" and isinstance(space, dict):
-        return min(TOP_SPEED, float(space["speed"]["high"]))
+        return min(MEASURED.top_speed, float(space["speed"]["high"]))
     speeds = [float(action["speed"]) for action in space or []]
-    return min(TOP_SPEED, max(speeds)) if speeds else TOP_SPEED
+    return min(MEASURED.top_speed, max(speeds)) if speeds else MEASURED.top_speed

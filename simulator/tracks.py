@@ -12,6 +12,7 @@ import bisect
 import io
 import math
 import numbers
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -526,6 +527,23 @@ def get_track(slug: str, reverse: bool = False) -> Track:
     except KeyError:
         raise TrackError(f"unknown track {slug!r}; built-in tracks are: {', '.join(BUILTIN_TRACKS)}") from None
     return track.reversed() if reverse else track
+
+
+def track_from(value) -> Track:
+    """What the env's ``track`` argument may be: a Track, a built-in slug, or the path of a ``.npy``
+    track file (str or Path; a notebook user tries ``track="path/to/track.npy"`` first). TrackError
+    says what was wrong, naming the built-in slugs when the name is neither."""
+    if isinstance(value, Track):
+        return value
+    if isinstance(value, Path) or (isinstance(value, str) and (value.endswith(".npy") or os.sep in value)):
+        path = Path(value)
+        if not path.is_file():
+            raise TrackError(f"no such track file: {path} (a track is a built-in slug or a .npy file's path; "
+                             f"built-in tracks are: {', '.join(BUILTIN_TRACKS)})")
+        return load_npy(path, slug=path.stem)
+    if isinstance(value, str):
+        return get_track(value)
+    raise TrackError(f"a track is a Track, a built-in slug or a .npy path, not a {type(value).__name__}")
 
 
 # -- drawing helpers ---------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ class RaceTypeSerializer(serializers.Serializer):
 
 class EvaluationStartSerializer(serializers.Serializer):
     model = serializers.UUIDField()
-    track = serializers.CharField(required=False, max_length=64)
+    track = serializers.CharField(required=False, min_length=1, max_length=64)  # minLength in the schema too
     reversed = serializers.BooleanField(required=False, default=False)
     race_type = RaceTypeSerializer(required=False, default=dict)
     trials = serializers.IntegerField(min_value=spec.MIN_TRIALS, max_value=spec.MAX_TRIALS,

@@ -1,14 +1,21 @@
 """The training and evaluation engine: plain Python, ids and paths in, ``report(progress) -> bool`` out.
 
 An iteration runs as DeepRacer runs it: collect ``num_episodes_between_training`` whole episodes across
-the env worker processes (the policy acts for all of them in one batch), update, then evaluate the new
-policy on ``eval_episodes`` episodes with the deterministic policy; the best checkpoint is the one with the
-highest mean evaluation progress. Every iteration leaves a consistent model folder (SPEC 5), so a killed
+the env worker processes (the policy acts for all of them in one batch), then update. The policy that
+collected the iteration is evaluated on ``eval_episodes`` episodes (deterministic) WHILE the update runs,
+on a frozen copy of it, in a thread: the env workers would otherwise sit idle through the update, the
+evaluation costs no wall clock when it is shorter than the update, and the live video keeps moving
+(after its episodes, worker 0 drives "preview" laps until the update ends; they count nowhere).
+The best checkpoint is the one with the highest mean evaluation progress; every iteration also saves the
+updated weights as the last checkpoint. Every iteration leaves a consistent model folder (SPEC 5), so a killed
 run resumes from its last checkpoint, and ``report`` returning False ends the run cleanly with a final
 checkpoint. A Celery task wraps ``train``/``evaluate``; nothing here imports Django, Celery or Channels.
 """
 
+import copy
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +26,7 @@ import numpy as np
 import orjson
 import torch
 
+from simulator.episode import STEP_SECONDS
 from simulator.spec import SAC, TIME_TRIAL
 from training import artifacts
 from training.artifacts import format_lap_time
@@ -29,6 +37,7 @@ from training.sac import SACConfig, SACLearner
 
 DEFAULT_ENV_FACTORY = "simulator.env:DeepRacerEnv"
 FRAME_INTERVAL = 0.25  # s between console frames per view: a few per second, the channel layer is small
+PREVIEW_STEP_SECONDS = STEP_SECONDS  # preview laps drive in real time (the simulator's 15 Hz)
 STATUS_INTERVAL = 1.0  # s between heartbeats while collecting or updating (each one is also a chance to stop)
 # Env worker processes that die (killed, crashed MuJoCo, out of memory) are replaced and the iteration's
 # collection is redone; this many replacements in one run, and the next death fails the run.
@@ -82,6 +91,8 @@ class TrainingRun:
     """seed of torch and of the envs"""
     device: str | None = None
     """torch device; None = CUDA when present, else CPU"""
+    bfloat16: bool | None = None
+    """run the CNN in bfloat16 autocast (acting and updating); None = where the CPU has bfloat16 hardware"""
     update_threads: int | None = None
     """torch threads for the update; None = half the cores (on the shared 2-core machine 1 thread measured
     ~650 samples/s against 160-450 for 2 threads, which contend with everything else)"""
@@ -159,6 +170,8 @@ class _Running:
 
     obs: dict
     start_time: float
+    preview: bool = False
+    """a lap for the live video only (counts nowhere)"""
     observations: list = field(default_factory=list)
     actions: list = field(default_factory=list)
     log_probs: list = field(default_factory=list)
@@ -219,9 +232,31 @@ class _Session:
         self.status_fields: dict = {}
         self.log_handle = None
         self.worker_restarts = 0
+        # report() is the caller's (it may use a database connection of its thread): reports made by the
+        # evaluation thread wait here until the engine's own thread delivers them.
+        self._owner = threading.get_ident()
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
 
     def report(self, kind: str, **data) -> None:
-        if self._report_fn(Progress(kind, data)) is False and self.stop_reason is None:
+        if threading.get_ident() != self._owner:
+            self._pending.put(Progress(kind, data))
+            return
+        self.deliver_pending()
+        self._deliver(Progress(kind, data))
+
+    def deliver_pending(self) -> None:
+        """Deliver the reports the evaluation thread made (on the engine's thread only)."""
+        if threading.get_ident() != self._owner:
+            return
+        while True:
+            try:
+                progress = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            self._deliver(progress)
+
+    def _deliver(self, progress: Progress) -> None:
+        if self._report_fn(progress) is False and self.stop_reason is None:
             self.stop_reason = "stopped"
 
     @property
@@ -237,6 +272,7 @@ class _Session:
 
     def heartbeat(self, **data) -> bool:
         """A throttled status report; returns whether to keep going (the learners ask between minibatches)."""
+        self.deliver_pending()
         data = data or self.status_fields
         now = time.monotonic()
         if now - self.last_status >= STATUS_INTERVAL:
@@ -251,7 +287,7 @@ class _Session:
             self.report("log", lines=list(lines))
 
     def collect_surviving(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None,
-                          before=None) -> list[Finished]:
+                          before=None, more: Callable[[], bool] | None = None) -> list[Finished]:
         """``collect``, and when an env worker process dies, new processes and the whole collection again
         (episodes reported again replace the lost ones), up to MAX_WORKER_RESTARTS in the run.
         ``before(pool)`` runs before each try (the evaluation starts its video there)."""
@@ -259,7 +295,7 @@ class _Session:
             try:
                 if before is not None:
                     before(pool)
-                return self.collect(pool, learner, phase, count, on_finish=on_finish)
+                return self.collect(pool, learner, phase, count, on_finish=on_finish, more=more)
             except WorkerError as error:
                 if not error.died:
                     raise
@@ -273,13 +309,19 @@ class _Session:
                          f"{MAX_WORKER_RESTARTS}).")
                 pool.restart()
 
-    def collect(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None) -> list[Finished]:
+    def collect(self, pool: WorkerPool, learner, phase: str, count: int, on_finish=None,
+                more: Callable[[], bool] | None = None) -> list[Finished]:
         """Run ``count`` whole episodes across the workers; the policy acts for all of them in one batch.
 
-        Workers with no episode left to start sit idle, so exactly ``count`` episodes are collected.
+        Workers with no episode left to start sit idle, so exactly ``count`` episodes are collected. With
+        ``more``, worker 0 then drives "preview" laps (its own env and random stream: they count nowhere)
+        while ``more()`` is true, so the live video runs for as long as an update does; the lap in flight
+        when it turns false is dropped.
         """
         deterministic = phase == "evaluation"
         agent, device = learner.agent, learner.device
+        more = more or (lambda: False)
+        preview_clock = 0.0
         finished: list[Finished] = []
         running: dict[int, _Running] = {}
         started = 0
@@ -293,6 +335,13 @@ class _Session:
             self.heartbeat()  # a stop request or a shutdown is seen within a second, even in long episodes
             if self.stopping:
                 break
+            if len(finished) >= count:
+                if not more():
+                    break  # a preview lap in flight is dropped; its env resets at its next use
+                # Only a preview lap is left: drive it in real time (a video needs no more), leaving
+                # the cores to the update.
+                preview_clock = max(preview_clock + PREVIEW_STEP_SECONDS, time.monotonic())
+                time.sleep(max(0.0, preview_clock - time.monotonic()))
             workers = sorted(running)
             obs = _stack([running[w].obs for w in workers])
             action, log_prob, value = learner.act({k: torch.as_tensor(v, device=device) for k, v in obs.items()},
@@ -325,19 +374,27 @@ class _Session:
                     self.log(*prints)
                 if terminated or truncated:
                     done = self._finish(running.pop(worker), terminated)
-                    finished.append(done)
-                    if on_finish is not None:
-                        on_finish(done, len(finished))
-                    if started < count and not self.stopping:
-                        pool.send(worker, "reset", phase)
-                        obs_reset, info_reset = pool.receive(worker)
-                        running[worker] = self._start(obs_reset, info_reset)
+                    if not episode.preview:
+                        finished.append(done)
+                        if on_finish is not None:
+                            on_finish(done, len(finished))
+                    if self.stopping:
+                        continue
+                    if started < count:
+                        preview = False
                         started += 1
+                    elif worker == 0 and more():
+                        preview = True
+                    else:
+                        continue
+                    pool.send(worker, "reset", "preview" if preview else phase)
+                    obs_reset, info_reset = pool.receive(worker)
+                    running[worker] = self._start(obs_reset, info_reset, preview)
         return finished
 
     @staticmethod
-    def _start(obs: dict, info: dict) -> _Running:
-        episode = _Running(obs=obs, start_time=time.time())
+    def _start(obs: dict, info: dict, preview: bool = False) -> _Running:
+        episode = _Running(obs=obs, start_time=time.time(), preview=preview)
         if "trace" in info:  # the env's "prepare" row, when it writes one
             episode.traces.append({**info["trace"], "wall_clock": time.time()})
         return episode
@@ -388,7 +445,7 @@ class _Trainer(_Session):
         agent = build_agent(self.metadata, artifacts.observation_space(self.metadata["sensor"]),
                             artifacts.action_space(self.metadata))
         learner_class = SACLearner if self.metadata["training_algorithm"] == SAC else PPOLearner
-        self.learner = learner = learner_class(agent, config, self.device)
+        self.learner = learner = learner_class(agent, config, self.device, bfloat16=run.bfloat16)
         self._write_model_files()
         (self.model_dir / TRAINING_LOG).parent.mkdir(parents=True, exist_ok=True)
         with open(self.model_dir / TRAINING_LOG, "a", buffering=1) as self.log_handle:
@@ -405,7 +462,7 @@ class _Trainer(_Session):
                 self.log(f"ERROR: {error}")
                 raise TrainingError(f"{error.kind}: {error.message}") from error
             if self.saved_iteration != self.counters["iteration"] or self.last is None:
-                self._checkpoint(eval_progress=None)  # the final checkpoint of a stop mid-iteration
+                self._checkpoint()  # the final checkpoint of a stop mid-iteration
             self._export_best()
             self.log(f"Training ended: {self.stop_reason}")
         return TrainingResult(
@@ -421,50 +478,58 @@ class _Trainer(_Session):
                 self.stop_reason = "max_iterations"
                 break
             iteration = self.counters["iteration"]
+            started = time.monotonic()
             before = dict(self.counters)
             torch.set_num_threads(1)  # collecting: the env workers need the cores
             self.status(phase="collecting", iteration=iteration + 1)
-            clock = time.monotonic()
             episodes = self.collect_surviving(pool, learner, "training", config.num_episodes_between_training,
                                               on_finish=self._on_training_episode)
             if self.stopping:
                 break
+            timing = {"timing/collect_seconds": time.monotonic() - started}
+            clock = time.monotonic()
             self._write_simtrace(iteration, episodes)
             samples = sum(len(f.episode) for f in episodes)
-            timing = {"timing/collect_seconds": time.monotonic() - clock}
+            # The policy that collected this iteration, frozen, is evaluated while the learner updates.
+            collected_by = {"state": copy.deepcopy(learner.state_dict()),
+                            "counters": {**self.counters, "elapsed": self._elapsed()}}
+            self.evaluation = evaluation = _BackgroundEvaluation(self, pool, _frozen(learner), run.eval_episodes)
+            timing["timing/other_seconds"] = time.monotonic() - clock
             torch.set_num_threads(run.update_threads or max(1, (os.cpu_count() or 1) // 2))
             clock = time.monotonic()
-            stats = learner.learn([f.episode for f in episodes],
-                                  keep_going=self._keep_updating)
-            timing["timing/update_seconds"] = time.monotonic() - clock
+            self.status(phase="updating", iteration=iteration + 1, evaluating=True)
+            try:
+                stats = learner.learn([f.episode for f in episodes], keep_going=self._keep_updating)
+            finally:
+                timing["timing/update_seconds"] = time.monotonic() - clock
+                clock = time.monotonic()
+                evaluated = evaluation.finish()
+                self.deliver_pending()
+            timing["timing/evaluate_wait_seconds"] = time.monotonic() - clock
+            timing["timing/evaluate_seconds"] = evaluation.seconds
             self.counters["iteration"] += 1
             self.counters["steps"] += samples
             self.counters["episodes"] += len(episodes)
             self._append_training_metrics(episodes)
-            if self.stopping:
+            if self.stopping or len(evaluated) < run.eval_episodes:
                 self._discard_iteration(before)
                 break
-            torch.set_num_threads(1)
-            self.status(phase="evaluating", iteration=iteration + 1)
             clock = time.monotonic()
-            evaluation = self.collect_surviving(pool, learner, "evaluation", run.eval_episodes,
-                                                on_finish=self._on_evaluation_episode)
-            if self.stopping:
-                self._discard_iteration(before)
-                break
-            timing["timing/evaluate_seconds"] = time.monotonic() - clock
+            eval_progress = float(np.mean([f.progress for f in evaluated]))
+            self._append_evaluation_metrics(evaluated)
+            is_best = self._checkpoint((collected_by["state"], collected_by["counters"], eval_progress))
+            timing["timing/other_seconds"] += time.monotonic() - clock
+            timing["timing/iteration_seconds"] = time.monotonic() - started
             timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
             timing["charts/update_samples_per_second"] = (
                 samples * config.num_epochs / max(timing["timing/update_seconds"], 1e-9))
-            eval_progress = float(np.mean([f.progress for f in evaluation]))
-            self._append_evaluation_metrics(evaluation)
-            is_best = self._checkpoint(eval_progress)
+            timing["charts/end_to_end_steps_per_second"] = samples / max(timing["timing/iteration_seconds"], 1e-9)
             self.report("metrics", iteration=iteration + 1,
                         average_reward=float(np.mean([f.total_reward for f in episodes])),
                         average_training_completion=float(np.mean([f.progress for f in episodes])),
                         average_evaluation_completion=eval_progress,
-                        evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluation),
-                        evaluation_episodes=len(evaluation),
+                        evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluated),
+                        evaluation_episodes=len(evaluated), evaluation_steps=sum(len(f.episode) for f in evaluated),
                         best=is_best, best_checkpoint=self.best["name"], steps=self.counters["steps"],
                         episodes=self.counters["episodes"], elapsed_seconds=self._elapsed(), **stats, **timing)
 
@@ -478,7 +543,8 @@ class _Trainer(_Session):
     # ------------------------------------------------------------------------- reporting episodes
 
     def _keep_updating(self) -> bool:
-        return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1)
+        return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1,
+                              evaluating=self.evaluation.thread.is_alive())
 
     def _on_training_episode(self, done: Finished, number: int) -> None:
         self.report("episode", phase="training", iteration=self.counters["iteration"] + 1,
@@ -486,8 +552,8 @@ class _Trainer(_Session):
                     progress=done.progress, status=done.status, steps=len(done.episode))
 
     def _on_evaluation_episode(self, done: Finished, number: int) -> None:
-        # The update has counted this iteration already.
-        self.report("episode", phase="evaluation", iteration=self.counters["iteration"], trial=number,
+        # It runs alongside this iteration's update, which has not counted the iteration yet.
+        self.report("episode", phase="evaluation", iteration=self.counters["iteration"] + 1, trial=number,
                     reward=done.total_reward, progress=done.progress, status=done.status,
                     steps=len(done.episode))
 
@@ -604,23 +670,31 @@ class _Trainer(_Session):
                                      start_time=f.start_time, end_time=f.end_time)
             for n, f in enumerate(evaluation)])
 
-    def _checkpoint(self, eval_progress: float | None) -> bool:
-        """Save the learner; returns whether this checkpoint became the best one."""
+    def _checkpoint(self, evaluated: tuple | None = None) -> bool:
+        """Save the learner as the last checkpoint. ``evaluated`` = (learner state, counters, evaluation
+        progress) of the policy this iteration evaluated (the one before the update): it is saved too
+        when it is the best so far. Returns whether it became the best checkpoint."""
         self.counters["elapsed"] = self._elapsed()
-        name = artifacts.checkpoint_name(self.counters["iteration"], self.counters["steps"])
-        artifacts.save_checkpoint(self.model_dir, name, {
-            "learner": self.learner.state_dict(), "counters": self.counters, "metadata": self.metadata,
-            "config": asdict(self.config), "evaluated": eval_progress is not None})
-        metric = -1.0 if eval_progress is None else eval_progress
-        self.last = artifacts.checkpoint_entry(name, metric)
-        # Ties go to the newer checkpoint: at equal progress it has trained longer.
-        is_best = self.best is None or (eval_progress is not None and eval_progress >= self.best["avg_eval_metric"])
-        if is_best:
-            self.best = self.last
+        is_best = False
+        if evaluated is not None:
+            state, counters, progress = evaluated
+            # Ties go to the newer checkpoint: at equal progress it has trained longer.
+            if self.best is None or progress >= self.best["avg_eval_metric"]:
+                self.best, is_best = self._save(state, counters, progress), True
+        self.last = self._save(self.learner.state_dict(), self.counters, None)
+        if self.best is None or self.best["avg_eval_metric"] < 0:
+            self.best = self.last  # nothing evaluated yet: the newest weights stand in
         artifacts.write_checkpoints_index(self.model_dir, self.best, self.last)
         artifacts.prune_checkpoints(self.model_dir, keep_names={self.best["name"], self.last["name"]})
         self.saved_iteration = self.counters["iteration"]
         return is_best
+
+    def _save(self, state: dict, counters: dict, eval_progress: float | None) -> dict:
+        name = artifacts.checkpoint_name(counters["iteration"], counters["steps"])
+        artifacts.save_checkpoint(self.model_dir, name, {
+            "learner": state, "counters": dict(counters), "metadata": self.metadata,
+            "config": asdict(self.config), "evaluated": eval_progress is not None})
+        return artifacts.checkpoint_entry(name, -1.0 if eval_progress is None else eval_progress)
 
     def _export_best(self) -> None:
         try:
@@ -640,6 +714,51 @@ class _Trainer(_Session):
                            start_offset=index / run.num_workers, render=run.stream_frames and index == 0,
                            seed=run.seed * 1000 + index)
                 for index in range(run.num_workers)]
+
+
+def _frozen(learner):
+    """A copy of the learner that acts with the current weights while the learner itself updates."""
+    frozen = copy.copy(learner)
+    frozen.agent = copy.deepcopy(learner.agent).eval()
+    return frozen
+
+
+class _BackgroundEvaluation:
+    """The deterministic evaluation of a frozen policy, in a thread, while the learner updates.
+
+    It runs ``count`` episodes across the workers, then worker 0 drives preview laps (the live video,
+    counted nowhere) until ``finish()`` says the update is over. ``seconds``: how long the evaluation's
+    own episodes took."""
+
+    def __init__(self, session: "_Trainer", pool: WorkerPool, acting, count: int):
+        self.session, self.pool, self.acting, self.count = session, pool, acting, count
+        self.update_running = True
+        self.episodes: list[Finished] = []
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self.thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+
+        def on_finish(done: Finished, number: int) -> None:
+            self.seconds = time.monotonic() - started
+            self.session._on_evaluation_episode(done, number)
+
+        try:
+            self.episodes = self.session.collect_surviving(self.pool, self.acting, "evaluation", self.count,
+                                                           on_finish=on_finish, more=lambda: self.update_running)
+        except BaseException as error:  # raised again in the engine's thread by finish()
+            self.error = error
+
+    def finish(self) -> list[Finished]:
+        """Wait for the evaluation's own episodes (the update is over) and return them all."""
+        self.update_running = False
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.episodes
 
 
 def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResult:

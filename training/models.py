@@ -210,7 +210,7 @@ class Job(models.Model):
     def status_payload(self) -> dict:
         """What the job's pages are told when its status changes."""
         return {"status": self.status, "model_status": MODEL_STATUS.get(self.status, ""),
-                "failure_reason": self.failure_reason}
+                "failure_reason": self.failure_message}
 
     @property
     def failure_message(self) -> str:
@@ -379,7 +379,8 @@ class QuotaSettings(models.Model):
 
     @classmethod
     def current(cls) -> "QuotaSettings":
-        return cls.objects.get_or_create(pk=1)[0]
+        # Read-only until an admin saves it: a page view never writes (the defaults are the fields').
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class RacerQuota(models.Model):

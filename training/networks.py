@@ -100,14 +100,35 @@ class Torso(nn.Module):
         self.dense = _dense_stack(flat, DENSE_UNITS[network], DROPOUT.get(network, 0.0))
         self.out_features = DENSE_UNITS[network][-1]
         self.lidar_scale = float(obs_space[self.lidar].high.max()) if self.lidar else 1.0
+        self.bfloat16 = False  # set by use_bfloat16(); not a weight: checkpoints and exports ignore it
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        frames = obs[self.camera].float().div_(255.0)
-        features = self.cnn(frames.contiguous(memory_format=torch.channels_last))
-        if self.lidar_embed is not None:
-            ranges = obs[self.lidar].float() / self.lidar_scale
-            features = torch.cat([features, self.lidar_embed(ranges)], dim=1)
-        return self.dense(features)
+        device = obs[self.camera].device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.bfloat16):
+            frames = obs[self.camera].float().div_(255.0)
+            features = self.cnn(frames.contiguous(memory_format=torch.channels_last))
+            if self.lidar_embed is not None:
+                ranges = obs[self.lidar].float() / self.lidar_scale
+                features = torch.cat([features, self.lidar_embed(ranges)], dim=1)
+            features = self.dense(features)
+        # The heads, log-probabilities and losses stay float32 (PPO's ratios need the precision).
+        return features.float()
+
+
+def bfloat16_available(device: torch.device | str) -> bool:
+    """Whether the CPU multiplies bfloat16 in hardware (AMX / AVX-512 BF16), where it pays off."""
+    return torch.device(device).type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def use_bfloat16(module: nn.Module, enabled: bool) -> None:
+    """Run the CNN torsos of ``module`` in bfloat16 autocast (weights and optimizer stay float32).
+
+    On a CPU with AMX the 3-layer CNN's update measured 1,460-1,660 samples per CPU second against
+    820-840 in float32 (bench/learner_throughput.py); the policy's features then differ from float32's
+    by bfloat16 rounding, far below PPO's clipping range."""
+    for part in module.modules():
+        if isinstance(part, Torso):
+            part.bfloat16 = enabled
 
 
 class ActionScaler:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from scipy.signal import lfilter
 
 from simulator.spec import HYPERPARAMETER_DEFAULTS, LEGACY_HYPERPARAMETERS, LOSS_TYPES
+from training.networks import bfloat16_available, use_bfloat16
 
 # The racer-facing defaults, the loss types and DeepRacer's legacy keys are SPEC facts (simulator/spec.py).
 # The learner itself accepts any sane value so that tests can run on tiny budgets; the console's ranges are
@@ -187,10 +188,13 @@ class Batch:
 class PPOLearner:
     """Acts for the rollout workers (batched) and updates the agent on an iteration's episodes."""
 
-    def __init__(self, agent, config: PPOConfig, device="cpu"):
+    def __init__(self, agent, config: PPOConfig, device="cpu", bfloat16: bool | None = None):
+        """``bfloat16``: run the CNN in bfloat16 autocast for acting and updating; None = where the CPU
+        has bfloat16 hardware (networks.bfloat16_available)."""
         self.agent = agent.to(device)
         self.config = config
         self.device = torch.device(device)
+        use_bfloat16(agent, bfloat16_available(self.device) if bfloat16 is None else bfloat16)
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.lr, eps=config.adam_epsilon)
         self.return_scale = ReturnScale()
 

@@ -1,6 +1,7 @@
 """Env worker processes for the training engine (plain Python: no torch, no Django).
 
-Each worker owns one training env and, on demand, one evaluation env of the same model, plus the reward
+Each worker owns one training env and, on demand, one evaluation env of the same model (and, worker 0,
+a "preview" env: evaluation laps for the live video that count nowhere), plus the reward
 function (for a sandbox: one long-lived sandbox process per worker). The parent sends actions, the worker
 steps and answers with the observation and a small info dict; the policy itself runs batched in the parent.
 Frames for the console (JPEG) and the evaluation video (MP4) are encoded here, off the learner's process.
@@ -30,8 +31,10 @@ INFO_KEYS = ("trace", "episode_status", "progress", "off_track_count", "crash_co
 JPEG_QUALITY = 80
 VIDEO_FPS = 15  # one video frame per env step: the video plays in simulated real time
 START_TIMEOUT = 120.0  # seconds for a worker to import its env and build it (MuJoCo + EGL can be slow)
-# The evaluation env's random stream (its perturbed starts) is kept apart from the training env's.
+# The evaluation env's random stream (its perturbed starts) is kept apart from the training env's, and the
+# preview env's (laps driven for the live video while the learner updates) from both.
 EVALUATION_SEED_STREAM = 1
+PREVIEW_SEED_STREAM = 2
 
 
 WORKER_DIED = "WorkerDied"
@@ -180,8 +183,9 @@ class _Worker:
     def _seed(self, phase: str) -> int:
         if phase == "training":
             return self.spec.seed
-        # Two independent streams from one seed: the evaluation starts are not the training starts.
-        return int(np.random.SeedSequence([self.spec.seed, EVALUATION_SEED_STREAM]).generate_state(1)[0])
+        # Independent streams from one seed: the evaluation starts are not the training starts.
+        stream = PREVIEW_SEED_STREAM if phase == "preview" else EVALUATION_SEED_STREAM
+        return int(np.random.SeedSequence([self.spec.seed, stream]).generate_state(1)[0])
 
     def step(self, action, want_frames: bool):
         obs, reward, terminated, truncated, info = self.env.step(action)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.networks import bfloat16_available, use_bfloat16
 from training.ppo import Episode, Hyperparameters
 
 
@@ -81,10 +82,12 @@ def _split(sample: dict, prefix: str) -> dict:
 class SACLearner:
     """Acts (stochastic or deterministic) and learns from an iteration's episodes via the replay buffer."""
 
-    def __init__(self, agent, config: SACConfig, device="cpu", seed: int = 0):
+    def __init__(self, agent, config: SACConfig, device="cpu", seed: int = 0, bfloat16: bool | None = None):
+        """``bfloat16``: the CNN in bfloat16 autocast, as in PPOLearner (None = where the CPU has it)."""
         self.agent = agent.to(device)
         self.config = config
         self.device = torch.device(device)
+        use_bfloat16(agent, bfloat16_available(self.device) if bfloat16 is None else bfloat16)
         self.target = copy.deepcopy(nn.ModuleDict({"torso": agent.torso, "critic": agent.critic})).eval()
         self.target.requires_grad_(False)
         critic_params = [*agent.torso.parameters(), *agent.critic.parameters()]

@@ -12,11 +12,15 @@ The job tasks take the id of the job they were sent for, but a worker runs the f
 (training.queue): the messages only say that a job waits; the database decides which one runs next.
 """
 
+import time
+
 from celery import shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from training import worker
+
+_PROCESS_STARTED = time.time()  # this module loads when the worker boots, before it takes any job
 
 
 def _refuse_while_shutting_down() -> None:
@@ -37,19 +41,22 @@ def run_evaluation_job(self, job_id: int) -> None:
 
 
 @shared_task
-def recover_jobs(dead_worker: str | None = None, resend_waiting: bool = False) -> list:
-    return worker.jobs_recover(dead_worker=dead_worker, resend_waiting=resend_waiting)
+def recover_jobs(dead_worker: str | None = None, started_at: float | None = None, resend_waiting: bool = False) -> list:
+    return worker.jobs_recover(dead_worker=dead_worker, started_at=started_at, resend_waiting=resend_waiting)
 
 
 @worker_ready.connect
 def _recover_after_restart(sender=None, **kwargs) -> None:
     # A worker that (re)starts under a name still holding running jobs was killed while running them.
+    # The sweep runs in another worker, maybe after this one has claimed a job under the same name: only
+    # jobs that name held before this process started are its predecessor's.
     hostname = getattr(sender, "hostname", None)
     if hostname:
         queues = ",".join(sorted(queue.name for queue in sender.task_consumer.queues)) \
             if getattr(sender, "task_consumer", None) else ""
         worker.worker_register(hostname, queues)
-    recover_jobs.apply_async(kwargs={"dead_worker": hostname, "resend_waiting": True})
+    recover_jobs.apply_async(kwargs={"dead_worker": hostname, "started_at": _PROCESS_STARTED,
+                                     "resend_waiting": True})
 
 
 @worker_shutting_down.connect

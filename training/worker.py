@@ -25,6 +25,7 @@ import os
 import socket
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,11 +248,16 @@ def _run_training(job: TrainingJob, observer=None) -> TrainingJob | None:
 
 
 def _still_exists(job) -> bool:
-    """Refresh the job; False when it was deleted while running (with its model)."""
+    """Refresh the job; False when it was deleted while running (with its model), or when it is no longer
+    this run's (another worker took it over): then the run leaves the job to whoever holds it."""
+    worker = job.worker
     try:
         job.refresh_from_db()
     except type(job).DoesNotExist:
         logger.info("%s was deleted while it ran", job)
+        return False
+    if job.worker != worker or job.status not in RUNNING_STATUSES:
+        logger.warning("%s was taken from this run (now %s on %r): leaving it", job, job.status, job.worker)
         return False
     return True
 
@@ -359,9 +365,11 @@ class _JobReporter:
                 self.quota_reached = True
                 return False
             jobs = type(self.job).objects.filter(pk=self.job.pk)
-            jobs.update(heartbeat_at=timezone.now(), **self.beat_fields())
-            stop_requested = jobs.values_list("stop_requested", flat=True).first()
-            # A job deleted under the run (its model was deleted) stops like a stop request.
+            ours = jobs.filter(status__in=RUNNING_STATUSES, worker=self.job.worker).update(
+                heartbeat_at=timezone.now(), **self.beat_fields())
+            # A job deleted under the run (its model was deleted), or no longer this run's (requeued as
+            # lost, claimed by another worker), stops like a stop request.
+            stop_requested = jobs.values_list("stop_requested", flat=True).first() if ours else None
             self.stop_requested = stop_requested is None or stop_requested
             if self.stop_requested:
                 self.job.status = JobStatus.STOPPING
@@ -499,9 +507,11 @@ def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
     return job
 
 
-def jobs_recover(*, dead_worker: str | None = None, resend_waiting: bool = False) -> list[tuple[str, int, str]]:
+def jobs_recover(*, dead_worker: str | None = None, started_at: float | None = None,
+                 resend_waiting: bool = False) -> list[tuple[str, int, str]]:
     """Requeue (or fail, after MAX_ATTEMPTS) running jobs whose worker is gone: those whose heartbeat is
-    stale, and, when a worker restarts, every job that worker name still holds. With ``resend_waiting``
+    stale, and, when a worker restarts, every job that worker name still holds from before ``started_at``
+    (the new process's start, unix seconds: a job it claimed since is its own). With ``resend_waiting``
     (a worker starting), the queue message of every waiting job (queued, or interrupted by a shutdown) is
     sent again: a broker that restarted without it must not leave a job waiting forever. Returns what was
     done."""
@@ -510,7 +520,10 @@ def jobs_recover(*, dead_worker: str | None = None, resend_waiting: bool = False
         enqueue = functools.partial(_enqueue, task)
         lost = job_class.objects.stale()
         if dead_worker:
-            lost = lost | job_class.objects.filter(status__in=RUNNING_STATUSES, worker=dead_worker)
+            held = job_class.objects.filter(status__in=RUNNING_STATUSES, worker=dead_worker)
+            if started_at is not None:
+                held = held.filter(heartbeat_at__lt=datetime.fromtimestamp(started_at, UTC))
+            lost = lost | held
         for job in lost.select_related("model"):
             done.append((job_class.__name__, job.pk, _recover(job, enqueue)))
         if resend_waiting:

@@ -40,7 +40,10 @@
       field("status").textContent = STATUS_LABELS[status] || status;
       root.querySelector(".status-banner").className = `status-banner status-${status.toLowerCase()}`;
     }
-    if (state.failure_reason) { field("failure").textContent = state.failure_reason; field("failure").hidden = false; }
+    if (state.failure_reason !== undefined) {  // "Stopped by the system" is cleared when the job runs again
+      field("failure").textContent = state.failure_reason;
+      field("failure").hidden = !state.failure_reason;
+    }
     (state.results || []).forEach((trial) => trials.set(trial.trial, trial));
     renderResults();
     if (state.video_url && player.getAttribute("src") !== state.video_url) {

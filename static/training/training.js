@@ -46,7 +46,8 @@
     if (state.last_iteration !== undefined) field("iteration").textContent = state.last_iteration;
     if (state.phase !== undefined) field("phase").textContent = state.phase === "updating" ? "Updating the policy" : "";
     const failure = field("failure");
-    if (state.failure_reason) { failure.textContent = state.failure_reason; failure.hidden = false; }
+    // Status messages come and go: "Stopped by the system" is cleared when the job resumes.
+    if (state.failure_reason !== undefined) { failure.textContent = state.failure_reason; failure.hidden = !state.failure_reason; }
     if (FINISHED.includes(status)) {
       field("phase").textContent = state.stop_reason ? `(${stopReason(state.stop_reason)})` : "";
       const placeholder = root.querySelector("[data-video-placeholder]");

@@ -79,3 +79,39 @@ def test_it_trains_live_stops_and_evaluates(racer_page, worker, tiny_model, shot
     expect(page.get_by_test_id("evaluation-video")).to_be_visible()
     shot("evaluation-results")
     assert console_errors == []
+
+
+def test_it_shows_a_job_stopped_by_the_system_resuming_and_continues_a_failed_one(racer_page, tiny_model, shot):
+    from django.utils import timezone
+
+    from training import services
+    from training.live import broadcast_status
+    from training.models import JobStatus, TrainingJob
+
+    page = racer_page
+    job = services.training_start(tiny_model, enqueue=False)
+    message = "The console stopped while this job ran (SIGINT). Nothing is lost: it resumes by itself."
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.INTERRUPTED, failure_reason=message,
+                                                 started_at=timezone.now())
+    page.goto(f"/training/models/{tiny_model.pk}/")
+    banner = page.get_by_test_id("status-banner")
+    expect(banner.locator('[data-field="status"]')).to_have_text("Stopped by the system")
+    expect(banner.locator('[data-field="failure"]')).to_have_text(message)
+    page.wait_for_function("document.getElementById('training-page').dataset.socketState === 'open'")
+    shot("stopped-by-the-system")
+
+    # A worker is back: it claims the job (which clears the message) and says so on the job's group.
+    assert TrainingJob.objects.claim(job.pk, "back@host")
+    broadcast_status(TrainingJob.objects.get(pk=job.pk))
+    expect(banner.locator('[data-field="status"]')).to_have_text("Initializing")
+    expect(banner.locator('[data-field="failure"]')).to_be_hidden()
+
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, failure_reason="WorkerDied: gone")
+    page.reload()
+    page.get_by_label("More minutes").fill("2")
+    shot("continue-training")
+    page.get_by_test_id("continue-training").click()
+    # Queued, or already running when a worker of an earlier test is still about.
+    expect(banner.locator('[data-field="status"]')).to_have_text(re.compile("Queued|Initializing|In progress"))
+    continued = TrainingJob.objects.get(pk=job.pk)
+    assert continued.is_active and continued.failure_reason == "" and continued.max_minutes == 2.0

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import simulator  # noqa: F401  (registers DeepRacer-v0)
 from simulator.env import DEFAULT_ACTION_SPACE, DeepRacerEnv, follow_center_line
 from simulator.episode import START_HEADING_NOISE, START_LATERAL_NOISE
-from simulator.tracks import load_npy
+from simulator.tracks import TrackError, load_npy
 
 SHARED_TRACKS = next(
     (folder / "shared" / "tracks" for folder in Path(__file__).resolve().parents[2:]
@@ -52,6 +52,34 @@ def test_it_is_registered_and_made_with_defaults():
     assert obs["FRONT_FACING_CAMERA"].shape == (1, 120, 160)
     assert env.render().shape == (360, 480, 3)
     env.close()
+
+
+@pytest.mark.parametrize("form", [str, Path], ids=["str", "Path"])
+def test_it_is_made_from_a_track_files_path(form):
+    # What a notebook user tries first: gymnasium.make with the path of a .npy track file.
+    path = SHARED_TRACKS / "reinvent_base.npy"
+    env = gymnasium.make("DeepRacer-v0", track=form(path), sensors=("LIDAR",), mode="evaluation")
+    env.reset(seed=0)
+    track = env.unwrapped.track
+    assert track.slug == "reinvent_base" and track.length == pytest.approx(17.7, abs=0.2)
+    _, _, _, _, info = env.step(5)
+    assert info["params"]["track_length"] == pytest.approx(track.length)
+    env.close()
+    reversed_env = gymnasium.make("DeepRacer-v0", track=str(path), reverse=True, sensors=("LIDAR",))
+    assert reversed_env.unwrapped.track.is_reversed
+    reversed_env.close()
+
+
+@pytest.mark.parametrize(("track", "message"), [("no/such/track.npy", "no such track file"),
+                                                ("nowhere.npy", "no such track file"),
+                                                ("not_a_slug", "unknown track"), (42, "not a int")])
+def test_a_track_that_is_neither_a_slug_nor_a_file_is_refused(track, message, tmp_path):
+    with pytest.raises(TrackError, match=message):
+        DeepRacerEnv(track=track, sensors=())
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(TrackError, match="not a NumPy"):
+        DeepRacerEnv(track=str(bad), sensors=())
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.car_limits import MEASURED, CarLimits
 from simulator.racing_line import (
+    LIMIT_MARGIN,
     _curvature,
     cached_racing_line,
+    limit_lap,
     racing_line,
     speed_profile,
     top_speed_of,
     track_outline,
     track_svg_with_racing_line,
 )
-from simulator.tracks import BUILTIN_TRACKS, get_track, load_npy
+from simulator.tracks import BUILTIN_TRACKS, Track, get_track, load_npy
 
 SHARED_TRACKS = Path(__file__).resolve().parents[2] / ".." / "shared" / "tracks"
 
@@ -49,7 +52,8 @@ def test_it_brakes_before_a_corner_and_accelerates_out():
     points = np.column_stack([np.linspace(0, 10, 101), np.zeros(101)])
     curvature = np.zeros(101)
     curvature[50] = 4.0   # radius 0.25 m: sqrt(9.81 * 0.25) = 1.57 m/s
-    speeds = speed_profile(points, curvature, top_speed=4.0, lateral_acceleration=9.81, acceleration=3.0, braking=4.0)
+    limits = CarLimits(top_speed=4.0, acceleration=3.0, braking=4.0, grip=((0.1, 9.81), (5.0, 9.81)), max_curvature=5.0)
+    speeds = speed_profile(points, curvature, limits)
     assert speeds[50] == pytest.approx(np.sqrt(9.81 / 4.0))
     assert np.all(np.diff(speeds[40:51]) < 0) and np.all(np.diff(speeds[50:60]) > 0)
     # Braking (4 m/s^2) is harder than accelerating (3): the speed is back higher 0.5 m before than after.
@@ -67,6 +71,50 @@ def test_it_draws_the_line_on_the_track_picture():
     assert svg.count("data-racing-line") == 1 and svg.endswith("</svg>")
     assert cached_racing_line(track) is cached_racing_line(get_track("quick_loop"))
     assert cached_racing_line(track.reversed()) is not cached_racing_line(track)
+
+
+def circle_track(radius: float, width: float, points: int = 200) -> Track:
+    angles = np.linspace(0, 2 * np.pi, points + 1)
+    ring = np.column_stack([np.cos(angles), np.sin(angles)])
+    ring[-1] = ring[0]
+    return Track("circle", "Circle", radius * ring, (radius - width / 2) * ring, (radius + width / 2) * ring)
+
+
+@pytest.mark.parametrize(("radius", "width"), [(1.5, 0.6), (3.0, 1.0), (0.8, 0.5)])
+def test_the_limit_lap_of_a_circle_hugs_the_inside_at_the_grip_speed(radius, width):
+    # On a ring, the shortest and least curved line is the inside border (plus the legal margin), and a
+    # car holds sqrt(grip x r) there, or its top speed when that is lower: a lap is 2 pi r / v.
+    line = limit_lap(circle_track(radius, width))
+    inside = radius - width / 2 + LIMIT_MARGIN
+    assert np.hypot(*line.points.T) == pytest.approx(inside, abs=0.01)
+    speed = min(MEASURED.top_speed, np.sqrt(float(MEASURED.lateral_acceleration(1 / inside)) * inside))
+    assert line.speeds == pytest.approx(speed, rel=0.02)
+    assert line.length == pytest.approx(2 * np.pi * inside, rel=0.01)
+    assert line.lap_time == pytest.approx(2 * np.pi * inside / speed, rel=0.02)
+
+
+def test_a_straight_of_a_stadium_is_driven_at_top_speed_with_braking_before_the_bends():
+    # Two half circles of radius 1 m joined by 6 m straights: the car reaches top speed on the straights
+    # only if 6 m allow it (2.8 m/s^2 from ~3.1 m/s to 3.9 m/s takes ~1 m), and brakes before each bend.
+    half = np.linspace(-np.pi / 2, np.pi / 2, 40)
+    right = np.column_stack([3 + np.cos(half), np.sin(half)])
+    left = np.column_stack([-3 - np.cos(half), -np.sin(half)])
+    centre = np.vstack([right, left, right[:1]])
+    track = load_npy(np.column_stack([centre, 0.7 * centre + [0, 0], 1.3 * centre]), "stadium")
+    line = limit_lap(track)
+    assert line.speeds.max() == pytest.approx(MEASURED.top_speed, rel=0.01)
+    assert line.speeds.min() < 0.9 * MEASURED.top_speed
+    # Faster than the same line at half the grip, slower than at twice the grip.
+    softer = CarLimits(MEASURED.top_speed, MEASURED.acceleration, MEASURED.braking,
+                       tuple((k, a / 2) for k, a in MEASURED.grip), MEASURED.max_curvature)
+    assert limit_lap(track, softer).lap_time > line.lap_time
+
+
+def test_the_limit_lap_is_faster_than_the_all_wheels_on_racing_line():
+    track = load_npy(SHARED_TRACKS / "reinvent_base.npy", "reinvent_base")
+    limit, console = limit_lap(track), cached_racing_line(track)
+    assert limit.lap_time < console.lap_time and limit.length < console.length
+    assert 4.0 < limit.lap_time < 8.0   # 17.7 m of centre line at up to 3.9 m/s
 
 
 def test_it_drives_the_line_at_the_cars_top_speed():

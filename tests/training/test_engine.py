@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,12 +21,14 @@ from training.engine import (
     MAX_WORKER_RESTARTS,
     EvaluationRun,
     TrainingError,
+    _Session,
     evaluate,
     format_lap_time,
     train,
 )
 from training.networks import build_agent
 from training.ppo import PPOConfig, PPOLearner
+from training.rollout_worker import WorkerPool, WorkerSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,7 +64,10 @@ def test_it_chooses_the_best_checkpoint_by_mean_evaluation_progress(trained_mode
     best = max(metrics, key=lambda m: (m["average_evaluation_completion"], m["iteration"]))
     index = artifacts.read_checkpoints_index(model_dir)
     assert index["best_checkpoint"]["avg_eval_metric"] == pytest.approx(best["average_evaluation_completion"])
-    assert index["best_checkpoint"]["name"].startswith(f"{best['iteration']}_Step-")
+    # Iteration i evaluates the policy that collected it (during the update): i - 1 updates done.
+    assert index["best_checkpoint"]["name"].startswith(f"{best['iteration'] - 1}_Step-")
+    state = artifacts.load_checkpoint(model_dir, index["best_checkpoint"]["name"])
+    assert state["evaluated"] and state["counters"]["iteration"] == best["iteration"] - 1
 
 
 def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
@@ -80,7 +86,8 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     lines = [line for log in recorder.of("log") for line in log["lines"]]
     assert any(line.startswith("starting at x=") for line in lines)  # the reward function's prints
     phases = [s["phase"] for s in recorder.of("status")]
-    assert phases[0] == "collecting" and "evaluating" in phases
+    assert phases[0] == "collecting" and "updating" in phases
+    assert any(s.get("evaluating") for s in recorder.of("status"))  # the evaluation runs during the update
 
 
 def test_it_throttles_frames_to_a_few_per_second(trained_model):
@@ -350,6 +357,53 @@ def test_its_evaluation_trials_differ_and_the_same_seed_reproduces_them(trained_
     assert [r["steps"] for r in first] == [str(n) for n in range(1, len(first) + 1)]
     assert [first, second] == _real_evaluation(model_dir, seed=3)
     assert _real_evaluation(model_dir, seed=4)[0][0] != first[0]
+
+
+class _WatchedPool(WorkerPool):
+    """The real worker pool, noting each command sent (which worker, which command, which phase)."""
+
+    def __init__(self, specs):
+        self.sent = []
+        super().__init__(specs)
+
+    def send(self, index, command, *args):
+        self.sent.append((index, command, args[0] if command == "reset" else None))
+        super().send(index, command, *args)
+
+
+def test_an_evaluation_drives_preview_laps_on_worker_0_until_the_update_ends():
+    # While the learner updates, the evaluation runs its episodes, then worker 0 drives preview laps (the
+    # live video) that count nowhere; when the update ends the lap in flight is dropped.
+    session = _Session(Recorder(), deadline=None)
+    session.stream_frames = False
+    agent = build_agent(metadata(), artifacts.observation_space(["FRONT_FACING_CAMERA"]),
+                        artifacts.action_space(metadata()))
+    learner = PPOLearner(agent, PPOConfig(), bfloat16=False)
+    answers = iter([True] * 400)  # the update runs for 400 of collect's questions, then ends
+    finished_numbers = []
+    specs = [WorkerSpec(env_factory=CORRIDOR, env_kwargs={}, seed=index) for index in range(2)]
+    with _WatchedPool(specs) as pool:
+        episodes = session.collect(pool, learner, "evaluation", 3, on_finish=lambda done, n: finished_numbers.append(n),
+                                   more=lambda: next(answers, False))
+        resets = [(worker, phase) for worker, command, phase in pool.sent if command == "reset"]
+        assert [phase for _, phase in resets].count("evaluation") == 3
+        assert (0, "preview") in resets and (1, "preview") not in resets
+        # The pool is usable afterwards: a training collection starts from fresh resets.
+        training = session.collect(pool, learner, "training", 2)
+    assert len(episodes) == 3 and finished_numbers == [1, 2, 3]
+    assert all(done.info["episode_status"] != "in_progress" for done in episodes)
+    assert len(training) == 2
+
+
+def test_reports_made_by_another_thread_wait_for_the_engines_thread():
+    recorder = Recorder()
+    session = _Session(recorder, deadline=None)
+    thread = threading.Thread(target=lambda: session.report("frame", view="chase"))
+    thread.start()
+    thread.join()
+    assert recorder.progress == []  # not delivered on the evaluation thread
+    session.heartbeat(phase="updating")
+    assert [p.kind for p in recorder.progress][:1] == ["frame"]
 
 
 DYING_CORRIDOR = "tests.training.corridor_env:DyingCorridorEnv"

@@ -274,3 +274,30 @@ def test_it_continues_a_failed_training_from_its_last_checkpoint_in_the_same_job
     assert (job.status, job.last_iteration) == (JobStatus.COMPLETED, 2), job.failure_reason
     assert [record["iteration"] for record in job.metrics] == [1, 2]
     assert (Path(trained_rl_model.folder) / "training-simtrace" / "1-iteration.csv").is_file()
+
+
+def test_a_restarted_workers_sweep_leaves_the_job_it_has_claimed_since(rl_model, django_capture_on_commit_callbacks):
+    import time as clock
+
+    started = clock.time()
+    job = services.training_start(rl_model, enqueue=False)
+    assert TrainingJob.objects.claim(job.pk, "w1@host")  # the new process, same name, took the job already
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert worker.jobs_recover(dead_worker="w1@host", started_at=started) == []
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=30))
+        assert worker.jobs_recover(dead_worker="w1@host", started_at=started) == [
+            ("TrainingJob", job.pk, "requeued")]  # held from before the start: the predecessor's
+    assert len(enqueued) == 1
+
+
+def test_a_run_whose_job_was_taken_from_it_stops_and_leaves_the_job_alone(rl_model, monkeypatch):
+    job = services.training_start(rl_model, max_iterations=5, enqueue=False)
+
+    def taken_at_first_episode(progress):
+        if progress.kind == "episode":
+            TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.INITIALIZING, worker="other@host")
+
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.0)  # the next report checks the claim
+    assert worker.training_run(job.pk, worker="first@host", observer=taken_at_first_episode) is None
+    job.refresh_from_db()
+    assert (job.status, job.worker) == (JobStatus.INITIALIZING, "other@host")  # the other run's to finish

@@ -1,0 +1,165 @@
+"""Fast lap: how close to our car's physical limit a racer's fast setup gets in a fixed wall-clock budget.
+
+    python bench/fast_lap.py [--track reinvent_base | grand_prix | path/to/track.npy] [--minutes 15]
+                             [--setups discrete,continuous] [--workers 2] [--seed 0]
+
+1. The limit lap: the car's limits measured by driving the simulated car (simulator/car_limits.py:
+   top speed, acceleration, braking, grip = the lateral acceleration where it starts to slide), and the
+   fast line with the speed profile they allow (simulator/racing_line.limit_lap, the code the console's
+   racing line uses). Prints the line's length and the limit lap time.
+2. For each setup, training from scratch for ``--minutes`` of wall clock:
+   - "discrete": 10 actions reaching 4 m/s, each steering angle (0, ±5, ±10, ±20, ±30°) at the speed the
+     car holds through that steering's turn (measured grip), plus a slower straight (2 m/s);
+   - "continuous": steering -30..30°, speed 1..4 m/s (PPO);
+   with the reward editor's "Speed – progress per step, less a time cost" example (progress per step, no
+   racing line) run in the reward sandbox as the console runs it, and the console's defaults otherwise
+   (front camera, 3-layer CNN, the default hyperparameters). Each iteration's evaluation is a 3-lap
+   evaluation from the start line (deterministic policy, perturbed starts).
+3. Every minute: the best 3-lap evaluation so far (mean lap time, only evaluations where all 3 laps
+   reached 100%) and its ratio to the limit lap; at the end the curve and the ratio mean lap / limit lap.
+Figures are noisy when other work shares the 2 cores: the load average is printed with them.
+"""
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.time_to_lap import CONSOLE_DEFAULTS, track_argument  # noqa: E402
+from simulator.car import WHEELBASE  # noqa: E402
+from simulator.car_limits import MEASURED, CarLimits, measure_car_limits  # noqa: E402
+from simulator.episode import STEP_SECONDS  # noqa: E402
+from simulator.racing_line import limit_lap, racing_line  # noqa: E402
+from simulator.reward.examples import EXAMPLES  # noqa: E402
+from simulator.reward.sandbox import RewardSandbox  # noqa: E402
+from simulator.tracks import track_from  # noqa: E402
+from training.engine import TrainingRun, train  # noqa: E402
+
+REWARD = EXAMPLES["progress_per_step"].code
+EVALUATION_LAPS = 3
+STEERING = (0.0, 5.0, 10.0, 20.0, 30.0)
+SLOW_STRAIGHT = 2.0  # m/s
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def discrete_actions(limits: CarLimits) -> list[dict]:
+    """Each steering angle at the speed the car holds on its kinematic circle (up to 4 m/s)."""
+    actions = []
+    for steering in STEERING:
+        curvature = np.tan(np.radians(steering)) / WHEELBASE
+        speed = 4.0 if steering == 0 else min(4.0, float(limits.corner_speed(curvature)))
+        for sign in ((1,) if steering == 0 else (1, -1)):
+            actions.append({"steering_angle": sign * steering, "speed": round(speed, 2)})
+    actions.append({"steering_angle": 0.0, "speed": SLOW_STRAIGHT})
+    return actions
+
+
+def setups(limits: CarLimits) -> dict[str, dict]:
+    common = {"sensor": ["FRONT_FACING_CAMERA"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+              "training_algorithm": "clipped_ppo", "version": "5"}
+    return {
+        "discrete": {**common, "action_space_type": "discrete", "action_space": discrete_actions(limits)},
+        "continuous": {**common, "action_space_type": "continuous",
+                       "action_space": {"steering_angle": {"low": -30.0, "high": 30.0},
+                                        "speed": {"low": 1.0, "high": 4.0}}},
+    }
+
+
+class Curve:
+    """Follows the engine's reports: each iteration's 3-lap evaluation, the best so far, a line a minute."""
+
+    def __init__(self, limit_time: float, started: float):
+        self.limit_time, self.started = limit_time, started
+        self.laps: dict[int, list[float | None]] = {}
+        self.best: float | None = None
+        # minutes, iteration, env steps, evaluation progress %, laps completed, best mean lap so far
+        self.rows: list[tuple[float, int, int, float, int, float | None]] = []
+        self.next_print = 60.0
+
+    def __call__(self, progress) -> bool:
+        data = progress.data
+        if progress.kind == "episode" and data["phase"] == "evaluation":
+            lap = data["steps"] * STEP_SECONDS if data["status"] == "lap_complete" and data["progress"] >= 100 else None
+            self.laps.setdefault(data["iteration"], []).append(lap)
+        elif progress.kind == "metrics":
+            laps = self.laps.pop(data["iteration"], [])[:EVALUATION_LAPS]
+            if len(laps) == EVALUATION_LAPS and all(lap is not None for lap in laps):
+                mean = float(np.mean(laps))
+                self.best = mean if self.best is None else min(self.best, mean)
+            self.rows.append(((time.monotonic() - self.started) / 60, data["iteration"], data["steps"],
+                              data["average_evaluation_completion"], data["evaluation_laps_complete"], self.best))
+        elapsed = time.monotonic() - self.started
+        if elapsed >= self.next_print:
+            self.next_print += 60.0
+            print(f"  {elapsed / 60:5.1f} min  {self.describe()}  (load {load()})", flush=True)
+        return True
+
+    def describe(self) -> str:
+        if self.best is None:
+            return "no 3/3-lap evaluation yet"
+        return f"best 3-lap evaluation: mean lap {self.best:.2f} s, ratio {self.best / self.limit_time:.2f}"
+
+
+def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit_time: float) -> Curve:
+    print(f"setup {name}: {metadata['action_space_type']} {metadata['action_space']}", flush=True)
+    started = time.monotonic()
+    curve = Curve(limit_time, started)
+    with tempfile.TemporaryDirectory(prefix="fast-lap-") as folder:
+        result = train(TrainingRun(
+            model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=CONSOLE_DEFAULTS,
+            env_kwargs={"track": track}, reward_code=REWARD, reward_factory=functools.partial(RewardSandbox, REWARD),
+            max_minutes=minutes, eval_episodes=EVALUATION_LAPS, num_workers=workers, stream_frames=False,
+            seed=seed), curve)
+    wall = time.monotonic() - started
+    print(f"  curve ({name}): minutes, iteration, env steps, evaluation progress, laps of 3, best mean lap so far")
+    for minutes_at, iteration, steps, progress, laps, best in curve.rows:
+        best_text = "-" if best is None else f"{best:.2f} s ({best / limit_time:.2f})"
+        print(f"    {minutes_at:5.1f}  {iteration:4d}  {steps:7d}  {progress:5.1f}%  {laps}/3  {best_text}")
+    print(f"RESULT {name}: {curve.describe()} after {wall / 60:.1f} min, {result.steps} env steps "
+          f"({result.steps / wall:.0f} steps/s end to end), {result.iterations} iterations; load {load()}", flush=True)
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--track", default="reinvent_base")
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--setups", default="discrete,continuous")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    track = track_from(track_argument(args.track))
+    print(f"fast lap on {args.track}: {args.minutes:g} min per setup, {args.workers} env workers, "
+          f"{os.cpu_count()} cores, load average {load()}", flush=True)
+    clock = time.monotonic()
+    limits = measure_car_limits()
+    print(f"car limits measured in {time.monotonic() - clock:.1f} s: {limits.describe()}")
+    if limits != MEASURED:
+        print(f"  (recorded in simulator/car_limits.py: {MEASURED.describe()})")
+    limit = limit_lap(track, limits)
+    console = racing_line(track, limits=limits)
+    print(f"limit lap: line {limit.length:.2f} m (centre line {track.length:.2f} m), {limit.lap_time:.2f} s; "
+          f"all wheels on the road: {console.length:.2f} m, {console.lap_time:.2f} s", flush=True)
+    curves = {name: run_setup(name, metadata, track, args.minutes, args.workers, args.seed, limit.lap_time)
+              for name, metadata in setups(limits).items() if name in args.setups.split(",")}
+    print(f"SUMMARY {args.track}: limit lap {limit.lap_time:.2f} s; "
+          + "; ".join(f"{name}: {curve.describe()}" for name, curve in curves.items())
+          + f"; load average {load()}")
+
+
+if __name__ == "__main__":
+    main()
