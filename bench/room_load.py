@@ -79,7 +79,8 @@ def main() -> None:
     arguments = parser.parse_args()
     from tests.launched_console import LaunchedConsole
 
-    with tempfile.TemporaryDirectory() as folder:
+    # The killed workers' env processes may still be writing checkpoints while the folder goes.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         console = LaunchedConsole(Path(folder), training_workers=2)
         try:
             console.start()
