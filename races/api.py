@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,7 +21,15 @@ from models_app.models import RLModel
 from models_app.tracks import track_options
 from races import ranking, services
 from races.forms import may_create_open_races, zone_named
-from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, Race, Submission
+from races.models import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_RESETS_DEFAULT,
+    MAX_RESETS_LIMIT,
+    MAX_SUBMISSIONS_LIMIT,
+    Race,
+    Submission,
+)
 from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
 from races.views import BoardPaginator
 from simulator.spec import MAX_TRIALS, MIN_TRIALS
@@ -46,14 +55,16 @@ class RaceSerializer(serializers.ModelSerializer):
     off_track_penalty = serializers.FloatField(min_value=0, max_value=MAX_PENALTY_SECONDS, default=5.0)
     collision_penalty = serializers.FloatField(min_value=0, max_value=MAX_PENALTY_SECONDS, default=5.0)
     max_submissions = serializers.IntegerField(min_value=1, max_value=MAX_SUBMISSIONS_LIMIT, default=10)
+    max_resets = serializers.IntegerField(min_value=0, max_value=MAX_RESETS_LIMIT, default=MAX_RESETS_DEFAULT,
+                                          help_text="live races: resets a run may use")
 
     class Meta:
         model = Race
         fields = ["id", "name", "description", "opens_at", "closes_at", "time_zone", "track", "track_reversed",
                   "race_type", "ranking_method", "min_laps", "max_laps", "continuous", "off_track_penalty",
                   "collision_penalty", "max_submissions", "is_open", "closed_early", "state", "organiser",
-                  "invite_url", "created_at"]
-        read_only_fields = ["id", "closed_early", "state", "organiser", "invite_url", "created_at"]
+                  "invite_url", "created_at", "is_live", "event_at", "max_resets", "finished_at"]
+        read_only_fields = ["id", "closed_early", "state", "organiser", "invite_url", "created_at", "finished_at"]
 
     def get_invite_url(self, race) -> str | None:
         request = self.context["request"]
@@ -89,6 +100,9 @@ class RaceSerializer(serializers.ModelSerializer):
                                   attrs.get("max_laps", race.max_laps if race else 3)))
         if "track" in attrs and attrs["track"] not in track_options(race.owner if race else user):
             errors["track"] = f"Unknown track {attrs['track']!r}: a built-in track or one of your imported ones."
+        if attrs.get("is_live", race.is_live if race else False) and \
+                attrs.get("event_at", race.event_at if race else None) is None:
+            errors["event_at"] = "A live race needs the time race day starts."
         if attrs.get("is_open") and not may_create_open_races(user):
             errors["is_open"] = "Only race facilitators and admins create open races."
         if errors:
@@ -153,6 +167,17 @@ class RemoveRacerSerializer(serializers.Serializer):
 
 class JoinSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="the token at the end of the race's invite link")
+
+
+RACE_DAY_ACTIONS = ("launch", "auto_launch_on", "auto_launch_off", "stop", "clear_board", "finish", "reorder",
+                    "move_up", "move_down", "remove", "requeue")
+
+
+class RaceDayActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=RACE_DAY_ACTIONS)
+    submission = serializers.IntegerField(required=False, help_text="move_up, move_down, remove, requeue: the run")
+    order = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                  help_text="reorder: the queued runs' ids in their new order")
 
 
 def _race_error(error: services.RaceError):
@@ -287,6 +312,62 @@ class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
         mine = Submission.objects.filter(race=race, participant__user=request.user).select_related("evaluation")
         return Response(SubmissionSerializer(mine, many=True).data)
+
+
+    def live_race(self) -> Race:
+        race = self.get_object()
+        if not race.is_live:
+            raise NotFound("This race is not a live race.")
+        return race
+
+    @extend_schema(responses={200: inline_serializer("RaceDayState", {
+        "current": serializers.DictField(allow_null=True), "queue": serializers.ListField(),
+        "board": serializers.ListField(), "winner": serializers.DictField(allow_null=True),
+        "auto_launch": serializers.BooleanField(), "finished": serializers.BooleanField()})})
+    @action(detail=True, methods=["get"], url_path="race-day")
+    def race_day(self, request, pk=None):
+        """A live race's race day: the run on track, the queue, the board, the winner once finished."""
+        return Response(services.race_day_state(self.live_race()))
+
+    @extend_schema(request=RaceDayActionSerializer, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="race-day/control")
+    def race_day_control(self, request, pk=None):
+        """Run race day (organiser, facilitators, admins): launch, auto-launch, stop, the queue, finish."""
+        race = self.live_race()
+        if not race.is_run_by(request.user):
+            raise NotFound("Only the race's organiser, facilitators and admins run race day.")
+        serializer = RaceDayActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            _race_day_action(race, data)
+        except services.RaceError as error:
+            raise _race_error(error) from None
+        return Response(services.race_day_state(race))
+
+
+def _race_day_action(race: Race, data: dict) -> None:
+    action_name = data["action"]
+    if action_name in ("move_up", "move_down", "remove", "requeue"):
+        if "submission" not in data:
+            raise ValidationError({"submission": "Name the run."})
+        submission = Submission.objects.filter(race=race, pk=data["submission"]).first()
+        if submission is None:
+            raise ValidationError({"submission": "No such run in this race."})
+        {"move_up": lambda: services.live_move(race, submission, -1),
+         "move_down": lambda: services.live_move(race, submission, 1),
+         "remove": lambda: services.live_remove(race, submission),
+         "requeue": lambda: services.live_requeue(race, submission)}[action_name]()
+    elif action_name == "reorder":
+        services.live_reorder(race, data.get("order") or [])
+    elif action_name == "launch":
+        if services.live_launch(race) is None:
+            raise services.RaceError("The queue is empty.")
+    elif action_name in ("auto_launch_on", "auto_launch_off"):
+        services.live_set_auto_launch(race, action_name == "auto_launch_on")
+    else:
+        {"stop": services.live_stop, "clear_board": services.live_clear_board,
+         "finish": services.live_finish}[action_name](race)
 
 
 router = SimpleRouter()

@@ -13,7 +13,15 @@ from models_app import race_types
 from models_app.models import DIRECTION_LABELS, RLModel
 from models_app.tracks import track_options
 from races import ranking
-from races.models import MAX_DESCRIPTION, MAX_NAME, MAX_SUBMISSIONS_LIMIT, MIN_LAPS_LIMIT, Race
+from races.models import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_RESETS_DEFAULT,
+    MAX_RESETS_LIMIT,
+    MAX_SUBMISSIONS_LIMIT,
+    MIN_LAPS_LIMIT,
+    Race,
+)
 from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
 from simulator.spec import MAX_TRIALS, MIN_TRIALS
 from training.services import MAX_PENALTY_SECONDS
@@ -85,6 +93,16 @@ class RaceForm(forms.Form):
                                      coerce=lambda value: value == "true", widget=forms.RadioSelect,
                                      initial="false", label="Who can race")
 
+    is_live = forms.BooleanField(required=False, label="Live race (race day)",
+                                 help_text="Submissions wait in your queue; you launch each run while the room "
+                                           "watches the broadcast.")
+    event_at = forms.DateTimeField(required=False, label="Race day starts", widget=_datetime_input(),
+                                   input_formats=[DATETIME_FORMAT])
+    max_resets = forms.IntegerField(min_value=0, max_value=MAX_RESETS_LIMIT, initial=MAX_RESETS_DEFAULT,
+                                    required=False, label="Resets per run",
+                                    help_text=f"0 to {MAX_RESETS_LIMIT}: laps after a run goes over it do not "
+                                              f"count.")
+
     def __init__(self, *args, owner, instance: Race | None = None, **kwargs):
         self.instance = instance
         if instance is not None:
@@ -132,7 +150,16 @@ class RaceForm(forms.Form):
         if not self.locked:
             self._clean_race_type(data)
             self._clean_laps(data)
+            self._clean_live(data)
         return data
+
+    def _clean_live(self, data):
+        if not data.get("is_live"):
+            return
+        if data.get("event_at") is None and not self.has_error("event_at"):
+            self.add_error("event_at", "A live race needs the time race day starts.")
+        if data.get("max_resets") is None and not self.has_error("max_resets"):
+            self.add_error("max_resets", "Say how many resets a run may use.")
 
     def _clean_window(self, data):
         opens = data.get("opens_at", self.instance.opens_at if self.locked else None)
@@ -179,6 +206,9 @@ class RaceForm(forms.Form):
                          "collision_penalty", "max_submissions"):
                 setattr(race, name, data[name])
             race.is_open = bool(data.get("is_open", False))
+            race.is_live = bool(data.get("is_live"))
+            if race.is_live:
+                race.event_at, race.max_resets = data["event_at"], data["max_resets"]
         race.save()
         return race
 
@@ -222,7 +252,11 @@ def initial_from_race(race: Race, keep_window: bool = False) -> dict:
         "continuous": race.continuous, "off_track_penalty": race.off_track_penalty,
         "collision_penalty": race.collision_penalty, "max_submissions": race.max_submissions,
         "is_open": "true" if race.is_open else "false",
+        "is_live": race.is_live, "max_resets": race.max_resets,
     }
+    if race.is_live and race.event_at is not None:
+        event_at = race.event_at if keep_window else opens
+        initial["event_at"] = timezone.localtime(event_at, zone).strftime(DATETIME_FORMAT)
     if race.race_type_name == race_types.OBJECT_AVOIDANCE:
         initial.update(object_count=race_type.get("object_count"),
                        object_placement="random" if race_type.get("randomize_objects", True) else "fixed",

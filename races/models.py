@@ -20,6 +20,7 @@ from races import ranking
 MAX_NAME, MAX_DESCRIPTION = 64, 1000
 MIN_LAPS_LIMIT = 1
 MAX_SUBMISSIONS_LIMIT = 100
+MAX_RESETS_DEFAULT, MAX_RESETS_LIMIT = 3, 100
 INVITE_TOKEN_BYTES = 24  # 32 URL-safe characters: unguessable
 
 
@@ -78,6 +79,15 @@ class Race(models.Model):
     is_open = models.BooleanField(default=False, help_text="listed for every racer (facilitators and admins)")
     invite_token = models.CharField(max_length=64, unique=True, default=new_invite_token)
     closed_early = models.BooleanField(default=False)
+    # Race day (live races, races.live): submissions wait in the facilitator's queue; one run at a time.
+    is_live = models.BooleanField(default=False, help_text="run on race day from the facilitator's queue")
+    event_at = models.DateTimeField(null=True, blank=True, help_text="when race day starts (live races)")
+    max_resets = models.PositiveSmallIntegerField(
+        default=MAX_RESETS_DEFAULT, help_text="resets a live run may use; laps after the limit do not count")
+    auto_launch = models.BooleanField(default=False, help_text="launch the queue's next run when one ends")
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="the facilitator declared the end")
+    broadcast_token = models.CharField(max_length=64, unique=True, default=new_invite_token,
+                                       help_text="the read-only broadcast link (a projector)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -150,6 +160,21 @@ class Race(models.Model):
 
         return user.is_authenticated and (self.owner_id == user.pk or is_admin(user))
 
+    def is_run_by(self, user) -> bool:
+        """Race day's control page: the organiser, admins and race facilitators (who can see the race)."""
+        from common.roles import RACE_FACILITATOR, has_role
+
+        return self.is_live and (self.is_managed_by(user) or has_role(user, RACE_FACILITATOR))
+
+    @property
+    def live_group(self) -> str:
+        """The channel-layer group of race day's pages (queue, current run, winner)."""
+        return f"race.{self.pk}.live"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
 
 class Participant(models.Model):
     """A racer in a race: joined through the invite link (private races) or by submitting (open ones).
@@ -169,13 +194,14 @@ class Participant(models.Model):
 
 
 class SubmissionStatus(models.TextChoices):
+    QUEUED = "QUEUED", "In the race-day queue"
     WAITING = "WAITING", "Waiting for your earlier submission"
     RUNNING = "RUNNING", "Submitted"  # its evaluation job says queued or in progress
     COMPLETED = "COMPLETED", "Completed"
     FAILED = "FAILED", "Failed"
 
 
-ACTIVE_SUBMISSION_STATUSES = (SubmissionStatus.WAITING, SubmissionStatus.RUNNING)
+ACTIVE_SUBMISSION_STATUSES = (SubmissionStatus.QUEUED, SubmissionStatus.WAITING, SubmissionStatus.RUNNING)
 
 # What a board row reads (not the laps or the evaluation's results: JSON the board never shows).
 BOARD_FIELDS = ("race_id", "participant__user_id", "model_name", "evaluation__video", "status", "submitted_at",
@@ -274,6 +300,7 @@ class Submission(models.Model):
     crash_count = models.PositiveIntegerField(default=0)
     penalty_seconds = models.FloatField(default=0.0)
     reset_count = models.PositiveIntegerField(default=0)
+    queue_order = models.PositiveIntegerField(default=0, help_text="place in a live race's queue (smallest first)")
 
     objects = SubmissionQuerySet.as_manager()
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from races import views
+from races import live_views, views
 
 app_name = "races"
 
@@ -10,7 +10,15 @@ urlpatterns = [
     path("create/", views.race_create, name="create"),
     path("join/<str:token>/", views.race_join, name="join"),
     path("racers/<str:racer_name>/", views.racer_profile, name="racer"),
+    path("projector/<str:token>/", live_views.race_projector, name="projector"),
+    path("projector/<str:token>/state.json", live_views.projector_state, name="projector_state"),
     path("<uuid:race_id>/", views.race_detail, name="detail"),
+    path("<uuid:race_id>/broadcast/", live_views.race_broadcast, name="broadcast"),
+    path("<uuid:race_id>/live/state.json", live_views.live_state, name="live_state"),
+    path("<uuid:race_id>/control/", live_views.race_control, name="control"),
+    path("<uuid:race_id>/control/<slug:action>/", live_views.control_action, name="control_action"),
+    path("<uuid:race_id>/control/runs/<int:submission_id>/<slug:action>/", live_views.run_action,
+         name="run_action"),
     path("<uuid:race_id>/board/", views.race_board, name="board"),
     path("<uuid:race_id>/edit/", views.race_edit, name="edit"),
     path("<uuid:race_id>/clone/", views.race_clone, name="clone"),

@@ -157,12 +157,13 @@ def race_detail(request, race_id):
     managed = context["managed"]
     context.update({
         "form": EnterRaceForm(user=request.user),
-        "used_submissions": sum(1 for submission in context["submissions"]),
+        "used_submissions": len(context["submissions"]),
         "invite_url": request.build_absolute_uri(reverse("races:join", args=[race.invite_token]))
         if managed and not race.is_open else "",
         "racers": list(race.participants.filter(removed_at__isnull=True).select_related("user__racer"))
         if managed else [],
         "track_svg": _track_svg(race),
+        "runs_race_day": race.is_run_by(request.user),
     })
     return render(request, "races/detail.html", context)
 

@@ -210,6 +210,16 @@ class Finished:
         return float(self.info.get("trace", {}).get("tstamp", 0.0))
 
 
+def frame_tick(info: dict, phase: str, episode: int) -> dict:
+    """What a live page shows beside a frame of worker 0: where the car is on the sim clock (the
+    broadcast's lap timer, sectors and track map)."""
+    trace = info.get("trace", {})
+    return {"phase": phase, "episode": episode, "sim_time": round(float(trace.get("tstamp", 0.0)), 3),
+            "progress": round(float(info.get("progress", 0.0)), 2), "x": round(float(trace.get("X", 0.0)), 3),
+            "y": round(float(trace.get("Y", 0.0)), 3), "reset_count": int(info.get("reset_count", 0)),
+            "off_track_count": int(info.get("off_track_count", 0))}
+
+
 def _device(requested: str | None) -> torch.device:
     if requested:
         return torch.device(requested)
@@ -370,6 +380,7 @@ class _Session:
                     self.last_frame = now
                     for view, jpeg in frames.items():
                         self.report("frame", view=view, phase=phase, jpeg=jpeg)
+                    self.report("tick", **frame_tick(info, phase, len(finished) + 1))
                 if prints:
                     self.log(*prints)
                 if terminated or truncated:

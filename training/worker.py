@@ -388,6 +388,9 @@ class _JobReporter:
         self.publish("frame", {"view": data["view"], "phase": data.get("phase", ""),
                                            "jpeg": base64.b64encode(data["jpeg"]).decode()})
 
+    def on_tick(self, data: dict) -> None:
+        self.publish("tick", _plain(data))
+
     def on_log(self, data: dict) -> None:
         self.publish("log", {"lines": [str(line) for line in data["lines"]]})
 

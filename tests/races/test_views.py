@@ -373,3 +373,12 @@ def test_it_keeps_the_race_lists_and_profiles_flat_with_more_races(owner, owner_
     add_races(4, 1)
     assert [queries_of(lambda url=url: owner_client.get(url)) for url in pages] == before
     assert "Track 3" in owner_client.get(reverse("races:leaderboards")).content.decode()
+
+
+def test_it_says_when_submissions_open_and_that_a_closed_race_takes_none(owner, owner_client):
+    upcoming = make_race(owner, opens_at=timezone.now() + timedelta(days=1))
+    html = owner_client.get(reverse("races:detail", args=[upcoming.pk])).content.decode()
+    assert 'data-testid="race-not-open"' in html and 'data-testid="enter-race"' not in html
+    closed = make_race(owner, closes_at=timezone.now() - timedelta(minutes=1))
+    html = owner_client.get(reverse("races:detail", args=[closed.pk])).content.decode()
+    assert 'data-testid="race-closed"' in html and 'data-testid="enter-race"' not in html

@@ -90,6 +90,15 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     assert any(s.get("evaluating") for s in recorder.of("status"))  # the evaluation runs during the update
 
 
+def test_it_reports_a_tick_beside_each_frame_of_worker_0(trained_model):
+    _, recorder, _ = trained_model
+    ticks = recorder.of("tick")
+    assert len(ticks) == len(recorder.of("frame")) // 2  # one per chase + camera pair
+    assert set(ticks[0]) == {"phase", "episode", "sim_time", "progress", "x", "y", "reset_count",
+                             "off_track_count"}
+    assert all(0 <= tick["progress"] <= 100 and tick["sim_time"] > 0 for tick in ticks)
+
+
 def test_it_throttles_frames_to_a_few_per_second(trained_model):
     _, recorder, result = trained_model
     chase = recorder.of("frame")[::2]
