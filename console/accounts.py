@@ -1,12 +1,16 @@
 """Account workflows: sign-up (the first account becomes the admin) and choosing a racer name, the
 onboarding step every account passes through (sign-up, createsuperuser and the admin site alike)."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from common import roles
-from console.models import RacerProfile
+from console.models import Invitation, RacerProfile, SiteSettings
 from garage.models import Vehicle
+from training import quotas
 
 
 class RacerNameTaken(ValueError):
@@ -15,6 +19,38 @@ class RacerNameTaken(ValueError):
 
 class RacerNameAlreadyChosen(ValueError):
     pass
+
+
+class InvitationInvalid(ValueError):
+    """The sign-up link's invitation does not exist or was used already."""
+
+
+def registration_open() -> bool:
+    """Self-service sign-up (switched by an admin in the console), or a fresh install's first account."""
+    return SiteSettings.current().registration_open or is_first_account()
+
+
+def invitation_usable(token: str | None) -> bool:
+    return bool(token) and Invitation.objects.filter(token=token, used_at__isnull=True).exists()
+
+
+def invitation_create(admin, email: str = "") -> Invitation:
+    return Invitation.objects.create(created_by=admin, email=email)
+
+
+def mail_configured() -> bool:
+    """A mail server is set (EMAIL_HOST): invitations may be mailed; without one, admins copy the link."""
+    return bool(settings.EMAIL_HOST)
+
+
+def invitation_mail(invitation: Invitation, link: str) -> bool:
+    """Mail the link to the invitation's address when mail is configured; False when it is not."""
+    if not (invitation.email and mail_configured()):
+        return False
+    send_mail("Your invitation to the DeepRacer console",
+              f"You are invited to join the DeepRacer console. Sign up with this link (it works once):\n\n{link}\n",
+              None, [invitation.email])
+    return True
 
 
 def racer_name_of(user) -> str | None:
@@ -32,13 +68,19 @@ def is_first_account() -> bool:
 
 
 @transaction.atomic
-def sign_up(username: str, email: str, password: str):
-    """Create an account. On a fresh install the first account is the admin: no default password exists."""
+def sign_up(username: str, email: str, password: str, invitation: str | None = None):
+    """Create an account. On a fresh install the first account is the admin: no default password exists.
+    With ``invitation`` (a sign-up link's token) the invitation is used up, once: a second sign-up with the
+    same link raises InvitationInvalid and creates nothing."""
     _serialize_sign_ups()
     first = is_first_account()
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    if invitation and not Invitation.objects.filter(token=invitation, used_at__isnull=True).update(
+            used_by=user, used_at=timezone.now()):
+        raise InvitationInvalid("This invitation link was used already or does not exist: ask for a new one.")
     RacerProfile.objects.create(user=user)
     roles.grant_role(user, roles.RACER)
+    quotas.quota_for_new_racer(user)
     if first:
         roles.grant_role(user, roles.ADMIN)
     return user

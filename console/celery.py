@@ -48,3 +48,28 @@ class ResendWaitingJobsAfterReconnect(bootsteps.StartStopStep):
 
 
 app.steps["consumer"].add(ResendWaitingJobsAfterReconnect)
+
+
+WORKER_SEEN_SECONDS = 30.0  # an idle worker's heartbeat in the worker list (a running job's reporter beats too)
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Keeps the worker's row (training.models.WorkerHost) fresh while it waits for jobs: the admin page
+    lists live workers, and the queue's estimates count them."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, consumer):
+        consumer.timer.call_repeatedly(WORKER_SEEN_SECONDS, self.beat, (consumer.hostname,), priority=10)
+
+    @staticmethod
+    def beat(hostname: str) -> None:
+        from training.worker import worker_seen
+
+        try:
+            worker_seen(hostname)
+        except Exception:  # a database hiccup must not stop the worker: the next beat tries again
+            pass
+
+
+app.steps["consumer"].add(WorkerHeartbeat)

@@ -28,6 +28,8 @@ NAVIGATION = (
     NavEntry("Racer profile", "accounts:profile", "You"),
     NavEntry("Change password", "accounts:password_change", "You"),
     NavEntry("Users and roles", "console:users", "Administration", admin_only=True),
+    NavEntry("Usage and quotas", "console:usage", "Administration", admin_only=True),
+    NavEntry("Sign-up and invitations", "console:registration", "Administration", admin_only=True),
     NavEntry("Site administration", "admin:index", "Administration", admin_only=True),
 )
 

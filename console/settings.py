@@ -99,8 +99,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "console:home"
-# Self-service sign-up; when off, only the very first account (the admin) can sign up.
+# Self-service sign-up at first; an admin switches it in the console (Sign-up and invitations), which then
+# wins. When off, the first account (the admin) and invitation links can sign up.
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+# Mail (optional): with EMAIL_HOST set, invitations are mailed; without, admins copy the link.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "deepracer-console@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

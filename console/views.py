@@ -5,6 +5,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from console import accounts
+
 HEALTH_TIMEOUT_SECONDS = 2
 
 
@@ -12,7 +14,7 @@ HEALTH_TIMEOUT_SECONDS = 2
 def home(request):
     """Anonymous visitors see the landing page; racers see "Get started with reinforcement learning"."""
     if not request.user.is_authenticated:
-        return render(request, "console/landing.html", {"registration_open": settings.REGISTRATION_OPEN})
+        return render(request, "console/landing.html", {"registration_open": accounts.registration_open()})
     return render(request, "console/get_started.html")
 
 

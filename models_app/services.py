@@ -8,7 +8,7 @@ into these keyword arguments and the errors back onto their fields.
 
 import shutil
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from garage.models import Vehicle
 from models_app import race_types, reward
@@ -25,6 +25,7 @@ from models_app.models import (
 from models_app.tracks import resolve_track
 from simulator import spec
 from simulator.tracks import TrackError
+from training import quotas
 from training.services import model_history_import, training_start
 
 
@@ -67,6 +68,7 @@ def model_validate(*, owner, name, reward_code, description="", track=spec.DEFAU
               "track_reversed": bool(track_reversed), "reward_code": reward_code,
               "training_algorithm": training_algorithm, "max_minutes": max_minutes, "parent": source}
     _check_name(owner, name, errors)
+    _check_quotas(owner, errors)
     if len(fields["description"]) > MAX_DESCRIPTION:
         errors["description"] = [f"Write at most {MAX_DESCRIPTION} characters."]
     track_object = _check_track(owner, track, fields["track_reversed"], errors)
@@ -88,6 +90,15 @@ def model_validate(*, owner, name, reward_code, description="", track=spec.DEFAU
     if not errors:
         _check_reward(reward_code, track_object, fields["race_type"], errors)
     return fields, errors
+
+
+def _check_quotas(owner, errors):
+    """A new model counts against the racer's model quota, and starts training (their compute quota)."""
+    try:
+        quotas.check_models(owner, RLModel.objects.filter(owner=owner).count())
+        quotas.check_compute(owner)
+    except quotas.QuotaExceeded as error:
+        errors[NON_FIELD_ERRORS] = [str(error)]
 
 
 def _check_name(owner, name, errors):

@@ -5,6 +5,7 @@ from models_app import views
 app_name = "models"
 urlpatterns = [
     path("", views.model_list, name="list"),
+    path("queue/", views.model_queue, name="queue"),
     path("create/", views.model_create_view, name="create"),
     path("import/", views.model_import_view, name="import"),
     path("api-token/", views.api_token, name="api_token"),

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,6 +17,7 @@ from models_app.services import ModelInvalid, model_create, model_delete, model_
 from models_app.tracks import track_cards
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
+from training.services import model_places
 
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
 PREVIEW_SIZE = 240
@@ -29,8 +30,18 @@ def _get_model_for_user(request, pk) -> RLModel:
 @login_required
 @require_GET
 def model_list(request):
-    models = RLModel.objects.owned_by(request.user).select_related("parent").with_track_titles()
+    models = list(RLModel.objects.owned_by(request.user).select_related("parent").with_track_titles())
+    places = model_places(request.user)
+    for model in models:
+        model.queue_place = places.get(model.pk)
     return render(request, "models_app/list.html", {"models": models})
+
+
+@login_required
+@require_GET
+def model_queue(request):
+    """The places of the racer's waiting models (the models list refreshes them while any waits)."""
+    return JsonResponse({"models": {str(model_id): place for model_id, place in model_places(request.user).items()}})
 
 
 @login_required

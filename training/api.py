@@ -1,7 +1,7 @@
 """REST API for training and evaluation jobs: start, stop, list, detail and metrics, owner only."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -13,13 +13,31 @@ from models_app.models import RLModel
 from simulator import spec
 from training import services
 from training.analysis_api import ModelAnalysisViewSet
-from training.models import EvaluationJob, TrainingJob
+from training.models import WAITING_STATUSES, EvaluationJob, TrainingJob
 
 JOB_FIELDS = ["id", "model", "status", "stop_requested", "created_at", "started_at", "finished_at",
               "heartbeat_at", "failure_reason", "worker", "attempts"]
 
 
-class TrainingJobSerializer(serializers.ModelSerializer):
+class QueuePlaceSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1 = the next job a free worker takes")
+    estimated_start = serializers.DateTimeField()
+
+
+class QueuePlaceMixin(serializers.Serializer):
+    queue = serializers.SerializerMethodField(help_text="a waiting job's place in the fair queue; null otherwise")
+
+    @extend_schema_field(QueuePlaceSerializer(allow_null=True))
+    def get_queue(self, job):
+        if job.status not in WAITING_STATUSES:
+            return None
+        # One computation of the queue per response, however many jobs it lists.
+        places = self.context.setdefault("queue_places", services.job_places()) if self.context is not None \
+            else services.job_places()
+        return places.get(("training" if isinstance(job, TrainingJob) else "evaluation", job.pk))
+
+
+class TrainingJobSerializer(QueuePlaceMixin, serializers.ModelSerializer):
     # Plain strings: the job statuses would collide with the model statuses' enum name in the schema.
     status = serializers.CharField(read_only=True)
     remaining_seconds = serializers.FloatField(read_only=True)
@@ -27,7 +45,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingJob
         fields = [*JOB_FIELDS, "max_minutes", "max_iterations", "last_iteration", "best_iteration",
-                  "elapsed_seconds", "remaining_seconds", "stop_reason"]
+                  "elapsed_seconds", "remaining_seconds", "stop_reason", "queue"]
         read_only_fields = fields
 
 
@@ -42,13 +60,13 @@ class TrainingContinueSerializer(serializers.Serializer):
                                      help_text="more minutes of training (default: what the limit left)")
 
 
-class EvaluationJobSerializer(serializers.ModelSerializer):
+class EvaluationJobSerializer(QueuePlaceMixin, serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
 
     class Meta:
         model = EvaluationJob
         fields = [*JOB_FIELDS, "track", "track_reversed", "race_type", "trials", "continuous",
-                  "off_track_penalty", "collision_penalty", "results", "video"]
+                  "off_track_penalty", "collision_penalty", "results", "video", "queue"]
         read_only_fields = fields
 
 

@@ -96,8 +96,11 @@ class JobQuerySet(models.QuerySet):
         redelivered message, a sweep) never both run it. Clears the message of an interruption."""
         now = timezone.now()
         return bool(self.claimable(now).filter(pk=pk).update(
-            status=JobStatus.INITIALIZING, heartbeat_at=now, worker=worker, attempts=F("attempts") + 1,
-            failure_reason=""))
+            status=JobStatus.INITIALIZING, heartbeat_at=now, claimed_at=now, worker=worker,
+            attempts=F("attempts") + 1, failure_reason=""))
+
+    def of_owner(self, user_id):
+        return self.filter(model__owner_id=user_id)
 
 
 class Job(models.Model):
@@ -110,6 +113,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When a worker last took it: the fair queue serves first the racer it served longest ago.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True, help_text="why it failed, or why the system stopped it")
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(
@@ -352,3 +357,76 @@ class EvaluationJob(Job):
     def track_title(self) -> str:
         return track_title(self.track_owner_id or self.model.owner_id, self.track,
                            getattr(self, "imported_track_title", UNKNOWN_TITLE))
+
+
+# -- quotas (SPEC 4): monthly compute minutes and model count, -1 = unlimited ---------------------------------
+
+UNLIMITED = -1
+
+
+class QuotaSettings(models.Model):
+    """The instance's quotas (one row, edited by an admin): the default every racer without an override
+    gets, the override a new racer starts with, and how many jobs one racer may run at once."""
+
+    compute_minutes = models.IntegerField(default=UNLIMITED, help_text="compute minutes per month (-1: unlimited)")
+    models_count = models.IntegerField(default=UNLIMITED, help_text="models a racer may keep (-1: unlimited)")
+    new_racer_compute_minutes = models.IntegerField(
+        null=True, blank=True, help_text="a new racer's own compute minutes quota (empty: the default)")
+    new_racer_models_count = models.IntegerField(
+        null=True, blank=True, help_text="a new racer's own model quota (empty: the default)")
+    concurrent_jobs = models.PositiveSmallIntegerField(
+        default=1, help_text="jobs (training, evaluation, race submission) one racer may run at once")
+
+    @classmethod
+    def current(cls) -> "QuotaSettings":
+        # Read-only until an admin saves it: a page view never writes (the defaults are the fields').
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class RacerQuota(models.Model):
+    """One racer's overrides (null: the instance's default)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    compute_minutes = models.IntegerField(null=True, blank=True, help_text="-1: unlimited; empty: the default")
+    models_count = models.IntegerField(null=True, blank=True, help_text="-1: unlimited; empty: the default")
+
+
+class ComputeUsageQuerySet(models.QuerySet):
+    def of_month(self, month):
+        return self.filter(month=month)
+
+
+class ComputeUsage(models.Model):
+    """Compute seconds a racer's jobs ran in one month (UTC): a new month is a new row, so quotas reset."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="the first day of the month (UTC)")
+    seconds = models.FloatField(default=0.0)
+
+    objects = ComputeUsageQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "month"], name="one_usage_row_per_month")]
+
+
+class WorkerHost(models.Model):
+    """A training worker, wherever it runs (it joins by pointing at the same database, Redis and model
+    store): it says where it runs and what it runs, for the admin page and the queue's estimates."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="Celery's node name, e.g. training@host")
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField(default=0)
+    queues = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField()
+    running = models.CharField(max_length=200, blank=True, help_text="the job it runs now, e.g. training 12")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_alive(self) -> bool:
+        return self.seen_at >= timezone.now() - STALE_AFTER

@@ -20,10 +20,11 @@ from django.db import transaction
 
 from simulator.spec import MAX_TRAINING_MINUTES, MAX_TRIALS, MIN_TRIALS
 from simulator.tracks import TrackError
-from training import artifacts, history, tasks
+from training import artifacts, history, queue, quotas, tasks
 from training.live import broadcast_status, publish_safely
 from training.models import (
     ACTIVE_STATUSES,
+    WAITING_STATUSES,
     EvaluationJob,
     JobError,
     JobStatus,
@@ -32,7 +33,7 @@ from training.models import (
 )
 from training.worker import hyperparameters_file, track_argument
 
-__all__ = ["JobError", "evaluation_simtrace_path", "evaluation_start", "evaluation_stop", "evaluation_video_path",
+__all__ = ["JobError", "job_place", "job_places", "model_places", "evaluation_simtrace_path", "evaluation_start", "evaluation_stop", "evaluation_video_path",
            "job_active_for", "model_history_import", "training_continue", "training_log_path", "training_log_tail", "training_metrics",
            "training_start", "training_stop"]
 
@@ -56,6 +57,7 @@ def training_start(model, *, max_minutes: float | None = None, max_iterations: i
     minutes = float(model.max_minutes if max_minutes is None else max_minutes)
     if not minutes > 0:
         raise JobError("The maximum training time must be more than 0 minutes.")
+    quotas.check_compute(model.owner)
     with transaction.atomic():
         _lock_idle_model(model)
         write_static_artifacts(model)
@@ -77,6 +79,7 @@ def _lock_idle_model(model) -> None:
 
 def _enqueue_training(job_id: int) -> None:
     tasks.run_training_job.delay(job_id)
+    queue.broadcast_places()
 
 
 def training_stop(job: TrainingJob) -> TrainingJob:
@@ -91,10 +94,31 @@ def training_stop(job: TrainingJob) -> TrainingJob:
 
 
 def _request_stop(job, what: str) -> str | None:
-    """Job.request_stop, with the racer's message when there is nothing to stop."""
+    """Job.request_stop, with the racer's message when there is nothing to stop (a waiting job that ends
+    moves every job behind it up: their pages hear it)."""
     if not job.is_active:
         raise JobError(f"This {what} is {job.get_status_display().lower()}: there is nothing to stop.")
-    return job.request_stop()
+    waited = job.status in WAITING_STATUSES
+    moved = job.request_stop()
+    if waited and moved:
+        queue.broadcast_places()
+    return moved
+
+
+def job_place(job) -> dict | None:
+    """A waiting job's place in the fair queue (position, estimated start) for its page and the API."""
+    place = queue.place_of(job)
+    return place.as_dict() if place else None
+
+
+def model_places(owner) -> dict:
+    """The owner's waiting models' places (position, estimated start) by model id: the models list."""
+    return {model_id: place.as_dict() for model_id, place in queue.places_by_model(owner.pk).items()}
+
+
+def job_places() -> dict[tuple[str, int], dict]:
+    """Every waiting job's place, keyed by ("training" | "evaluation", id): one computation for a list."""
+    return {key: place.as_dict() for key, place in queue.places().items()}
 
 
 def training_continue(job: TrainingJob, *, minutes: float | None = None, enqueue: bool = True) -> TrainingJob:
@@ -110,6 +134,7 @@ def training_continue(job: TrainingJob, *, minutes: float | None = None, enqueue
         minutes = job.remaining_seconds / 60.0 if job.remaining_seconds >= 1 else float(job.model.max_minutes)
     if not 0 < float(minutes) <= MAX_CONTINUE_MINUTES:
         raise JobError(f"Continue for more than 0 and at most {MAX_CONTINUE_MINUTES:g} minutes.")
+    quotas.check_compute(job.model.owner)
     with transaction.atomic():
         _lock_idle_model(job.model)
         if TrainingJob.objects.filter(model=job.model).values_list("pk", flat=True).first() != job.pk:
@@ -217,6 +242,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
         track_argument(track_owner.pk if track_owner else model.owner_id, track)
     except TrackError as error:
         raise JobError(str(error)) from None
+    quotas.check_compute(model.owner, queued=False)
     with transaction.atomic():
         _lock_idle_model(model)
         job = EvaluationJob.objects.create(
@@ -231,6 +257,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
 
 def _enqueue_evaluation(job_id: int) -> None:
     tasks.run_evaluation_job.delay(job_id)
+    queue.broadcast_places()
 
 
 def evaluation_stop(job: EvaluationJob) -> EvaluationJob:

@@ -7,13 +7,16 @@ A worker that starts (again) also sweeps for jobs whose worker is gone and sends
 waiting jobs (worker.jobs_recover). A worker told to shut down (Ctrl-C, SIGTERM: Celery's warm shutdown
 waits for the running task) makes its job checkpoint and wait for the next worker; a job message it
 receives meanwhile goes back to the queue unstarted.
+
+The job tasks take the id of the job they were sent for, but a worker runs the fairest waiting job
+(training.queue): the messages only say that a job waits; the database decides which one runs next.
 """
 
 import time
 
 from celery import shared_task
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from training import worker
 
@@ -28,13 +31,13 @@ def _refuse_while_shutting_down() -> None:
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    worker.training_run(job_id, worker=self.request.hostname or None)
+    worker.job_run_next(worker=self.request.hostname or None)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_evaluation_job(self, job_id: int) -> None:
     _refuse_while_shutting_down()
-    worker.evaluation_run(job_id, worker=self.request.hostname or None)
+    worker.job_run_next(worker=self.request.hostname or None)
 
 
 @shared_task
@@ -48,6 +51,10 @@ def _recover_after_restart(sender=None, **kwargs) -> None:
     # The sweep runs in another worker, maybe after this one has claimed a job under the same name: only
     # jobs that name held before this process started are its predecessor's.
     hostname = getattr(sender, "hostname", None)
+    if hostname:
+        queues = ",".join(sorted(queue.name for queue in sender.task_consumer.queues)) \
+            if getattr(sender, "task_consumer", None) else ""
+        worker.worker_register(hostname, queues)
     recover_jobs.apply_async(kwargs={"dead_worker": hostname, "started_at": _PROCESS_STARTED,
                                      "resend_waiting": True})
 
@@ -57,3 +64,13 @@ def _checkpoint_before_shutdown(sender=None, sig=None, how=None, **kwargs) -> No
     # In the signal handler of the worker's main process: only a flag is set; the running job sees it at
     # its next report (within a second), checkpoints and ends as INTERRUPTED, then the worker exits.
     worker.worker_shutdown_requested(str(sig or "SIGTERM"))
+
+
+@worker_shutdown.connect
+def _leave_the_worker_list(sender=None, **kwargs) -> None:
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        try:
+            worker.worker_unregister(hostname)
+        except Exception:  # the database may be gone too: the row then ages out
+            pass

@@ -52,6 +52,7 @@ def model_training(request, model_id):
                "video_placeholder": TRAINING_VIDEO_OVER if job is not None and job.is_finished else LIVE_VIDEO_PENDING,
                "video_over_text": TRAINING_VIDEO_OVER,
                "continue_minutes": _continue_minutes(job),
+               "place": services.job_place(job) if job is not None else None,
                "hyperparameters": _hyperparameter_rows(model.hyperparameters),
                "action_space": _action_rows(model.vehicle_snapshot)}
     return render(request, "training/training.html", context)
@@ -133,7 +134,8 @@ def _training_status(job: TrainingJob) -> dict:
     return {"status": job.status, "model_status": job.model.status, "failure_reason": job.failure_message,
             "stop_requested": job.stop_requested, "stop_reason": job.stop_reason,
             "last_iteration": job.last_iteration, "elapsed_seconds": job.elapsed_seconds,
-            "remaining_seconds": job.remaining_seconds, "max_minutes": job.max_minutes}
+            "remaining_seconds": job.remaining_seconds, "max_minutes": job.max_minutes,
+            "queue": services.job_place(job)}
 
 
 @login_required
@@ -197,6 +199,7 @@ def evaluation_detail(request, evaluation_id):
     evaluation = _get_evaluation_for_user(request, evaluation_id)
     return render(request, "training/evaluation_detail.html",
                   {**_model_context(evaluation.model), "evaluation": evaluation, "tab": "evaluation",
+                   "place": services.job_place(evaluation),
                    "video_url": evaluation_payload(evaluation)["video_url"],
                    "video_placeholder": NO_EVALUATION_VIDEO if evaluation.is_finished else LIVE_VIDEO_PENDING,
                    "video_over_text": NO_EVALUATION_VIDEO})
@@ -213,6 +216,7 @@ def evaluation_payload(evaluation: EvaluationJob) -> dict:
     video = services.evaluation_video_path(evaluation)
     return {"id": evaluation.pk, "status": evaluation.status, "failure_reason": evaluation.failure_message,
             "results": sorted(evaluation.results, key=lambda trial: trial["trial"]), "trials": evaluation.trials,
+            "queue": services.job_place(evaluation),
             "video_url": reverse("training:evaluation_video", args=[evaluation.pk]) if video else None}
 
 

@@ -37,6 +37,7 @@ from common.envvars import env_int, env_str
 from models_app.tracks import resolve_track
 from simulator.reward.sandbox import IsolationUnavailable, RewardSandbox, check_isolation
 from simulator.tracks import BUILTIN_TRACKS, TrackError
+from training import queue, quotas
 from training.live import LivePublisher, broadcast_status, publish_safely
 from training.models import (
     RUNNING_STATUSES,
@@ -45,6 +46,7 @@ from training.models import (
     JobStatus,
     TrainingEpisode,
     TrainingJob,
+    WorkerHost,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ SWEEP_SECONDS = 60.0
 # The job tasks (training/tasks.py, routed by console.celery.TASK_ROUTES), found by name in Celery's
 # registry: the tasks call into this module, so it cannot import them back.
 TRAINING_TASK = "training.tasks.run_training_job"
+# A training stopped because the racer's monthly compute quota ran out (TrainingJob.stop_reason).
+QUOTA_STOP = "quota"
 EVALUATION_TASK = "training.tasks.run_evaluation_job"
 
 
@@ -139,7 +143,10 @@ def _claim(job_class, job_id: int, worker: str):
     """Take the job for this worker (JobQuerySet.claim); None when it is not claimable."""
     if not job_class.objects.claim(job_id, worker):
         return None
-    job = job_class.objects.select_related("model").get(pk=job_id)
+    return _started(job_class.objects.select_related("model").get(pk=job_id))
+
+
+def _started(job):
     if job.started_at is None:
         job.started_at = job.heartbeat_at
         job.save(update_fields=["started_at"])
@@ -193,6 +200,11 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
     if job is None:
         logger.info("training job %s is not claimable (running elsewhere, stopped or finished)", job_id)
         return None
+    return _run_training(job, observer)
+
+
+def _run_training(job: TrainingJob, observer=None) -> TrainingJob | None:
+    job_id = job.pk
     job.set_model_status(job.model_status_for(JobStatus.INITIALIZING))
     broadcast_status(job)
     reporter = _TrainingReporter(job, observer)
@@ -223,8 +235,15 @@ def training_run(job_id: int, *, worker: str | None = None, observer=None) -> Tr
     if result.stop_reason == "stopped" and _interrupted_by_shutdown(job):
         _pause(job, TRAINING_TASK)
         return job
+    ended = {"stop_reason": result.stop_reason}
+    if result.stop_reason == "stopped" and reporter.quota_reached and not job.stop_requested:
+        # The system stopped it (failure_reason says why, on the page): the racer's month is used up.
+        ended = {"stop_reason": QUOTA_STOP, "failure_reason": (
+            f"Your monthly compute quota is used up: training stopped with a final checkpoint. The quota "
+            f"resets on {quotas.resets_on():%-d %B %Y} (UTC).")}
+        reporter.log(ended["failure_reason"])
     _move(job, JobStatus.COMPLETED, model_status=job.model_status_after(),
-          stop_reason=result.stop_reason, elapsed_seconds=result.elapsed_seconds, heartbeat_at=timezone.now())
+          elapsed_seconds=result.elapsed_seconds, heartbeat_at=timezone.now(), **ended)
     return job
 
 
@@ -300,6 +319,9 @@ class _JobReporter:
         self.running = False
         self.live = LivePublisher()
         self.last_sweep = time.monotonic()
+        self.owner_id = job.model.owner_id
+        self.quota_reached = False
+        worker_seen(job.worker, running=f"{queue.kind_of(job)} {job.pk}")
 
     def publish(self, event: str, payload: dict) -> None:
         self.live.publish(self.job.group, event, payload)
@@ -335,7 +357,13 @@ class _JobReporter:
     def _beat(self) -> bool:
         now = time.monotonic()
         if now - self.last_beat >= HEARTBEAT_SECONDS:
+            # The racer's compute time: what ran since the last beat (a killed run loses at most one beat).
+            quotas.add_compute(self.owner_id, now - self.last_beat)
             self.last_beat = now
+            worker_seen(self.job.worker, running=f"{queue.kind_of(self.job)} {self.job.pk}")
+            if self.stops_at_quota and quotas.compute_exhausted(self.owner_id):
+                self.quota_reached = True
+                return False
             jobs = type(self.job).objects.filter(pk=self.job.pk)
             ours = jobs.filter(status__in=RUNNING_STATUSES, worker=self.job.worker).update(
                 heartbeat_at=timezone.now(), **self.beat_fields())
@@ -353,6 +381,9 @@ class _JobReporter:
     def beat_fields(self) -> dict:
         return {}
 
+    # A training stops at the racer's compute quota; an evaluation (a few laps) finishes what it started.
+    stops_at_quota = False
+
     def on_frame(self, data: dict) -> None:
         self.publish("frame", {"view": data["view"], "phase": data.get("phase", ""),
                                            "jpeg": base64.b64encode(data["jpeg"]).decode()})
@@ -368,6 +399,8 @@ class _JobReporter:
 
 
 class _TrainingReporter(_JobReporter):
+    stops_at_quota = True
+
     def __init__(self, job: TrainingJob, observer=None):
         super().__init__(job, observer)
         self.elapsed = job.elapsed_seconds
@@ -422,6 +455,11 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
     if job is None:
         logger.info("evaluation job %s is not claimable", job_id)
         return None
+    return _run_evaluation(job, observer)
+
+
+def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
+    job_id = job.pk
     if job.results:  # a run again after an interruption: its trials start over
         job.results = []
         job.save(update_fields=["results"])
@@ -521,3 +559,63 @@ def _recover(job, enqueue) -> str:
         what = "resumes from its last checkpoint" if isinstance(job, TrainingJob) else "runs again"
         publish_safely(job.group, "log", {"lines": [f"The worker stopped responding: the job is queued again and {what}."]})
     return "requeued" if requeued else "untouched"
+
+
+# -- the fair queue: a message on the training queue means "a worker is free" ----------------------------------
+
+
+def job_run_next(*, worker: str | None = None):
+    """Run the fairest waiting job this worker may take (training.queue), whichever job the message that
+    woke the worker was sent for; then send one message for what still waits, since a job skipped for its
+    racer's limit lost its message and the job that just ended freed that racer. None when nothing may run."""
+    name = worker or _worker_name()
+    job = queue.claim_next(name)
+    if job is None:
+        worker_seen(name, running="")
+        return None
+    job = _started(job)
+    queue.broadcast_places()
+    try:
+        return _run_training(job) if isinstance(job, TrainingJob) else _run_evaluation(job)
+    finally:
+        worker_seen(name, running="")
+        _send_for_next_waiting()
+        queue.broadcast_places()
+
+
+def _send_for_next_waiting() -> None:
+    if worker_is_shutting_down():
+        return  # the next worker's start sends what waits
+    waiting = queue.fair_order()
+    if waiting:
+        job = waiting[0]
+        transaction.on_commit(functools.partial(
+            _enqueue, TRAINING_TASK if isinstance(job, TrainingJob) else EVALUATION_TASK, job.pk))
+
+
+# -- workers on several machines: each says where it runs and what it runs -------------------------------------
+
+
+def worker_register(name: str, queues: str = "") -> WorkerHost:
+    """A worker started (on any host pointing at the same database, Redis and model store)."""
+    host, _ = WorkerHost.objects.update_or_create(name=name, defaults={
+        "hostname": socket.gethostname(), "pid": os.getpid(), "queues": queues, "seen_at": timezone.now(),
+        "running": ""})
+    return host
+
+
+def worker_seen(name: str, *, running: str | None = None) -> None:
+    """The worker is alive (and, with ``running``, what it runs now): its row's heartbeat."""
+    if not name:
+        return
+    fields = {"seen_at": timezone.now()}
+    if running is not None:
+        fields["running"] = running
+    if not WorkerHost.objects.filter(name=name).update(**fields):
+        WorkerHost.objects.get_or_create(name=name, defaults={
+            "hostname": name.rpartition("@")[2] or socket.gethostname(), "pid": os.getpid(), **fields})
+
+
+def worker_unregister(name: str) -> None:
+    """A worker that shuts down cleanly leaves the list (a killed one ages out: WorkerHost.is_alive)."""
+    WorkerHost.objects.filter(name=name).delete()

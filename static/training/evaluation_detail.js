@@ -64,7 +64,10 @@
 
   async function backfill() {
     const response = await fetch(root.dataset.stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (response.ok) showState(await response.json());
+    if (!response.ok) return;
+    const state = await response.json();
+    showState(state);
+    window.liveJob.showPlace(root, state.queue);
   }
 
   const handlers = {

@@ -10,6 +10,19 @@ window.liveJob = (function () {
     INTERRUPTED: "Stopped by the system", COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled",
   };
   const RECONNECT_MS = [1000, 2000, 5000, 10000];
+  const WAITING = ["QUEUED", "INTERRUPTED"];
+
+  // The job's place in the fair queue (a "queue" event, or the state's "queue"): hidden once it runs.
+  function showPlace(root, place) {
+    const line = root.querySelector('[data-field="queue-place"]');
+    if (!line) return;
+    if (!place) { line.hidden = true; return; }
+    line.querySelector('[data-field="queue-position"]').textContent = place.position;
+    const start = line.querySelector('[data-field="queue-start"]');
+    start.setAttribute("datetime", place.estimated_start);
+    start.textContent = new Date(place.estimated_start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    line.hidden = false;
+  }
 
   // handlers[event](payload) for each message of the socket at root.dataset.socket.
   function connect(root, { handlers, onOpen, isFinished }) {
@@ -21,6 +34,8 @@ window.liveJob = (function () {
       socket.addEventListener("open", () => { reconnects = 0; root.dataset.socketState = "open"; onOpen(); });
       socket.addEventListener("message", (message) => {
         const data = JSON.parse(message.data);
+        if (data.event === "queue") showPlace(root, data.payload);
+        if (data.event === "status" && data.payload.status && !WAITING.includes(data.payload.status)) showPlace(root, null);
         const handler = handlers[data.event];
         if (handler) handler(data.payload);
       });
@@ -33,5 +48,5 @@ window.liveJob = (function () {
     open();
   }
 
-  return { FINISHED, STATUS_LABELS, connect };
+  return { FINISHED, STATUS_LABELS, connect, showPlace };
 })();

@@ -59,7 +59,7 @@
   }
 
   function stopReason(reason) {
-    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached", imported: "trained elsewhere, imported" }[reason] || reason;
+    return { stopped: "stopped", max_time: "time limit reached", max_iterations: "iteration limit reached", quota: "monthly compute quota reached", imported: "trained elsewhere, imported" }[reason] || reason;
   }
 
   function tick() {
@@ -181,6 +181,7 @@
     redraw();
     appendLogs(state.logs, true);
     showStatus(state);
+    window.liveJob.showPlace(root, state.queue);
   }
 
   const handlers = {

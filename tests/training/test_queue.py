@@ -1,0 +1,113 @@
+"""The fair queue (training.queue) against the test database: round-robin across racers, the per-racer limit,
+places and their estimates, and failed or dead jobs that never block the others. The real workers taking
+jobs in this order are in test_queue_workers.py."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.training.jobs_fixtures import make_model
+from training import queue, services
+from training.models import JobStatus, QuotaSettings, TrainingJob, WorkerHost
+
+pytestmark = pytest.mark.django_db
+
+
+def _jobs(user, count, prefix):
+    return [services.training_start(make_model(user, name=f"{prefix}-{n}"), max_minutes=5, enqueue=False)
+            for n in range(count)]
+
+
+def _limit(jobs: int) -> None:
+    QuotaSettings.objects.update_or_create(pk=1, defaults={"concurrent_jobs": jobs})
+
+
+def _finish(job) -> None:
+    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED, finished_at=timezone.now())
+
+
+def test_it_serves_the_racer_with_one_job_before_the_third_job_of_the_racer_with_six(owner, stranger):
+    _limit(2)
+    many = _jobs(owner, 6, "Many")
+    (one,) = _jobs(stranger, 1, "One")
+    first, second = queue.claim_next("w1"), queue.claim_next("w2")
+    assert [first.pk, second.pk] == [many[0].pk, one.pk]
+    _finish(first)
+    assert queue.claim_next("w1").pk == many[1].pk
+
+
+def test_it_takes_turns_between_racers_served_longest_ago(owner, stranger):
+    _limit(3)
+    a = _jobs(owner, 3, "A")
+    b = _jobs(stranger, 3, "B")
+    taken = [queue.claim_next(f"w{n}").pk for n in range(6)]
+    assert taken == [a[0].pk, b[0].pk, a[1].pk, b[1].pk, a[2].pk, b[2].pk]
+
+
+def test_it_keeps_a_racer_to_the_concurrent_job_limit(owner, stranger):
+    _limit(1)
+    a = _jobs(owner, 2, "A")
+    running = queue.claim_next("w1")
+    assert running.pk == a[0].pk
+    assert queue.claim_next("w2") is None, "a second job of a racer at the limit started"
+    (b,) = _jobs(stranger, 1, "B")
+    assert queue.claim_next("w2").pk == b.pk
+    _finish(running)
+    assert queue.claim_next("w1").pk == a[1].pk
+
+
+def test_it_never_lets_a_failed_job_or_a_dead_worker_block_the_others(owner):
+    _limit(1)
+    a = _jobs(owner, 3, "A")
+    failed = queue.claim_next("w1")
+    TrainingJob.objects.filter(pk=failed.pk).update(status=JobStatus.FAILED, failure_reason="reward code raised")
+    dead = queue.claim_next("w1")
+    assert dead.pk == a[1].pk
+    # Its worker vanished: the recovery sweep puts it back at its place, before the racer's next job.
+    TrainingJob.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    TrainingJob.objects.get(pk=dead.pk).requeue_lost()
+    assert queue.claim_next("w2").pk == a[1].pk
+
+
+def test_it_gives_every_waiting_job_a_place_that_moves_up_as_jobs_finish(owner, stranger):
+    _limit(1)
+    WorkerHost.objects.create(name="training@a", hostname="a", seen_at=timezone.now())
+    a = _jobs(owner, 3, "A")
+    b = _jobs(stranger, 1, "B")
+    running = queue.claim_next("training@a")
+    places = services.job_places()
+    assert [places[("training", job.pk)]["position"] for job in (b[0], a[1], a[2])] == [1, 2, 3]
+    starts = [places[("training", job.pk)]["estimated_start"] for job in (b[0], a[1], a[2])]
+    assert starts == sorted(starts) and len(set(starts)) == 3, "one worker: each waits for the one before"
+    assert services.job_place(running) is None
+    # 5 minutes of running job, then 5 of B's: A's second starts about ten minutes from now.
+    eta = timezone.datetime.fromisoformat(places[("training", a[1].pk)]["estimated_start"])
+    assert timedelta(minutes=9) < eta - timezone.now() <= timedelta(minutes=10, seconds=2)
+    _finish(running)
+    assert queue.claim_next("training@a").pk == b[0].pk
+    assert [services.job_place(job)["position"] for job in (a[1], a[2])] == [1, 2]
+
+
+def test_it_counts_live_workers_for_the_estimates(owner):
+    now = timezone.now()
+    WorkerHost.objects.create(name="training@a", hostname="a", seen_at=now)
+    WorkerHost.objects.create(name="training@b", hostname="b", seen_at=now)
+    WorkerHost.objects.create(name="training@gone", hostname="c", seen_at=now - timedelta(hours=1))
+    assert queue.capacity() == 2
+    _limit(5)
+    jobs = _jobs(owner, 3, "A")
+    places = services.job_places()
+    firsts = {places[("training", job.pk)]["estimated_start"] for job in jobs[:2]}
+    assert len(firsts) == 1, "two live workers: the first two jobs start now"
+    assert places[("training", jobs[2].pk)]["estimated_start"] > firsts.pop()
+
+
+def test_it_announces_places_to_the_waiting_jobs_pages(owner):
+    from tests.training.jobs_fixtures import _listen
+
+    a = _jobs(owner, 2, "A")
+    received = _listen(f"training.{a[1].pk}")
+    queue.broadcast_places()
+    events = [event for event in received() if event.get("event") == "queue"]
+    assert [event["payload"]["position"] for event in events] == [2], events

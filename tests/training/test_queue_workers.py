@@ -1,0 +1,102 @@
+"""The fair queue with real Celery workers (subprocesses, solo pool) on the test database and Redis: one
+racer queues six trainings, another one; on two workers the second racer's job starts before the first
+racer's third, every waiting job's place moves up as jobs start, and every job finishes. Tiny budgets
+(one iteration each)."""
+
+import os
+import shutil
+import sys
+import time
+
+import pytest
+
+from tests.processes import ManagedProcess
+from tests.training.jobs_fixtures import make_model
+from training import services
+from training.models import JobStatus, QuotaSettings, TrainingJob, WorkerHost
+
+FINISH_SECONDS = 600  # seven one-iteration trainings on two workers, on a shared 2-core machine
+
+
+def _worker(env: dict, name: str) -> ManagedProcess:
+    argv = [sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", "training", "-P", "solo",
+            "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-l", "INFO"]
+    process = ManagedProcess(name, argv, {**env, "TRAINING_ENV_WORKERS": "1", "TRAINING_EVAL_EPISODES": "1"}).start()
+    process.wait_until(lambda: " ready." in process.log(), timeout=90, what="'ready' in its log")
+    return process
+
+
+@pytest.fixture
+def two_workers(server_env):
+    workers = [_worker(server_env, "fair-a"), _worker(server_env, "fair-b")]
+    yield workers
+    for process in workers:
+        process.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_starts_the_second_racers_job_before_the_first_racers_third(two_workers, owner, stranger):
+    QuotaSettings.objects.update_or_create(pk=1, defaults={"concurrent_jobs": 2})
+    models = [make_model(owner, name=f"Many-{n}") for n in range(6)] + [make_model(stranger, name="One")]
+    try:
+        jobs = [services.training_start(model, max_iterations=1) for model in models]
+        many, one = jobs[:6], jobs[6]
+        last = many[-1]
+        positions = []
+        deadline = time.monotonic() + FINISH_SECONDS
+        while time.monotonic() < deadline:
+            place = services.job_place(TrainingJob.objects.get(pk=last.pk))
+            if place:
+                positions.append(place["position"])
+            if all(TrainingJob.objects.get(pk=job.pk).is_finished for job in jobs):
+                break
+            time.sleep(0.5)
+        rows = {job.pk: TrainingJob.objects.get(pk=job.pk) for job in jobs}
+        logs = "\n".join(process.log()[-2000:] for process in two_workers)
+        assert all(row.status == JobStatus.COMPLETED for row in rows.values()), \
+            [(row.pk, row.status, row.failure_reason) for row in rows.values()] + [logs]
+        assert rows[one.pk].claimed_at < rows[many[2].pk].claimed_at, "the racer with one job waited behind a third"
+        assert len({row.worker for row in rows.values()}) == 2, "both workers took jobs"
+        assert positions and positions == sorted(positions, reverse=True) and positions[-1] == 1, positions
+        assert len(set(positions)) > 1, f"the last job's place never moved up: {positions}"
+        hosts = {host.name: host for host in WorkerHost.objects.filter(name__startswith="fair-")}
+        assert len(hosts) == 2 and all(host.is_alive for host in hosts.values())
+    finally:
+        for model in models:
+            shutil.rmtree(model.folder, ignore_errors=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_requeues_a_killed_workers_job_and_finishes_it_on_the_other_worker(two_workers, owner):
+    import signal
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.launcher import signal_group
+    from training import worker
+
+    model = make_model(owner, name="Survivor")
+    try:
+        job = services.training_start(model, max_iterations=2)
+        deadline = time.monotonic() + FINISH_SECONDS
+        while time.monotonic() < deadline and TrainingJob.objects.get(pk=job.pk).last_iteration < 1:
+            time.sleep(0.5)
+        running = TrainingJob.objects.get(pk=job.pk)
+        assert running.last_iteration >= 1, [process.log()[-2000:] for process in two_workers]
+        doomed = next(process for process in two_workers if running.worker.startswith(process.name))
+        survivor = next(process for process in two_workers if process is not doomed)
+        signal_group(doomed.process, signal.SIGKILL)  # the machine is gone: no shutdown, no checkpoint call
+        doomed.process.wait()
+        # Three minutes without a heartbeat, as the recovery sweep would find them.
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=4))
+        assert worker.jobs_recover() == [("TrainingJob", job.pk, "requeued")]
+        while time.monotonic() < deadline and not TrainingJob.objects.get(pk=job.pk).is_finished:
+            time.sleep(0.5)
+        finished = TrainingJob.objects.get(pk=job.pk)
+        assert finished.status == JobStatus.COMPLETED, (finished.failure_reason, survivor.log()[-3000:])
+        assert finished.worker.startswith(survivor.name) and finished.last_iteration == 2
+        assert [record["iteration"] for record in finished.metrics] == [1, 2]
+    finally:
+        shutil.rmtree(model.folder, ignore_errors=True)

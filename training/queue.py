@@ -1,0 +1,196 @@
+"""The fair queue: which waiting job a free worker takes, and where every waiting job stands.
+
+Jobs (training, evaluation, race submissions: all evaluation jobs) wait in the database, not in the broker:
+a message on the `training` queue only says "a worker is free: take the fairest waiting job", so a racer
+who queues ten jobs does not hold every worker while another waits for one. The fair order is round-robin
+across racers: each racer's jobs in the order they were queued, and between racers, first the one with
+the fewest jobs running, then the one served longest ago. A racer runs at most
+``QuotaSettings.concurrent_jobs`` jobs at once; a job over that limit waits, and the worker that ends the
+racer's running job sends the message that picks it up (``training.worker``). A failed job or a dead
+worker never blocks the others: the recovery sweep requeues a dead worker's job at its place in the queue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Max
+from django.utils import timezone
+
+from training.live import publish_safely
+from training.models import (
+    RUNNING_STATUSES,
+    EvaluationJob,
+    JobStatus,
+    QuotaSettings,
+    TrainingJob,
+    WorkerHost,
+)
+
+JOB_CLASSES = (TrainingJob, EvaluationJob)
+# What an evaluation takes when no finished one says better (a few laps with video on a busy machine).
+EVALUATION_ESTIMATE_SECONDS = 120.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a waiting job stands: 1 = next; when it should start (an estimate from the running jobs)."""
+
+    position: int
+    estimated_start: datetime
+
+    def as_dict(self) -> dict:
+        return {"position": self.position, "estimated_start": self.estimated_start.isoformat()}
+
+
+def _owner(job) -> int:
+    return job.model.owner_id
+
+
+def waiting_jobs() -> list:
+    """Every job that waits for a worker, oldest first (both kinds)."""
+    jobs = []
+    for job_class in JOB_CLASSES:
+        jobs += list(job_class.objects.waiting().select_related("model").order_by("created_at", "id"))
+    return sorted(jobs, key=lambda job: (job.created_at, job.pk))
+
+
+def running_jobs() -> list:
+    jobs = []
+    for job_class in JOB_CLASSES:
+        jobs += list(job_class.objects.filter(status__in=RUNNING_STATUSES).select_related("model"))
+    return jobs
+
+
+def _last_served(owner_ids) -> dict[int, datetime]:
+    """When a worker last took each racer's job (any kind)."""
+    served: dict[int, datetime] = {}
+    for job_class in JOB_CLASSES:
+        rows = (job_class.objects.filter(model__owner_id__in=owner_ids, claimed_at__isnull=False)
+                .values("model__owner_id").annotate(last=Max("claimed_at")))
+        for row in rows:
+            owner, last = row["model__owner_id"], row["last"]
+            served[owner] = max(last, served.get(owner, last))
+    return served
+
+
+def fair_order(waiting: list | None = None, running: list | None = None) -> list:
+    """The waiting jobs in the order workers take them (ignoring the per-racer limit, which only delays a
+    racer's turn): round k holds each racer's k-th job; within a round, racers with fewer running jobs,
+    then those served longest ago, then those who queued first."""
+    waiting = waiting_jobs() if waiting is None else waiting
+    running = running_jobs() if running is None else running
+    per_racer: dict[int, list] = defaultdict(list)
+    for job in waiting:
+        per_racer[_owner(job)].append(job)
+    busy = Counter(_owner(job) for job in running)
+    served = _last_served(list(per_racer))
+    racers = sorted(per_racer, key=lambda owner: (busy[owner], served.get(owner, _EPOCH),
+                                                  per_racer[owner][0].created_at))
+    order = []
+    for round_number in range(max((len(jobs) for jobs in per_racer.values()), default=0)):
+        order += [per_racer[owner][round_number] for owner in racers if round_number < len(per_racer[owner])]
+    return order
+
+
+def claim_next(worker: str):
+    """Claim the fairest waiting job a racer's limit allows, for ``worker``; None when there is none. A
+    claim that a simultaneous one pushed over the racer's limit is undone (the job keeps its place)."""
+    limit = QuotaSettings.current().concurrent_jobs
+    running = running_jobs()
+    busy = Counter(_owner(job) for job in running)
+    for job in fair_order(running=running):
+        owner = _owner(job)
+        if busy[owner] >= limit:
+            continue
+        if not type(job).objects.claim(job.pk, worker):
+            continue  # another worker took it meanwhile
+        if _running_count(owner) > limit:
+            type(job).objects.filter(pk=job.pk, worker=worker, status=JobStatus.INITIALIZING).update(
+                status=job.status, worker="", attempts=job.attempts, claimed_at=job.claimed_at)
+            busy[owner] = limit
+            continue
+        return type(job).objects.select_related("model").get(pk=job.pk)
+    return None
+
+
+def _running_count(owner_id: int) -> int:
+    return sum(job_class.objects.of_owner(owner_id).filter(status__in=RUNNING_STATUSES).count()
+               for job_class in JOB_CLASSES)
+
+
+def expected_seconds(job, evaluation_seconds: float) -> float:
+    """How long a job should still take: a training's time limit left; an evaluation's recent average."""
+    if isinstance(job, TrainingJob):
+        return max(job.remaining_seconds, 1.0)
+    return evaluation_seconds
+
+
+def _evaluation_estimate() -> float:
+    recent = (EvaluationJob.objects.filter(status=JobStatus.COMPLETED, started_at__isnull=False,
+                                           finished_at__isnull=False).order_by("-finished_at")
+              .values_list("started_at", "finished_at")[:20])
+    durations = [(finished - started).total_seconds() for started, finished in recent]
+    return sum(durations) / len(durations) if durations else EVALUATION_ESTIMATE_SECONDS
+
+
+def capacity() -> int:
+    """Jobs the instance runs at once: the live workers (at least one: a queue waits for one)."""
+    return max(1, sum(1 for host in WorkerHost.objects.all() if host.is_alive))
+
+
+def places(now: datetime | None = None) -> dict[tuple[str, int], Place]:
+    """Every waiting job's place, keyed by (kind, id) with kind "training" or "evaluation": its position
+    in the fair order and an estimated start, from the running jobs' time left and ``capacity`` slots."""
+    return {(kind_of(job), job.pk): place for job, place in _placed(now)}
+
+
+def places_by_model(owner_id: int, now: datetime | None = None) -> dict:
+    """The owner's waiting jobs' places by model id (a model has at most one active job): the models list."""
+    return {job.model_id: place for job, place in _placed(now) if _owner(job) == owner_id}
+
+
+def _placed(now: datetime | None = None) -> list[tuple]:
+    now = now or timezone.now()
+    running = running_jobs()
+    # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
+    # vanished, not yet swept) holds no slot of its own.
+    evaluation_seconds = _evaluation_estimate()
+    busy = sorted(now.timestamp() + _left(job, evaluation_seconds, now) for job in running)
+    workers = capacity()
+    slots = sorted(busy[:workers] + [now.timestamp()] * max(0, workers - len(busy)))
+    result = []
+    for position, job in enumerate(fair_order(running=running), start=1):
+        start = max(slots[0], now.timestamp())
+        slots[0] = start + expected_seconds(job, evaluation_seconds)
+        slots.sort()
+        result.append((job, Place(position, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
+    return result
+
+
+def _left(job, evaluation_seconds: float, now: datetime) -> float:
+    if isinstance(job, TrainingJob):
+        return job.remaining_seconds
+    elapsed = (now - (job.claimed_at or now)).total_seconds()
+    return max(0.0, evaluation_seconds - elapsed)
+
+
+def kind_of(job) -> str:
+    return "training" if isinstance(job, TrainingJob) else "evaluation"
+
+
+def place_of(job) -> Place | None:
+    """A waiting job's place, or None when it is not waiting."""
+    if not job.is_active or job.status in RUNNING_STATUSES:
+        return None
+    return places().get((kind_of(job), job.pk))
+
+
+def broadcast_places() -> None:
+    """Tell every waiting job's page its place (after the queue changed: a job queued, taken or ended)."""
+    for (kind, job_id), place in places().items():
+        publish_safely(f"{kind}.{job_id}", "queue", place.as_dict())
