@@ -41,8 +41,9 @@ class LiveRaceConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = (race.live_group, race.group)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
+        # Join the run on track before accepting: once the socket is open, it hears that run's frames.
         await self._follow_run()
+        await self.accept()
 
     @database_sync_to_async
     def _race(self) -> Race | None:

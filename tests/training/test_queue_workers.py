@@ -57,7 +57,9 @@ def test_it_starts_the_second_racers_job_before_the_first_racers_third(two_worke
         assert all(row.status == JobStatus.COMPLETED for row in rows.values()), \
             [(row.pk, row.status, row.failure_reason) for row in rows.values()] + [logs]
         assert rows[one.pk].claimed_at < rows[many[2].pk].claimed_at, "the racer with one job waited behind a third"
-        assert len({row.worker for row in rows.values()}) == 2, "both workers took jobs"
+        # The session's own test worker (tests/processes.py) may take jobs too when other tests started it.
+        takers = {row.worker.rsplit("-", 1)[0] for row in rows.values()}
+        assert {"fair-a", "fair-b"} <= takers, ("both workers took jobs", takers)
         assert positions and positions == sorted(positions, reverse=True) and positions[-1] == 1, positions
         assert len(set(positions)) > 1, f"the last job's place never moved up: {positions}"
         hosts = {host.name: host for host in WorkerHost.objects.filter(name__startswith="fair-")}
