@@ -138,7 +138,7 @@ def test_a_restart_of_an_external_redis_without_its_data_loses_no_job(tmp_path):
     console = LaunchedConsole(tmp_path, training_workers=1, redis_url=url)
     try:
         console.start()
-        running = console.start_training(iterations=5, name="Running-Model")
+        running = console.start_training(iterations=30, name="Running-Model")  # still running once the next job is made
         console.wait_for_job(running["job"], lambda row: row["status"] == "IN_PROGRESS", ITERATION_SECONDS,
                              "the first job to run")
         waiting = console.start_training(iterations=1, name="Waiting-Model")  # its message waits in Redis
