@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -101,14 +102,37 @@ class ManagedProcess:
         self.process.wait()
 
 
+_session_workers: list[ManagedProcess] = []  # the workers celery_worker() started, for session_workers_paused()
+
+
 def celery_worker(env: dict, queues: str = "default,training") -> ManagedProcess:
     """One worker for both queues; solo pool like the training workers (one job at a time)."""
     argv = [sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", queues, "-P", "solo",
             "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--purge", "-l", "INFO"]
-    worker = ManagedProcess("celery-worker", argv, env).start()
-    worker.wait_until(lambda: " ready." in worker.log(), timeout=90, what="'ready' in its log")
+    worker = ManagedProcess("celery-worker", argv, env)
+    _start_worker(worker)
+    _session_workers.append(worker)
     return worker
+
+
+def _start_worker(worker: ManagedProcess) -> None:
+    worker.start()
+    worker.wait_until(lambda: " ready." in worker.log(), timeout=90, what="'ready' in its log")
+
+
+@contextmanager
+def session_workers_paused():
+    """Stops the session's own workers while a test runs workers of its own: a worker runs the fairest
+    waiting job of the shared database, whichever worker its message reached, so they would take jobs too."""
+    running = [worker for worker in _session_workers if worker.process is not None and worker.process.poll() is None]
+    for worker in running:
+        worker.stop()
+    try:
+        yield
+    finally:
+        for worker in running:
+            _start_worker(worker)
 
 
 def asgi_server(env: dict, port: int) -> ManagedProcess:
