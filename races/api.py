@@ -22,11 +22,16 @@ from models_app.tracks import track_options
 from races import ranking, services
 from races.forms import may_create_open_races, zone_named
 from races.models import (
+    HEAT_LAPS_DEFAULT,
+    HEAT_SECONDS_DEFAULT,
     MAX_DESCRIPTION,
+    MAX_HEAT_LAPS,
+    MAX_HEAT_SECONDS,
     MAX_NAME,
     MAX_RESETS_DEFAULT,
     MAX_RESETS_LIMIT,
     MAX_SUBMISSIONS_LIMIT,
+    MIN_HEAT_SECONDS,
     Race,
     Submission,
 )
@@ -47,8 +52,6 @@ class RaceSerializer(serializers.ModelSerializer):
     description = serializers.CharField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True, default="")
     time_zone = serializers.CharField(required=False, default="UTC", max_length=64)
     track = serializers.CharField(max_length=64)
-    race_type = serializers.DictField(required=False, default=dict,
-                                      help_text='e.g. {"race_type": "TIME_TRIAL"} (the Validate API\'s race_type)')
     ranking_method = serializers.ChoiceField(choices=list(ranking.RANKING_METHODS), default=ranking.BEST_LAP_TIME)
     min_laps = serializers.IntegerField(min_value=1, max_value=MAX_TRIALS, default=1)
     max_laps = serializers.IntegerField(min_value=MIN_TRIALS, max_value=MAX_TRIALS, default=3)
@@ -57,13 +60,24 @@ class RaceSerializer(serializers.ModelSerializer):
     max_submissions = serializers.IntegerField(min_value=1, max_value=MAX_SUBMISSIONS_LIMIT, default=10)
     max_resets = serializers.IntegerField(min_value=0, max_value=MAX_RESETS_LIMIT, default=MAX_RESETS_DEFAULT,
                                           help_text="live races: resets a run may use")
+    race_type = serializers.DictField(
+        required=False, default=dict,
+        help_text='e.g. {"race_type": "TIME_TRIAL"} (the Validate API\'s race_type), or {"race_type": "HEAD_TO_MODEL"}: '
+                  'entries qualify alone, then race two at a time in heats')
+    heat_laps = serializers.IntegerField(min_value=1, max_value=MAX_HEAT_LAPS, default=HEAT_LAPS_DEFAULT,
+                                         help_text="head-to-model: the first car to drive these laps wins a heat")
+    heat_seconds = serializers.IntegerField(min_value=MIN_HEAT_SECONDS, max_value=MAX_HEAT_SECONDS,
+                                            default=HEAT_SECONDS_DEFAULT,
+                                            help_text="head-to-model: a heat's sim-time limit (then the car "
+                                                      "further along wins)")
 
     class Meta:
         model = Race
         fields = ["id", "name", "description", "opens_at", "closes_at", "time_zone", "track", "track_reversed",
                   "race_type", "ranking_method", "min_laps", "max_laps", "continuous", "off_track_penalty",
                   "collision_penalty", "max_submissions", "is_open", "closed_early", "state", "organiser",
-                  "invite_url", "created_at", "is_live", "event_at", "max_resets", "finished_at"]
+                  "invite_url", "created_at", "is_live", "event_at", "max_resets", "finished_at", "heat_laps",
+                  "heat_seconds"]
         read_only_fields = ["id", "closed_early", "state", "organiser", "invite_url", "created_at", "finished_at"]
 
     def get_invite_url(self, race) -> str | None:

@@ -1,9 +1,9 @@
-"""The one place the races app hears from the training app: an evaluation is over. It only calls the
-service that records a race submission's result (races.services.submission_finish)."""
+"""The one place the races app hears from the training app: an evaluation or a heat is over. Each receiver
+only calls the service that records the result (races.services.submission_finish, heat_finish)."""
 
 from django.dispatch import receiver
 
-from training.signals import evaluation_finished
+from training.signals import evaluation_finished, heat_finished
 
 
 @receiver(evaluation_finished, dispatch_uid="races.submission_finish")
@@ -11,3 +11,10 @@ def _record_race_result(sender, job, **kwargs):
     from races.services import submission_finish
 
     submission_finish(job)
+
+
+@receiver(heat_finished, dispatch_uid="races.heat_finish")
+def _record_heat_result(sender, job, **kwargs):
+    from races.services import heat_finish
+
+    heat_finish(job)
