@@ -12,7 +12,7 @@ from common.roles import RACE_FACILITATOR, has_role, is_admin
 from models_app import race_types
 from models_app.models import DIRECTION_LABELS, RLModel
 from models_app.tracks import track_options
-from races import ranking
+from races import brackets, ranking
 from races.models import (
     HEAT_LAPS_DEFAULT,
     HEAT_SECONDS_DEFAULT,
@@ -26,6 +26,7 @@ from races.models import (
     MIN_HEAT_SECONDS,
     MIN_LAPS_LIMIT,
     Race,
+    Submission,
 )
 from races.rules import (
     AFTER_OPENING_FIELDS,
@@ -309,3 +310,38 @@ class EnterRaceForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].queryset = RLModel.objects.owned_by(user).order_by("name")
+
+
+# ------------------------------------------------------------------------------------------- heats
+
+
+class EntryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, entry):
+        rank = f"{entry.rank}. " if getattr(entry, "rank", None) else ""
+        time = entry.ranking_time or f"{entry.laps_completed} laps"
+        return f"{rank}{entry.racer_name} · {entry.model_name} · {time}"
+
+
+class HeatPairForm(forms.Form):
+    """Two entries of the board for a heat: each racer's best entry, in board order."""
+
+    first = EntryChoiceField(queryset=None, label="Car 1 (on the line)", empty_label="Pick an entry")
+    second = EntryChoiceField(queryset=None, label="Car 2", empty_label="Pick an entry")
+
+    def __init__(self, *args, race: Race, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("first", "second"):
+            self.fields[name].queryset = Submission.objects.leaderboard(race)
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("first"), data.get("second")
+        if first is not None and second is not None and first.participant_id == second.participant_id:
+            self.add_error("second", "A heat is between two racers: pick an entry of another racer.")
+        return data
+
+
+class BracketSeedForm(forms.Form):
+    size = forms.TypedChoiceField(choices=[(size, f"{size} entries") for size in brackets.SIZES], coerce=int,
+                                  initial=brackets.SIZES[1], label="Bracket of",
+                                  help_text="The leaderboard's first entries, seeded 1v8, 4v5, 2v7, 3v6 ...")

@@ -522,7 +522,9 @@ class Heat(models.Model):
     def cars(self) -> list[dict]:
         """Each car's result (the heat job's) with its entry, in grid order; [] before the heat finished."""
         cars = self.result.get("cars") or []
-        return [{**car, "entry": entry, "won": entry is not None and entry.pk == self.winner_id}
+        return [{**car, "entry": entry, "won": entry is not None and entry.pk == self.winner_id,
+                 "laps_shown": [_seconds_shown(time) for time in car.get("lap_times") or []],
+                 "total_shown": _seconds_shown(car.get("total_time"))}
                 for car, entry in zip(cars, self.entries, strict=False)]
 
     def record(self, result: dict) -> None:
@@ -530,3 +532,10 @@ class Heat(models.Model):
         self.result = result
         winner = result.get("winner")
         self.winner = self.entries[winner] if winner in (0, 1) else None
+
+
+def _seconds_shown(seconds) -> str:
+    """A heat's time in seconds as the console shows lap times (MM:SS.mmm); "" for none."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return ""
+    return ranking.format_ms(round(seconds * 1000))
