@@ -547,7 +547,7 @@ class RaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
 def _bracket_data(race: Race) -> dict:
     rounds = services.bracket_rounds(race)
-    champion = services.race_winner(race) if rounds else None
+    champion = services.bracket_champion(race)
     first = rounds[0]["heats"][0] if rounds else None
     return {"size": first.bracket_size if first else None,
             "rounds": [{"number": round_["number"], "name": round_["name"],

@@ -40,11 +40,10 @@ def heats_context(race: Race, user, *, pair_form=None, seed_form=None) -> dict:
     """What the heats page (and race day's control page) show: the bracket's rounds, heats paired by hand,
     the final's winner, and the tools for those who run heats."""
     crew = race.runs_heats(user)
-    final = Heat.objects.final_of(race)
     return {
         "race": race, "rounds": services.bracket_rounds(race), "crew": crew,
         "hand_heats": list(Heat.objects.paired_by_hand(race).for_pages()),
-        "champion": final.winner if final is not None and final.winner_id else None,
+        "champion": services.bracket_champion(race),
         "has_ready": Heat.objects.filter(race=race, status=HeatStatus.READY).exists(),
         "pair_form": pair_form or (HeatPairForm(race=race) if crew else None),
         "seed_form": seed_form or (BracketSeedForm() if crew else None),

@@ -520,12 +520,17 @@ def live_clear_board(race: Race) -> int:
     return cleared
 
 
+def bracket_champion(race: Race) -> Submission | None:
+    """The winner of a head-to-model race's bracket final, once it is decided."""
+    final = Heat.objects.final_of(race)
+    return final.winner if final is not None and final.winner_id else None
+
+
 def race_winner(race: Race) -> Submission | None:
-    """The race's winner: a head-to-model bracket's final winner once decided, else the board's first row."""
-    if race.is_head_to_model:
-        final = Heat.objects.final_of(race)
-        if final is not None:
-            return final.winner
+    """The race's winner: a head-to-model race with a bracket, its final's winner (None until decided);
+    otherwise the board's first row."""
+    if race.is_head_to_model and Heat.objects.of_bracket(race).exists():
+        return bracket_champion(race)
     return Submission.objects.leaderboard(race).first()
 
 

@@ -164,6 +164,7 @@ def race_detail(request, race_id):
         if managed else [],
         "track_svg": _track_svg(race),
         "runs_race_day": race.is_run_by(request.user),
+        "champion": services.bracket_champion(race) if race.is_head_to_model else None,
     })
     return render(request, "races/detail.html", context)
 

@@ -11,7 +11,7 @@ from races import services
 from races.models import Heat, HeatStatus, Race
 from tests.conftest import _client_for
 from tests.races.conftest import make_race
-from tests.races.heats_fixtures import finish, make_board, make_h2m_race
+from tests.races.heats_fixtures import finish, make_board, make_h2m_race, put_on_track
 from tests.races.test_views import _form
 
 
@@ -171,3 +171,17 @@ def test_it_runs_a_live_races_heats_from_the_control_page(owner, facilitator_cli
     facilitator_client.post(reverse("races:heat_queue_action", args=[race.pk, first.pk, "requeue"]))
     first.refresh_from_db()
     assert first.status == HeatStatus.QUEUED
+
+
+def test_it_names_the_brackets_winner_on_the_race_page(h2m_race, board, racer_client):
+    services.bracket_seed(h2m_race, 4)
+    for heat in Heat.objects.filter(race=h2m_race, round=1):
+        put_on_track(heat)
+        finish(heat, winner=1)
+    detail = reverse("races:detail", args=[h2m_race.pk])
+    assert 'data-testid="race-champion"' not in racer_client.get(detail).content.decode()
+    final = Heat.objects.get(race=h2m_race, round=2)
+    put_on_track(final)
+    finish(final, winner=0)
+    for page in (detail, reverse("races:heats", args=[h2m_race.pk])):
+        assert "<strong>Dee_Racer</strong> (Dee-Model) won the final" in racer_client.get(page).content.decode()
