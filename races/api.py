@@ -213,7 +213,8 @@ class HeatSerializer(serializers.ModelSerializer):
     winner = serializers.IntegerField(source="winner_id", read_only=True, allow_null=True,
                                       help_text="the winning entry (submission id); null before the end or a draw")
     winner_racer_name = serializers.SerializerMethodField()
-    decided_by = serializers.CharField(read_only=True, help_text='"finish", "time_limit", or "" before the end')
+    decided_by = serializers.CharField(read_only=True, help_text='"finish", "time_limit", "all_out" (both cars out '
+                                                                 'of a heat that is not continuous), or ""')
     job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
     result = serializers.DictField(read_only=True, help_text="both cars' lap times, total time, distance, resets, "
                                                              "off-tracks, collisions and penalties (H2M result)")

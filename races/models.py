@@ -515,6 +515,8 @@ class Heat(models.Model):
         if self.decided_by == "finish":
             laps = self.race.heat_laps
             return f"First across the line after {laps} lap{'s' if laps != 1 else ''}."
+        if self.decided_by == "all_out":
+            return "Both cars were out of the race: the winner got further."
         seconds = self.result.get("sim_seconds")
         limit = f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
         return f"Time limit{limit}: neither car finished, the winner was further along."
@@ -524,7 +526,8 @@ class Heat(models.Model):
         cars = self.result.get("cars") or []
         return [{**car, "entry": entry, "won": entry is not None and entry.pk == self.winner_id,
                  "laps_shown": [_seconds_shown(time) for time in car.get("lap_times") or []],
-                 "total_shown": _seconds_shown(car.get("total_time"))}
+                 "total_shown": _seconds_shown(car.get("total_time")),
+                 "laps_driven": (car.get("progress") or 0) / 100}  # progress: % of a lap, 100 per lap
                 for car, entry in zip(cars, self.entries, strict=False)]
 
     def record(self, result: dict) -> None:

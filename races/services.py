@@ -886,7 +886,7 @@ def heat_finish(job: HeatJob) -> Heat | None:
         heat = Heat.objects.for_pages().get(pk=heat.pk)
         if job.status == JobStatus.COMPLETED:
             heat.record(job.result)
-            heat.status = HeatStatus.COMPLETED
+            heat.status, heat.failure_reason = HeatStatus.COMPLETED, ""
         else:
             heat.status = HeatStatus.FAILED
             heat.failure_reason = job.failure_message or "The heat was stopped before it finished."

@@ -14,7 +14,7 @@ window.HeatLive = (function () {
     function one(selector) { return stage.querySelector(selector); }
     function text(selector, value) { var element = one(selector); if (element) { element.textContent = value; } }
     function count(name) { counters.dataset[name] = String(Number(counters.dataset[name] || 0) + 1); }
-    var laps = 1;
+    var laps = Number(stage.dataset.laps) || 1;
 
     return {
       setCars: function (names, lapCount) {
@@ -38,7 +38,7 @@ window.HeatLive = (function () {
         count("ticks");
         text("[data-heat-clock]", seconds(tick.sim_time));
         (tick.cars || []).forEach(function (car, index) {
-          text('[data-car-lap="' + index + '"]', Math.min((car.lap || 0) + 1, laps) + " / " + laps);
+          text('[data-car-lap="' + index + '"]', Math.min(car.lap || 1, laps) + " / " + laps);
           text('[data-car-last="' + index + '"]', seconds(car.last_lap));
           text('[data-car-resets="' + index + '"]', String(car.reset_count || 0));
         });

@@ -247,3 +247,16 @@ def test_it_clears_the_heats_with_the_board(owner):
     Heat.objects.filter(pk=heat.pk).update(status=HeatStatus.FAILED)
     assert services.live_clear_board(race) == 2
     assert not Heat.objects.filter(race=race).exists()
+
+
+@pytest.mark.parametrize(("winner", "decided_by", "label"), [
+    (0, "finish", "First across the line after 2 laps."),
+    (1, "time_limit", "Time limit after 24.75 s: neither car finished, the winner was further along."),
+    (0, "all_out", "Both cars were out of the race: the winner got further."),
+    (None, "time_limit", "A draw: neither car finished and both got equally far. Run it again."),
+])
+def test_it_says_how_a_heat_was_decided(h2m_race, winner, decided_by, label):
+    ana, ben = make_board(h2m_race, 2)
+    heat = finish(services.heat_pair(h2m_race, ana, ben), winner=winner, decided_by=decided_by)
+    assert heat.decided_label == label
+    assert heat.winner == (None if winner is None else heat.entries[winner])
