@@ -226,7 +226,7 @@ def test_when_time_runs_out_the_car_furthest_along_wins(race):
     result = two.result()
     assert (result.winner, result.decided_by, result.sim_seconds) == (1, TIME_LIMIT, 4.0)
     assert result.cars[1].progress > result.cars[0].progress > 0 and not result.cars[0].finished
-    assert result.cars[0].status == "in_progress" and result.cars[1].lap_times == []
+    assert result.cars[0].status == "time_up" and result.cars[1].lap_times == []
     with pytest.raises(RuntimeError, match="over"):
         two.step([None, None])
 
