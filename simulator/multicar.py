@@ -78,7 +78,8 @@ class CarResult:
     penalty_seconds: float
     """penalty time sat out after resets (already part of the lap times: the car waited)"""
     status: str
-    """"finished", "racing" (when the race ended) or the episode status that put it out"""
+    """"finished", "racing" (the race goes on), "time_up" (it was still racing when the time ran out) or
+    the episode status that put it out ("crashed", "off_track", "reversed", "immobilized")"""
 
 
 @dataclass
@@ -184,11 +185,12 @@ class _Racer:
         if self.laps_done >= self.race.laps:
             self.finished_at = crossing
 
-    def result(self, racing: bool) -> CarResult:
+    def result(self, ended: str | None) -> CarResult:
+        """``ended``: how the race ended (None while it goes on)."""
         if self.finished_at is not None:
             status = "finished"
         else:
-            status = self.out_status or ("racing" if racing else self.episode.status.value)
+            status = self.out_status or ("time_up" if ended == TIME_LIMIT else "racing")
         return CarResult(
             lap_times=[round(t, 3) for t in self.lap_times],
             total_time=None if self.finished_at is None else round(self.finished_at, 3),
@@ -341,11 +343,11 @@ class MultiCarRace:
 
     def result(self) -> RaceResult:
         """The race so far; final once ``over``."""
-        racing = not self.over
-        cars = [racer.result(racing) for racer in self.racers]
+        ended = (TIME_LIMIT if self._time_up(self.sim_time) else ALL_OUT) if self.over else None
+        cars = [racer.result(ended) for racer in self.racers]
         if self._decided:
             return RaceResult(self._winner, FINISH, round(self.sim_time, 3), cars)
-        decided_by = TIME_LIMIT if self._time_up(self.sim_time) else ALL_OUT
+        decided_by = ended or TIME_LIMIT
         furthest = max(car.progress for car in cars)
         leaders = [i for i, car in enumerate(cars) if car.progress == furthest]
         winner = leaders[0] if len(leaders) == 1 and self.over else None
@@ -545,6 +547,7 @@ class MultiCarRace:
             "lap_times": list(racer.lap_times),
             "race_progress": racer.race_progress,
             "finished": racer.finished_at is not None,
+            "total_time": racer.finished_at,
             "off_track_count": int(racer.total("off_track_count")),
             "crash_count": int(racer.total("crash_count")),
             "reset_count": int(racer.total("reset_count")),
