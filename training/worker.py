@@ -527,12 +527,16 @@ def _heat_run_config(job: HeatJob) -> heat.HeatRun:
     heat = _heat()
     track_owner = job.track_owner_id or job.requested_by_id
     return heat.HeatRun(
-        cars=[heat.HeatCar(model_dir=Path(model.folder), model_id=model.pk, model_name=model.name)
+        cars=[heat.HeatCar(model_dir=Path(model.folder), model_id=str(model.pk), model_name=model.name)
               for model in job.cars],
         env_kwargs={"track": track_argument(track_owner, job.track), "reverse": job.track_reversed,
                     "race_type": _race_type(job.race_type)},
         laps=job.laps, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
-        collision_penalty=job.collision_penalty, max_seconds=job.max_seconds, folder=job.folder)
+        collision_penalty=job.collision_penalty, max_seconds=job.max_seconds, folder=job.folder,
+        # A live audience watches the heat as it happens (HEAT_REALTIME=0: as fast as the machine goes).
+        realtime=bool(env_int("HEAT_REALTIME", 1, minimum=0)),
+        # The same heat run again (after an interruption) is the same race.
+        seed=job.pk)
 
 
 def _run_heat(job: HeatJob, observer=None) -> HeatJob | None:
