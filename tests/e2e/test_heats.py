@@ -63,13 +63,15 @@ def test_it_races_two_trained_models_head_to_model(page, browser, live_url, sign
     page.get_by_label("Head-to-model").check()
     page.get_by_label("Laps of a heat").fill("1")
     page.get_by_label("Time limit of a heat (s)").fill(str(HEAT_SECONDS))
+    page.get_by_label("Continuous mode").check()  # off track: back on with a penalty, the heat goes on
     page.get_by_label("Live race (race day)").check()
     page.get_by_label("Race day starts").fill(page.get_by_label("Opens").input_value())
     shot("create-head-to-model-race")
     page.get_by_test_id("save-race").click()
     expect(page.get_by_role("heading", name="Duel Day", exact=True)).to_be_visible()
     race = Race.objects.get(name="Duel Day")
-    assert race.is_head_to_model and race.is_live and (race.heat_laps, race.heat_seconds) == (1, HEAT_SECONDS)
+    assert race.is_head_to_model and race.is_live and race.continuous
+    assert (race.heat_laps, race.heat_seconds) == (1, HEAT_SECONDS)
 
     # Both racers qualified: Ana first on the board.
     (ana, ana_model), (ben, ben_model) = entries
