@@ -1,17 +1,22 @@
 """Head-to-model end to end on the real worker (issue "Live races and head-to-model racing"): the organiser
-creates a live head-to-model race in the form; two racers' trained models are on its board (their
+creates a live head-to-model race in the form, on their own small ring track (imported) where even a barely
+trained model gets round a lap in continuous mode; two racers' trained models are on its board (their
 qualifying entries, written as a finished qualifying leaves them: the qualifying run itself is race day's
 evaluation, tested in test_race_day.py); the organiser pairs them on the control page and launches the heat;
-a racer's broadcast shows both cars, both names, the clock and the gap; the heat runs to its end and its
-result page names the winner with both racers' lap times and the replay. A racer who is not a participant
+a racer's broadcast shows both cars, both names, the clock and the gap; the heat runs to the finish line and
+its result page names the winner with both racers' lap times and the replay. A racer who is not a participant
 gets 404 from the heat's pages, its replay and the broadcast, and their sockets are refused. Screenshots of
 every step land in test-artifacts/."""
 
+import io
+import math
 import shutil
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from models_app.models import ImportedTrack
 from races import ranking
 from races.models import Heat, HeatStatus, Race
 from tests.conftest import make_racer
@@ -20,7 +25,23 @@ from tests.races.conftest import make_entry
 from tests.training.jobs_fixtures import fixture_trained_model_folder, make_model  # noqa: F401 (fixture)
 
 HEAT_TIMEOUT_MS = 300_000  # one heat of two cars on the worker (MuJoCo, two policies, cameras, replay)
-HEAT_SECONDS = 30  # the heat's time limit on the sim clock: a tiny model may not finish a lap
+HEAT_SECONDS = 60  # the heat's time limit on the sim clock (both cars finish the ring in about 12 s)
+
+
+def _ring_npy(radius=1.1, width=1.0, points=72) -> bytes:
+    """A round track of 6.9 m as a DeepRacer track file (rows: centre, inner and outer border points)."""
+    angles = np.linspace(0.0, 2 * math.pi, points + 1)
+    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    circle[-1] = circle[0]  # exactly closed
+    buffer = io.BytesIO()
+    np.save(buffer, np.concatenate([circle * radius, circle * (radius - width / 2), circle * (radius + width / 2)],
+                                   axis=1))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def ring_track(owner):
+    return ImportedTrack.objects.create(owner=owner, title="Ring", npy=_ring_npy(), length=6.9, width=1.0)
 
 
 @pytest.fixture
@@ -47,12 +68,11 @@ def _socket_opens(page, path) -> bool:
 
 
 def _lap_times_shown(car: dict) -> str:
-    laps = [ranking.format_ms(round(time * 1000)) for time in car["lap_times"]]
-    return ", ".join(laps) if laps else "no lap completed"
+    return ", ".join(ranking.format_ms(round(time * 1000)) for time in car["lap_times"])
 
 
 def test_it_races_two_trained_models_head_to_model(page, browser, live_url, sign_in, worker, owner, stranger,
-                                                   entries, shot):
+                                                   entries, ring_track, shot):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     sign_in(owner)
@@ -60,17 +80,20 @@ def test_it_races_two_trained_models_head_to_model(page, browser, live_url, sign
     # The organiser creates a live head-to-model race.
     page.goto("/races/create/")
     page.get_by_role("textbox", name="Race name").fill("Duel Day")
+    page.get_by_test_id(f"track-{ring_track.slug}").click()
     page.get_by_label("Head-to-model").check()
     page.get_by_label("Laps of a heat").fill("1")
     page.get_by_label("Time limit of a heat (s)").fill(str(HEAT_SECONDS))
-    page.get_by_label("Continuous mode").check()  # off track: back on with a penalty, the heat goes on
+    page.get_by_label("Continuous mode").check()  # off track: back on where it left, the heat goes on
+    page.get_by_label("Off-track penalty (s)").fill("0")
+    page.get_by_label("Collision penalty (s)").fill("0")
     page.get_by_label("Live race (race day)").check()
     page.get_by_label("Race day starts").fill(page.get_by_label("Opens").input_value())
     shot("create-head-to-model-race")
     page.get_by_test_id("save-race").click()
     expect(page.get_by_role("heading", name="Duel Day", exact=True)).to_be_visible()
     race = Race.objects.get(name="Duel Day")
-    assert race.is_head_to_model and race.is_live and race.continuous
+    assert race.is_head_to_model and race.is_live and race.continuous and race.track == ring_track.slug
     assert (race.heat_laps, race.heat_seconds) == (1, HEAT_SECONDS)
 
     # Both racers qualified: Ana first on the board.
@@ -116,6 +139,7 @@ def test_it_races_two_trained_models_head_to_model(page, browser, live_url, sign
     expect(ana_page.get_by_test_id("last-heat")).to_be_visible(timeout=HEAT_TIMEOUT_MS)
     heat.refresh_from_db()
     assert heat.status == HeatStatus.COMPLETED, heat.failure_reason
+    assert heat.decided_by == "finish" and all(len(car["lap_times"]) == 1 for car in heat.result["cars"]), heat.result
     winner = heat.winner.racer_display
     expect(ana_page.get_by_test_id("last-heat")).to_contain_text(f"Heat 1: {winner} wins")
     ana_page.screenshot(path=str(shot("heat-finished").parent / "broadcast-02-heat-result-1920.png"))
@@ -124,8 +148,7 @@ def test_it_races_two_trained_models_head_to_model(page, browser, live_url, sign
     # The result page: the winner, how it was decided, both racers' lap times, the replay.
     page.goto(f"/races/{race.pk}/heats/{heat.pk}/")
     expect(page.get_by_test_id("heat-result-winner")).to_contain_text(f"{winner} wins")
-    decided = "First across the line" if heat.decided_by == "finish" else "Time limit"
-    expect(page.get_by_test_id("heat-decided")).to_contain_text(decided)
+    expect(page.get_by_test_id("heat-decided")).to_have_text("First across the line after 1 lap.")
     rows = page.get_by_test_id("heat-cars").locator("tbody tr")
     expect(rows).to_have_count(2)
     for index, (racer, car) in enumerate(zip(("Ana_Racer", "Ben_Racer"), heat.result["cars"], strict=True)):
