@@ -33,6 +33,7 @@ from races.models import (
     MAX_SUBMISSIONS_LIMIT,
     MIN_HEAT_SECONDS,
     Heat,
+    HeatStatus,
     Race,
     Submission,
 )
@@ -248,7 +249,14 @@ class HeatSerializer(serializers.ModelSerializer):
         return reverse("races:heat", args=[heat.race_id, heat.pk])
 
     def get_queue_position(self, heat) -> int | None:
-        return services.live_queue_position(heat)
+        """Its place in a live race's queue (1 = next): the queue is read once per response, not per heat."""
+        if heat.status != HeatStatus.QUEUED:
+            return None
+        queues = self.context.setdefault("queue_keys", {})
+        if heat.race_id not in queues:
+            queues[heat.race_id] = [item.queue_key for item in services.live_queue(heat.race)]
+        keys = queues[heat.race_id]
+        return keys.index(heat.queue_key) + 1 if heat.queue_key in keys else None
 
 
 class HeatPairSerializer(serializers.Serializer):

@@ -4,13 +4,14 @@ heat_finished signal and races.receivers run)."""
 
 import shutil
 
+from models_app.models import RLModel
 from races.models import Heat, HeatStatus
 from tests.conftest import make_racer
 from tests.races.conftest import make_entry, make_race
 from tests.training.jobs_fixtures import make_model
 from training.models import HeatJob, JobStatus
 
-NAMES = ("Ana", "Ben", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida")
+NAMES = ("Ana", "Ben", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jo", "Kit", "Lu", "Max", "Ned", "Oz", "Pam")
 
 
 def make_h2m_race(owner, **fields):
@@ -20,13 +21,15 @@ def make_h2m_race(owner, **fields):
 
 def make_board(race, count, trained_model_folder=None):
     """`count` racers with one completed entry each, ranked Ana (fastest), Ben, ... ; each entry's model is a
-    real model (a copy of the trained folder when given)."""
+    real model (a copy of the trained folder when given); racers of an earlier board enter with their model."""
     entries = []
     for place, name in enumerate(NAMES[:count]):
-        racer = make_racer(name.lower(), f"{name}_Racer")
-        model = make_model(racer, name=f"{name}-Model")
-        if trained_model_folder is not None:
-            shutil.copytree(trained_model_folder, model.folder)
+        model = RLModel.objects.filter(owner__username=name.lower()).first()  # a racer of another board
+        if model is None:
+            model = make_model(make_racer(name.lower(), f"{name}_Racer"), name=f"{name}-Model")
+            if trained_model_folder is not None:
+                shutil.copytree(trained_model_folder, model.folder)
+        racer = model.owner
         entries.append(make_entry(race, racer, 10_000 + 1_000 * place, model=model, model_name=model.name))
     return entries
 

@@ -144,3 +144,18 @@ def test_it_moves_heats_in_race_days_queue(owner, owner_api):
     assert state["head_to_model"] and state["queue"][0]["racer"] == "Ana_Racer vs Dee_Racer"
     heat = owner_api.get(f"/api/races/{race.pk}/heats/{first.pk}/").data
     assert heat["queue_position"] == 1
+
+
+def test_it_lists_a_bracket_in_as_many_queries_for_16_heats_as_for_4(owner, owner_api, queries_of):
+    small, large = make_h2m_race(owner, name="Small", is_live=True), make_h2m_race(owner, name="Large", is_live=True)
+    make_board(small, 4)
+    services.bracket_seed(small, 4)
+    board = make_board(large, 16)
+    assert len(board) == 16
+    services.bracket_seed(large, 16)
+    for path in ("heats/", "bracket/"):
+        few = queries_of(lambda path=path: owner_api.get(f"/api/races/{small.pk}/{path}"))
+        many = queries_of(lambda path=path: owner_api.get(f"/api/races/{large.pk}/{path}"))
+        assert many == few, path
+    queued = owner_api.get(f"/api/races/{large.pk}/heats/").data
+    assert [heat["queue_position"] for heat in queued if heat["round"] == 1] == list(range(1, 9))
