@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Max, Min
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from common.broadcast import publish, user_group
@@ -939,6 +939,17 @@ def _tell_heat_racers(heat: Heat) -> None:
         else:
             message, level = f"{entry.model_name} lost {where} to {heat.winner.racer_display}.", "info"
         _notify(entry.participant.user_id, message, level)
+
+
+def racer_heats(race: Race, user) -> list[Heat]:
+    """`user`'s heats in the race, each with `queue_position` (its place in race day's queue, or None)."""
+    heats = list(Heat.objects.filter(race=race).filter(Q(first__participant__user=user)
+                                                       | Q(second__participant__user=user))
+                 .for_pages().order_by("number"))
+    keys = [item.queue_key for item in live_queue(race)] if any(heat.status == QUEUED for heat in heats) else []
+    for heat in heats:
+        heat.queue_position = keys.index(heat.queue_key) + 1 if heat.queue_key in keys else None
+    return heats
 
 
 def bracket_rounds(race: Race) -> list[dict]:

@@ -185,3 +185,13 @@ def test_it_names_the_brackets_winner_on_the_race_page(h2m_race, board, racer_cl
     finish(final, winner=0)
     for page in (detail, reverse("races:heats", args=[h2m_race.pk])):
         assert "<strong>Dee_Racer</strong> (Dee-Model) won the final" in racer_client.get(page).content.decode()
+
+
+def test_it_shows_racers_their_heats_and_places_in_the_queue(owner):
+    race = make_h2m_race(owner, is_live=True, event_at=timezone.now())
+    entries = make_board(race, 4)
+    services.bracket_seed(race, 4)
+    page = _client_for(entries[2].participant.user).get(reverse("races:detail", args=[race.pk])).content.decode()
+    assert 'data-testid="my-heats"' in page and "Semi-final 2" in page and "Ben_Racer vs Cy_Racer" in page
+    assert "place 2 in the queue" in page and "Semi-final 1" not in page
+    assert 'data-testid="my-heats"' not in _client_for(owner).get(reverse("races:detail", args=[race.pk])).content.decode()
