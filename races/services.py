@@ -195,15 +195,16 @@ def _start_next_turn(user_id: int) -> Submission | None:
         _announce(failed.race, "board")
 
 
-def submission_start(submission: Submission) -> EvaluationJob:
-    """The evaluation under the race's rules, on the organiser's track (raises training.JobError)."""
+def submission_start(submission: Submission, live: bool = False) -> EvaluationJob:
+    """The evaluation under the race's rules, on the organiser's track (raises training.JobError); ``live``
+    for a live race's run, which the room watches as it happens."""
     race, model = submission.race, submission.model
     if model is None:
         raise training.JobError("The model was deleted before its turn came.")
     job = training.evaluation_start(
         model, track=race.track, reversed=race.track_reversed, race_type=race.race_type, trials=race.max_laps,
         continuous=race.continuous, off_track_penalty=race.off_track_penalty,
-        collision_penalty=race.collision_penalty, track_owner=race.owner, label=f"Race: {race.name}")
+        collision_penalty=race.collision_penalty, track_owner=race.owner, label=f"Race: {race.name}", live=live)
     submission.evaluation = job
     submission.status = SubmissionStatus.RUNNING
     submission.save(update_fields=["evaluation", "status"])
@@ -383,7 +384,7 @@ def live_requeue(race: Race, submission: Submission) -> None:
 def live_dispatch(submission: Submission) -> EvaluationJob:
     """The one place a live run is handed to the workers (the training queue), so a fairer queue can take
     it over: today it is the race's evaluation, started at once (raises training.JobError)."""
-    return submission_start(submission)
+    return submission_start(submission, live=True)
 
 
 def live_launch(race: Race) -> Submission | None:

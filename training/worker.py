@@ -477,7 +477,7 @@ def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
                         "race_type": _race_type(job.race_type)},
             trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
             collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),
-            env_factory=engine_options()["env_factory"])
+            env_factory=engine_options()["env_factory"], live=job.live)
         result = engine.evaluate(run, reporter)
     except Exception as error:
         reason = _failure_reason(error)

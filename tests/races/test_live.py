@@ -63,6 +63,7 @@ def test_it_launches_one_run_at_a_time_and_stops_it(live_race, three_entries):
     ana.refresh_from_db()
     assert run is not None, ana.failure_reason
     assert run.pk == ana.pk and run.status == SubmissionStatus.RUNNING and run.evaluation.label == "Race: Race Day"
+    assert run.evaluation.live  # the room watches it: streamed in real time, a frame per step
     with pytest.raises(services.RaceError, match="on track"):
         services.live_launch(live_race)
     state = services.race_day_state(live_race)
@@ -85,8 +86,11 @@ def test_it_auto_launches_the_queue_and_declares_the_winner(live_race, three_ent
     first = services.live_current_run(live_race)
     assert first.pk == three_entries[0].pk
     listen = _listen(live_race.live_group)
-    job = worker.evaluation_run(first.evaluation.pk)
+    reports = []
+    job = worker.evaluation_run(first.evaluation.pk, observer=reports.append)
     assert job.status == JobStatus.COMPLETED, job.failure_reason
+    chase_frames = [p for p in reports if p.kind == "frame" and p.data["view"] == "chase"]
+    assert len(chase_frames) == sum(lap["steps"] for lap in job.results)  # one per sim step: 15 a second
     first.refresh_from_db()
     assert first.status == SubmissionStatus.COMPLETED
     assert len(first.laps) == 3 and all(len(lap["sectors"]) == 3 for lap in first.laps)
