@@ -511,17 +511,39 @@ def live_laps(race: Race, job: EvaluationJob) -> list[dict]:
     return timing.laps_within_resets(laps, race.max_resets)
 
 
-def race_day_state(race: Race) -> dict:
-    """What the control and broadcast pages show (JSON): the run on track, the queue, the race's and each
-    racer's best sectors (the colours), the winner once finished."""
-    current = live_current_run(race)
+def _sector_laps(race: Race) -> dict[int, list]:
+    """Each racer's complete laps' sector times in the race's recorded runs, by user id."""
     completed = Submission.objects.filter(race=race, status=SubmissionStatus.COMPLETED,
                                           participant__removed_at__isnull=True)
     sector_laps: dict[int, list] = {}
     for user_id, laps in completed.values_list("participant__user_id", "laps"):
         sector_laps.setdefault(user_id, []).extend(lap.get("sectors") or [] for lap in laps
                                                     if lap.get("status") == ranking.LAP_COMPLETE)
-    race_best = timing.best_sectors(lap for laps in sector_laps.values() for lap in laps)
+    return sector_laps
+
+
+def _race_best_sectors(sector_laps: dict[int, list]) -> list[float | None]:
+    return timing.best_sectors(lap for laps in sector_laps.values() for lap in laps)
+
+
+def live_sectors(job: EvaluationJob) -> timing.LiveSectors | None:
+    """The timer of a live run's sectors (its ticks get them, timed and coloured, for the broadcast) from the
+    race's and the racer's bests so far; None when the job is not a live race's run."""
+    submission = (Submission.objects.filter(evaluation=job, race__is_live=True)
+                  .select_related("race", "participant").first())
+    if submission is None:
+        return None
+    sector_laps = _sector_laps(submission.race)
+    return timing.LiveSectors(_race_best_sectors(sector_laps),
+                              timing.best_sectors(sector_laps.get(submission.participant.user_id, [])))
+
+
+def race_day_state(race: Race) -> dict:
+    """What the control and broadcast pages show (JSON): the run on track, the queue, the race's and each
+    racer's best sectors, the winner once finished. The run's sectors come with its ticks (live_sectors)."""
+    current = live_current_run(race)
+    sector_laps = _sector_laps(race)
+    race_best = _race_best_sectors(sector_laps)
     board = list(Submission.objects.leaderboard(race)[:LIVE_BOARD_ROWS])
     winner = board[0] if race.is_finished and board else None
     return {
