@@ -22,7 +22,7 @@ from races import ranking, timing
 from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts
 from training import services as training
-from training.models import EvaluationJob, JobStatus, TrainingJob
+from training.models import WAITING_STATUSES, EvaluationJob, JobStatus, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -382,8 +382,8 @@ def live_requeue(race: Race, submission: Submission) -> None:
 
 
 def live_dispatch(submission: Submission) -> EvaluationJob:
-    """The one place a live run is handed to the workers (the training queue), so a fairer queue can take
-    it over: today it is the race's evaluation, started at once (raises training.JobError)."""
+    """The one place a live run is handed to the workers: the race's evaluation as a live one, which the fair
+    queue gives the next free worker, past its racer's limit (raises training.JobError)."""
     return submission_start(submission, live=True)
 
 
@@ -571,6 +571,8 @@ def _run_state(run: Submission, sector_laps: dict) -> dict:
     job = run.evaluation
     return {"submission": run.pk, "racer": _racer_name(run), "model": run.model_name,
             "job": job.pk if job else None, "status": job.status if job else "",
+            # Every worker is busy (the fair queue gives it the next free one): the room waits, the page says so.
+            "waiting_for_worker": job is not None and job.status in WAITING_STATUSES,
             "laps": sorted(job.results, key=lambda lap: lap["trial"]) if job else [],
             "personal_best_sectors": timing.best_sectors(sector_laps.get(run.participant.user_id, []))}
 
