@@ -18,6 +18,7 @@ from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from common.broadcast import publish, user_group
+from models_app.models import RLModel
 from races import ranking, timing
 from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts
@@ -125,6 +126,18 @@ def submission_refusal(race: Race, user, model) -> str | None:
         return "This race is closed to submissions." if race.is_closed() else "This race is not open yet."
     if model.owner_id != user.pk:
         return "Pick one of your own models."
+    refusal = model_race_refusal(model)
+    if refusal:
+        return refusal
+    used = Submission.objects.filter(race=race, participant__user=user).count()
+    if used >= race.max_submissions:
+        return f"You have used all {race.max_submissions} submissions of this race."
+    return None
+
+
+def model_race_refusal(model) -> str | None:
+    """Why `model` cannot race now, in any race (busy training, trained elsewhere, untrained, no camera), or
+    None."""
     if model.status in ("QUEUED", "TRAINING", "STOPPING"):
         return f"{model.name} is {model.get_status_display().lower()}: submit it once it is ready."
     if model.is_logs_model:
@@ -134,10 +147,20 @@ def submission_refusal(race: Race, user, model) -> str | None:
     sensors = model.vehicle_snapshot.get("sensor") or []
     if not any(sensor in ("FRONT_FACING_CAMERA", "STEREO_CAMERAS") for sensor in sensors):
         return f"{model.name} has no camera: every race type needs one."
-    used = Submission.objects.filter(race=race, participant__user=user).count()
-    if used >= race.max_submissions:
-        return f"You have used all {race.max_submissions} submissions of this race."
     return None
+
+
+def models_for_racing(user) -> tuple[list, list[tuple]]:
+    """The user's models by name, split for the race page's picker: those that can race now, and the others
+    with why not (model_race_refusal)."""
+    raceable, refused = [], []
+    for model in RLModel.objects.owned_by(user).order_by("name"):
+        refusal = model_race_refusal(model)
+        if refusal:
+            refused.append((model, refusal))
+        else:
+            raceable.append(model)
+    return raceable, refused
 
 
 def submission_create(race: Race, user, model) -> Submission:
