@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from bench.django_bench import django_console, load_average_line  # noqa: E402
 
 TARGET_FPS = 15  # one frame per sim step (simulator.episode.STEP_SECONDS)
+RECONNECT_SECONDS = 2.0  # as static/races/broadcast.js
 
 
 def _key(jpeg_base64: str) -> str:
@@ -116,20 +117,29 @@ def _answers(url: str) -> bool:
         return False
 
 
-async def _viewer(url: str, arrivals: list, opened: list, stop: asyncio.Event) -> None:
+async def _viewer(url: str, arrivals: list, opened: list, closed: list, stop: asyncio.Event) -> None:
+    """A broadcast page's socket: it notes each chase frame and, as the page does, reconnects when closed."""
     import websockets
 
-    async with websockets.connect(url, origin="http://127.0.0.1", max_size=2**24) as socket:
-        opened.append(1)
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(socket.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
-            received = time.time()
-            message = json.loads(raw)
-            if message["event"] == "frame" and message["payload"]["view"] == "chase":
-                arrivals.append((received, _key(message["payload"]["jpeg"])))
+    first = True
+    while not stop.is_set():
+        try:
+            async with websockets.connect(url, origin="http://127.0.0.1", max_size=2**24) as socket:
+                if first:
+                    opened.append(1)
+                    first = False
+                while not stop.is_set():
+                    try:
+                        raw = await asyncio.wait_for(socket.recv(), timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    received = time.time()
+                    message = json.loads(raw)
+                    if message["event"] == "frame" and message["payload"]["view"] == "chase":
+                        arrivals.append((received, _key(message["payload"]["jpeg"])))
+        except websockets.ConnectionClosed:
+            closed.append(time.time())
+            await asyncio.sleep(RECONNECT_SECONDS)
 
 
 def _evaluate_in_child(job_id: int, times_path: Path) -> subprocess.Popen:
@@ -141,8 +151,8 @@ async def _run(url: str, job, viewers: int, seconds: float, times_path: Path) ->
     from training import services as training
 
     arrivals: list[list] = [[] for _ in range(viewers)]
-    stop, opened = asyncio.Event(), []
-    tasks = [asyncio.create_task(_viewer(url, arrivals[n], opened, stop)) for n in range(viewers)]
+    stop, opened, closed = asyncio.Event(), [], []
+    tasks = [asyncio.create_task(_viewer(url, arrivals[n], opened, closed, stop)) for n in range(viewers)]
     while len(opened) < viewers:
         await asyncio.sleep(0.1)
     child = _evaluate_in_child(job.pk, times_path)
@@ -158,7 +168,7 @@ async def _run(url: str, job, viewers: int, seconds: float, times_path: Path) ->
     await asyncio.sleep(2.0)  # what is in flight arrives
     stop.set()
     await asyncio.gather(*tasks)
-    return _figures(arrivals, times_path, uptime)
+    return {**_figures(arrivals, times_path, uptime), "closed": len(closed)}
 
 
 def _figures(arrivals: list[list], times_path: Path, uptime: str) -> dict:
@@ -230,7 +240,8 @@ def main() -> None:
           f"delivered per viewer min {min(figures['delivered'])} max {max(figures['delivered'])}")
     print(f"frames/s per viewer: min {figures['rate_min']:.1f}  median {figures['rate_median']:.1f}; "
           f"gap between frames p95 {figures['gap_p95_ms']:.0f} ms")
-    print(f"latency worker->viewer: p50 {figures['p50_ms']:.1f} ms  p95 {figures['p95_ms']:.1f} ms")
+    print(f"latency worker->viewer: p50 {figures['p50_ms']:.1f} ms  p95 {figures['p95_ms']:.1f} ms; "
+          f"sockets closed by the server (and reopened): {figures['closed']}")
 
 
 if __name__ == "__main__":
