@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('training', '0004_fair_queue_quotas_workers'),
+        ('training', '0005_head_to_model_heats'),
     ]
 
     operations = [
