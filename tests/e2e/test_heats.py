@@ -60,10 +60,9 @@ def entries(trained_model_folder):
 
 def _socket_opens(page, path) -> bool:
     return page.evaluate("""path => new Promise(resolve => {
-        let opened = false;
         const socket = new WebSocket(`ws://${location.host}${path}`);
-        socket.onopen = () => { opened = true; };
-        socket.onclose = () => resolve(opened);
+        socket.onopen = () => { socket.close(); resolve(true); };
+        socket.onclose = () => resolve(false);
     })""", path)
 
 
