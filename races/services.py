@@ -859,7 +859,8 @@ def heat_dispatch(heat: Heat) -> HeatJob:
         requested_by=race.owner, model=heat.first.model, opponent=heat.second.model, track=race.track,
         track_owner=race.owner, track_reversed=race.track_reversed, race_type=race.env_race_type,
         laps=race.heat_laps, continuous=race.continuous, off_track_penalty=race.off_track_penalty,
-        collision_penalty=race.collision_penalty, max_seconds=float(race.heat_seconds), label=heat.label)
+        collision_penalty=race.collision_penalty, max_seconds=float(race.heat_seconds), label=heat.label,
+        live=race.is_live)
     heat.job, heat.status = job, HeatStatus.RUNNING
     heat.result, heat.winner, heat.failure_reason, heat.finished_at = {}, None, "", None
     heat.save(update_fields=["job", "status", "result", "winner", "failure_reason", "finished_at"])

@@ -302,11 +302,12 @@ def job_active_for(model):
 def heat_start(*, requested_by, model, opponent, track: str, track_owner=None, track_reversed: bool = False,
                race_type: dict | None = None, laps: int = 1, continuous: bool = True,
                off_track_penalty: float = 5.0, collision_penalty: float = 5.0, max_seconds: float = 180.0,
-               label: str = "", enqueue: bool = True) -> HeatJob:
+               label: str = "", live: bool = False, enqueue: bool = True) -> HeatJob:
     """Queue a head-to-model heat: ``model`` (car 0) and ``opponent`` (car 1) race on one track, each
     driven by its best checkpoint, first across the line after ``laps`` laps wins (or the one further
     along after ``max_seconds`` of sim time). It is ``requested_by``'s job (a race organiser's) in the fair
     queue, and its compute time counts against their quota; the models' own jobs are not affected.
+    ``live``: a live race's heat, which a room watches: it takes the next free worker, like a live run.
 
     ``track_owner``: the user whose imported track ``track`` names (default: ``requested_by``); the caller
     has checked that the racers may drive it. Raises JobError with the reason when a setting is wrong."""
@@ -334,7 +335,7 @@ def heat_start(*, requested_by, model, opponent, track: str, track_owner=None, t
             model=model, opponent=opponent, requested_by=requested_by, track=track, track_owner=track_owner,
             track_reversed=bool(track_reversed), race_type=race_type, laps=laps, continuous=bool(continuous),
             off_track_penalty=float(off_track_penalty), collision_penalty=float(collision_penalty),
-            max_seconds=float(max_seconds), label=str(label)[:120])
+            max_seconds=float(max_seconds), label=str(label)[:120], live=bool(live))
         if enqueue:
             transaction.on_commit(functools.partial(_enqueue_heat, job.pk))
     return job

@@ -178,6 +178,7 @@ def test_it_runs_heats_from_a_live_races_queue_with_the_runs(owner, trained_mode
     listen = _listen(race.live_group, user_group(ben.participant.user_id))
     launched = services.live_launch(race)
     assert launched == semis[1] and services.live_current_run(race) == semis[1]
+    assert Heat.objects.get(pk=semis[1].pk).job.live, "a live race's heat goes first in the fair queue"
     state = services.race_day_state(race)
     assert state["current"]["kind"] == "heat" and state["current"]["name"] == "Semi-final 2"
     assert [car["racer"] for car in state["current"]["cars"]] == ["Ben_Racer", "Cy_Racer"]

@@ -117,6 +117,14 @@ def test_heats_take_turns_with_other_racers_jobs_in_the_fair_queue(owner, strang
     assert queue.fair_order() == [theirs, second]
 
 
+def test_a_live_heat_takes_the_next_free_worker_past_the_queue(owner, stranger, trained_rl_model, opponent_model):
+    theirs = services.evaluation_start(opponent_model, track="quick_loop", enqueue=False)
+    heat = _heat(owner, trained_rl_model, opponent_model)
+    live = _heat(owner, trained_rl_model, opponent_model, live=True)
+    assert queue.fair_order() == [live, theirs, heat], "the room waited behind the queue"
+    assert services.job_place(live)["position"] == 1
+
+
 def test_a_heat_whose_worker_died_runs_again(owner, trained_rl_model, opponent_model, django_capture_on_commit_callbacks):
     job = _heat(owner, trained_rl_model, opponent_model)
     HeatJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS, attempts=1, worker="lost@host",
