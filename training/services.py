@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Q
 
 from models_app.race_types import RaceTypeError, check_race_type
 from simulator.spec import MAX_TRAINING_MINUTES, MAX_TRIALS, MIN_TRIALS
@@ -373,6 +374,11 @@ def _whole_number(value, name: str) -> int:
 def _enqueue_heat(job_id: int) -> None:
     tasks.run_heat_job.delay(job_id)
     queue.broadcast_places()
+
+
+def heat_folders(model) -> list[Path]:
+    """The folders (replays, traces) of the heats a model raced in: its heat jobs go when it is deleted."""
+    return [job.folder for job in HeatJob.objects.filter(Q(model=model) | Q(opponent=model)).only("pk")]
 
 
 def heat_stop(job: HeatJob) -> HeatJob:
