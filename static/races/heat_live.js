@@ -1,5 +1,5 @@
 // A head-to-model heat's live view, shared by the heat page and race day's broadcast: each car's chase
-// frames, the top-down view with both cars, the sim clock, each car's lap and the gap between them, from
+// frames (each with the track map of both cars inset), the sim clock, each car's lap and the gap between them, from
 // the heat job's "frame" and "tick" events (training's heat worker).
 window.HeatLive = (function () {
   "use strict";
@@ -22,14 +22,13 @@ window.HeatLive = (function () {
         laps = lapCount || 1;
       },
       reset: function () {
-        stage.querySelectorAll("[data-car-frame], [data-heat-top]").forEach(function (image) { image.hidden = true; });
+        stage.querySelectorAll("[data-car-frame]").forEach(function (image) { image.hidden = true; });
         text("[data-heat-clock]", seconds(0));
         text("[data-heat-gap]", "–");
       },
       frame: function (payload) {
-        var image = payload.car === 0 || payload.car === 1 ? one('[data-car-frame="' + payload.car + '"]')
-          : one("[data-heat-top]");
-        if (!image || (payload.car !== null && payload.car !== undefined && payload.view !== "chase")) { return; }
+        var image = one('[data-car-frame="' + payload.car + '"]');
+        if (!image || payload.view !== "chase") { return; }
         image.src = "data:image/jpeg;base64," + payload.jpeg;
         image.hidden = false;
         count("frames");
