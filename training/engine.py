@@ -498,6 +498,7 @@ class _Trainer(_Session):
                 break
             iteration = self.counters["iteration"]
             started = time.monotonic()
+            cpu = _CpuClock(pool)
             before = dict(self.counters)
             torch.set_num_threads(1)  # collecting: the env workers need the cores
             self.status(phase="collecting", iteration=iteration + 1)
@@ -505,7 +506,7 @@ class _Trainer(_Session):
                                               on_finish=self._on_training_episode)
             if self.stopping:
                 break
-            timing = {"timing/collect_seconds": time.monotonic() - started}
+            timing = {"timing/collect_seconds": time.monotonic() - started, "cpu/collect_seconds": cpu.lap()}
             clock = time.monotonic()
             self._write_simtrace(iteration, episodes)
             samples = sum(len(f.episode) for f in episodes)
@@ -514,6 +515,7 @@ class _Trainer(_Session):
                             "counters": {**self.counters, "elapsed": self._elapsed()}}
             self.evaluation = evaluation = _BackgroundEvaluation(self, pool, _frozen(learner), run.eval_episodes)
             timing["timing/other_seconds"] = time.monotonic() - clock
+            cpu_other = cpu.lap()
             torch.set_num_threads(run.update_threads or max(1, (os.cpu_count() or 1) // 2))
             clock = time.monotonic()
             self.status(phase="updating", iteration=iteration + 1, evaluating=True)
@@ -526,6 +528,10 @@ class _Trainer(_Session):
                 self.deliver_pending()
             timing["timing/evaluate_wait_seconds"] = time.monotonic() - clock
             timing["timing/evaluate_seconds"] = evaluation.seconds
+            # The update and the evaluation share these seconds: the evaluation thread's own CPU and the
+            # env workers' (they only evaluate now) are the evaluation's, the rest of the learner's the update's.
+            update_and_evaluation = cpu.lap(split_learner=evaluation.thread_cpu_seconds)
+            timing["cpu/update_seconds"], timing["cpu/evaluate_seconds"] = update_and_evaluation
             self.counters["iteration"] += 1
             self.counters["steps"] += samples
             self.counters["episodes"] += len(episodes)
@@ -538,6 +544,7 @@ class _Trainer(_Session):
             self._append_evaluation_metrics(evaluated)
             is_best = self._checkpoint((collected_by["state"], collected_by["counters"], eval_progress))
             timing["timing/other_seconds"] += time.monotonic() - clock
+            timing["cpu/other_seconds"] = cpu_other + cpu.lap()
             timing["timing/iteration_seconds"] = time.monotonic() - started
             timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
             timing["charts/update_samples_per_second"] = (
@@ -735,6 +742,25 @@ class _Trainer(_Session):
                 for index in range(run.num_workers)]
 
 
+class _CpuClock:
+    """CPU seconds (learner process plus env worker processes) since the last ``lap``: what a phase costs
+    whatever else shares the cores, where its wall clock depends on them."""
+
+    def __init__(self, pool: WorkerPool):
+        self.pool = pool
+        self.learner, self.workers = time.process_time(), pool.cpu_seconds()
+
+    def lap(self, split_learner: float | None = None):
+        """The CPU seconds since the last lap; with ``split_learner`` (CPU seconds of one of the learner's
+        threads in that time), the pair (the rest of the learner's, that thread's plus the workers')."""
+        learner, workers = time.process_time(), self.pool.cpu_seconds()
+        spent_learner, spent_workers = learner - self.learner, max(0.0, workers - self.workers)
+        self.learner, self.workers = learner, workers
+        if split_learner is None:
+            return spent_learner + spent_workers
+        return max(0.0, spent_learner - split_learner), split_learner + spent_workers
+
+
 def _frozen(learner):
     """A copy of the learner that acts with the current weights while the learner itself updates."""
     frozen = copy.copy(learner)
@@ -755,11 +781,13 @@ class _BackgroundEvaluation:
         self.episodes: list[Finished] = []
         self.error: BaseException | None = None
         self.seconds = 0.0
+        self.thread_cpu_seconds = 0.0
+        """the evaluation thread's own CPU seconds (its policy's forward passes and the bookkeeping)"""
         self.thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
 
         def on_finish(done: Finished, number: int) -> None:
             self.seconds = time.monotonic() - started
@@ -770,6 +798,8 @@ class _BackgroundEvaluation:
                                                            on_finish=on_finish, more=lambda: self.update_running)
         except BaseException as error:  # raised again in the engine's thread by finish()
             self.error = error
+        finally:
+            self.thread_cpu_seconds = time.thread_time() - cpu_started
 
     def finish(self) -> list[Finished]:
         """Wait for the evaluation's own episodes (the update is over) and return them all."""

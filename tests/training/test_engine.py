@@ -91,6 +91,15 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     assert any(s.get("evaluating") for s in recorder.of("status"))  # the evaluation runs during the update
 
 
+def test_it_reports_the_cpu_seconds_of_each_phase_learner_and_env_workers_together(trained_model):
+    _, recorder, _ = trained_model
+    for metrics in recorder.of("metrics"):
+        cpu = {phase: metrics[f"cpu/{phase}_seconds"] for phase in ("collect", "update", "evaluate", "other")}
+        assert all(seconds >= 0 for seconds in cpu.values())
+        # collecting steps the env workers and runs the policy: both cost CPU, the update some more
+        assert cpu["collect"] > 0 and cpu["update"] > 0 and cpu["evaluate"] > 0
+
+
 def test_it_reports_a_tick_beside_each_frame_of_worker_0(trained_model):
     _, recorder, _ = trained_model
     ticks = recorder.of("tick")
