@@ -771,8 +771,8 @@ def _frozen(learner):
 class _BackgroundEvaluation:
     """The deterministic evaluation of a frozen policy, in a thread, while the learner updates.
 
-    It runs ``count`` episodes across the workers, then worker 0 drives preview laps (the live video,
-    counted nowhere) until ``finish()`` says the update is over. ``seconds``: how long the evaluation's
+    It runs ``count`` episodes across the workers, then, when the run streams frames, worker 0 drives
+    preview laps (the live video, counted nowhere) until ``finish()`` says the update is over. ``seconds``: how long the evaluation's
     own episodes took."""
 
     def __init__(self, session: "_Trainer", pool: WorkerPool, acting, count: int):
@@ -793,9 +793,12 @@ class _BackgroundEvaluation:
             self.seconds = time.monotonic() - started
             self.session._on_evaluation_episode(done, number)
 
+        # Preview laps are the live video: without frames to stream nobody sees them, and they would only
+        # take CPU from the update.
+        more = (lambda: self.update_running) if self.session.stream_frames else None
         try:
             self.episodes = self.session.collect_surviving(self.pool, self.acting, "evaluation", self.count,
-                                                           on_finish=on_finish, more=lambda: self.update_running)
+                                                           on_finish=on_finish, more=more)
         except BaseException as error:  # raised again in the engine's thread by finish()
             self.error = error
         finally:

@@ -16,7 +16,7 @@ from deepracer.logs import DeepRacerLog
 from simulator.episode import STEP_SECONDS
 from tests.training.conftest import CORRIDOR, TINY, Recorder, metadata, tiny_run
 from tests.training.corridor_env import failing_reward_factory
-from training import artifacts
+from training import artifacts, engine
 from training.engine import (
     DEFAULT_ENV_FACTORY,
     MAX_WORKER_RESTARTS,
@@ -439,6 +439,21 @@ def test_an_evaluation_drives_preview_laps_on_worker_0_until_the_update_ends():
     assert len(episodes) == 3 and finished_numbers == [1, 2, 3]
     assert all(done.info["episode_status"] != "in_progress" for done in episodes)
     assert len(training) == 2
+
+
+@pytest.mark.parametrize("stream_frames", [True, False])
+def test_the_background_evaluation_asks_for_preview_laps_only_when_the_run_streams_frames(stream_frames):
+    asked = {}
+
+    class Watched(_Session):
+        def collect_surviving(self, pool, learner, phase, count, on_finish=None, before=None, more=None):
+            asked["more"] = more and more()  # preview laps while the update runs, for the live video only
+            return []
+
+    session = Watched(Recorder(), deadline=None)
+    session.stream_frames = stream_frames
+    engine._BackgroundEvaluation(session, pool=None, acting=None, count=2).finish()
+    assert asked["more"] is (True if stream_frames else None)
 
 
 def test_reports_made_by_another_thread_wait_for_the_engines_thread():
