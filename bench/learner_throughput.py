@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER  # noqa: E402
 from training.artifacts import observation_space  # noqa: E402
-from training.engine import TrainingRun, train  # noqa: E402
+from training.engine import TrainingRun, reuse_freed_memory, train  # noqa: E402
 from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
 from training.ppo import Batch, PPOConfig, PPOLearner  # noqa: E402
 
@@ -113,6 +113,7 @@ def cpu_report(rows: list[dict], total: float, steps: int) -> None:
 
 
 def update_only(network: str, threads: int, bfloat16: bool) -> tuple[float, float]:
+    reuse_freed_memory()  # as the engine does
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     agent = build_agent({"neural_network": network}, observation_space(["FRONT_FACING_CAMERA"]), gym.spaces.Discrete(10))

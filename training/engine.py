@@ -13,6 +13,7 @@ checkpoint. A Celery task wraps ``train``/``evaluate``; nothing here imports Dja
 """
 
 import copy
+import ctypes
 import os
 import queue
 import threading
@@ -43,6 +44,10 @@ STATUS_INTERVAL = 1.0  # s between heartbeats while collecting or updating (each
 # collection is redone; this many replacements in one run, and the next death fails the run.
 MAX_WORKER_RESTARTS = 3
 TRAINING_LOG = artifacts.TRAINING_LOG
+# glibc's mallopt parameters, and the sizes below which freed memory stays in the process for reuse.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest
+TRIM_THRESHOLD = 128 * 1024 * 1024
 
 
 class TrainingError(RuntimeError):
@@ -813,8 +818,25 @@ class _BackgroundEvaluation:
         return self.episodes
 
 
+def reuse_freed_memory() -> None:
+    """Keep the memory of freed tensors in this process for the next ones (glibc; elsewhere nothing).
+
+    Each minibatch of the update allocates and frees megabytes of activations and gradients. glibc gives
+    blocks from 128 KB up back to the kernel when they are freed (mmap, or trimming the heap), so every
+    minibatch faulted many of them in again. Kept for reuse: in two iterations of the default training
+    the learner's page faults went 360,000-390,000 -> 53,000, its system time 1.0-1.1 -> 0.4 s and the
+    update's CPU 7.9-8.3 -> 7.6-7.7 ms per env step, for at most TRIM_THRESHOLD of freed memory held."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+
+
 def train(run: TrainingRun, report: Callable[[Progress], bool]) -> TrainingResult:
     """Train (or resume, or clone) until the time limit, max_iterations, or report returning False."""
+    reuse_freed_memory()
     return _Trainer(run, report).train()
 
 
@@ -915,4 +937,5 @@ def _trial(done: Finished, number: int, run: EvaluationRun) -> TrialResult:
 
 def evaluate(run: EvaluationRun, report: Callable[[Progress], bool]) -> EvaluationResult:
     """Evaluate a model folder's checkpoint: trials with the deterministic policy, metrics, trace, video."""
+    reuse_freed_memory()
     return _Evaluator(run, report).evaluate()
