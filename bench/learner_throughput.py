@@ -10,7 +10,9 @@ other), then the PPO update alone per sample.
    split into: collect (training episodes), update, evaluate (what the evaluation adds to the wall
    clock: it runs during the update and only its overrun counts), other (start-up, trace and metrics
    files, checkpoints). Also: the evaluation's own duration, env steps/s while collecting, update
-   samples/s (samples x epochs / update seconds) and the update's cost per env sample.
+   samples/s (samples x epochs / update seconds) and the update's cost per env sample. And the CPU
+   cost per env step by phase (learner + env worker processes), which other work on the cores does not
+   change: the wall clock two free cores would give is about 2 / (CPU seconds per step).
 2. The update alone on synthetic frames, float32 and bfloat16, 1 and 2 torch threads: samples per wall
    second and per CPU second (the CPU figure is what free cores would give).
 Figures are noisy when other work shares the 2 cores: the load average is printed with them.
@@ -22,6 +24,7 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
     os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER  # noqa: E402
 from training.artifacts import observation_space  # noqa: E402
-from training.engine import TrainingRun, train  # noqa: E402
+from training.engine import TrainingRun, reuse_freed_memory, train  # noqa: E402
 from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
 from training.ppo import Batch, PPOConfig, PPOLearner  # noqa: E402
 
@@ -59,12 +62,12 @@ def end_to_end(args, network: str) -> None:
         return True
 
     with tempfile.TemporaryDirectory() as folder:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds()
         result = train(TrainingRun(model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
                                    env_kwargs={"track": args.track}, max_iterations=args.iterations,
                                    num_workers=args.workers, stream_frames=False, bfloat16=BFLOAT16[args.bfloat16]),
                        report)
-        wall = time.monotonic() - started
+        wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_started
     for row in rows:
         print(f"  iteration {row['iteration']}: {row['steps']:6d} steps so far, collect "
               f"{row['charts/env_steps_per_second']:5.0f} env steps/s, update "
@@ -82,11 +85,35 @@ def end_to_end(args, network: str) -> None:
     print(f"  evaluation ran {sum(r['timing/evaluate_seconds'] for r in rows):.1f} s in all, alongside the updates")
     print(f"  update cost: {1000 * split['update'] / max(steps, 1):.2f} ms wall per env sample "
           f"({args.epochs} epochs)")
+    cpu_report(rows, cpu, steps)
     print(f"  END TO END: {steps / wall:.0f} env steps/s (collect alone {steps / split['collect']:.0f}/s); "
           f"load average {load()}", flush=True)
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (the env workers, once train returns)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cpu_report(rows: list[dict], total: float, steps: int) -> None:
+    """CPU ms per env step by phase (learner + env workers; the engine's cpu/* metrics): unlike the wall
+    clock it does not depend on what else shares the cores. "other" is the rest of the whole run's CPU
+    (start-up, simtrace, checkpoints, the export), of which the iterations' own bookkeeping is shown apart."""
+    phases = {name: sum(r[f"cpu/{name}_seconds"] for r in rows) for name in ("collect", "update", "evaluate")}
+    in_iterations = sum(r["cpu/other_seconds"] for r in rows)
+    phases["other"] = total - sum(phases.values())
+    per_step = {name: 1000 * seconds / max(steps, 1) for name, seconds in phases.items()}
+    print("  CPU per env step: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_step.items())
+          + f" (other in the iterations {1000 * in_iterations / max(steps, 1):.2f} ms); "
+          f"total {1000 * total / max(steps, 1):.2f} ms = {total:.1f} CPU s for {steps} steps")
+    steady = sum(per_step[name] for name in ("collect", "update", "evaluate")) + 1000 * in_iterations / max(steps, 1)
+    print(f"  with 2 free cores and the phases overlapping: {2000 / steady:.0f} env steps/s at most "
+          f"(the iterations' {steady:.2f} ms per step; 300/s needs {2000 / 300:.2f} ms)")
+
+
 def update_only(network: str, threads: int, bfloat16: bool) -> tuple[float, float]:
+    reuse_freed_memory()  # as the engine does
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     agent = build_agent({"neural_network": network}, observation_space(["FRONT_FACING_CAMERA"]), gym.spaces.Discrete(10))

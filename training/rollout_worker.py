@@ -35,6 +35,7 @@ START_TIMEOUT = 120.0  # seconds for a worker to import its env and build it (Mu
 # preview env's (laps driven for the live video while the learner updates) from both.
 EVALUATION_SEED_STREAM = 1
 PREVIEW_SEED_STREAM = 2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 WORKER_DIED = "WorkerDied"
@@ -291,6 +292,23 @@ def _die_with_parent(parent_pid: int) -> None:
         sys.exit(0)
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process and its descendants have used so far, live ones included
+    (a worker's reward sandbox is its child), from /proc (Linux; 0.0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # Fields after the command name (which may hold spaces): utime stime cutime cstime are 14-17.
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        children = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                children += handle.read().split()
+    except OSError:
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    return own + sum(process_tree_cpu_seconds(int(child)) for child in children)
+
+
 class WorkerPool:
     """Env worker processes; ``send``/``receive`` pair so that every worker steps at the same time."""
 
@@ -319,6 +337,10 @@ class WorkerPool:
 
     def __len__(self):
         return len(self.connections)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the worker processes (and their reward sandboxes) have used so far."""
+        return sum(process_tree_cpu_seconds(process.pid) for process in self.processes)
 
     def send(self, index: int, command: str, *args) -> None:
         try:

@@ -16,7 +16,7 @@ from deepracer.logs import DeepRacerLog
 from simulator.episode import STEP_SECONDS
 from tests.training.conftest import CORRIDOR, TINY, Recorder, metadata, tiny_run
 from tests.training.corridor_env import failing_reward_factory
-from training import artifacts
+from training import artifacts, engine
 from training.engine import (
     DEFAULT_ENV_FACTORY,
     MAX_WORKER_RESTARTS,
@@ -89,6 +89,15 @@ def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
     phases = [s["phase"] for s in recorder.of("status")]
     assert phases[0] == "collecting" and "updating" in phases
     assert any(s.get("evaluating") for s in recorder.of("status"))  # the evaluation runs during the update
+
+
+def test_it_reports_the_cpu_seconds_of_each_phase_learner_and_env_workers_together(trained_model):
+    _, recorder, _ = trained_model
+    for metrics in recorder.of("metrics"):
+        cpu = {phase: metrics[f"cpu/{phase}_seconds"] for phase in ("collect", "update", "evaluate", "other")}
+        assert all(seconds >= 0 for seconds in cpu.values())
+        # collecting steps the env workers and runs the policy: both cost CPU, the update some more
+        assert cpu["collect"] > 0 and cpu["update"] > 0 and cpu["evaluate"] > 0
 
 
 def test_it_reports_a_tick_beside_each_frame_of_worker_0(trained_model):
@@ -432,6 +441,21 @@ def test_an_evaluation_drives_preview_laps_on_worker_0_until_the_update_ends():
     assert len(training) == 2
 
 
+@pytest.mark.parametrize("stream_frames", [True, False])
+def test_the_background_evaluation_asks_for_preview_laps_only_when_the_run_streams_frames(stream_frames):
+    asked = {}
+
+    class Watched(_Session):
+        def collect_surviving(self, pool, learner, phase, count, on_finish=None, before=None, more=None):
+            asked["more"] = more and more()  # preview laps while the update runs, for the live video only
+            return []
+
+    session = Watched(Recorder(), deadline=None)
+    session.stream_frames = stream_frames
+    engine._BackgroundEvaluation(session, pool=None, acting=None, count=2).finish()
+    assert asked["more"] is (True if stream_frames else None)
+
+
 def test_reports_made_by_another_thread_wait_for_the_engines_thread():
     recorder = Recorder()
     session = _Session(recorder, deadline=None)
@@ -483,3 +507,29 @@ def test_a_stop_during_the_evaluation_ends_at_the_last_reported_iteration(tmp_pa
     resumed = Recorder()
     train(tiny_run(tmp_path / "m", max_iterations=2, num_workers=1, stream_frames=False), resumed)
     assert [m["iteration"] for m in resumed.of("metrics")] == [2]  # no hole in the graph
+
+
+PAGE_FAULTS = """
+import resource, sys, torch
+from training.engine import reuse_freed_memory
+if sys.argv[1] == "reuse":
+    reuse_freed_memory()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):  # an update's minibatches: megabytes of activations allocated, written and freed
+    activations = [torch.empty(2 * 1024 * 1024).fill_(1.0) for layer in range(4)]
+    del activations
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_the_learner_keeps_freed_tensor_memory_instead_of_faulting_it_in_again():
+    def page_faults(mode):
+        # glibc's starting threshold, pinned: left alone it moves with what the process freed before
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MALLOC_MMAP_THRESHOLD_": "131072"}
+        result = subprocess.run([sys.executable, "-c", PAGE_FAULTS, mode], capture_output=True, text=True,
+                                check=True, env=environment)
+        return int(result.stdout)
+
+    pages = 4 * 8 * 1024 * 1024 // 4096  # one minibatch's four 8 MB tensors
+    assert page_faults("default") > 10 * pages  # glibc gave them back to the kernel every time
+    assert page_faults("reuse") < 2 * pages  # faulted in once, then reused

@@ -13,6 +13,7 @@ from training.networks import (
     PPOAgent,
     SACAgent,
     build_agent,
+    use_bfloat16,
 )
 
 DISCRETE = gym.spaces.Discrete(10)
@@ -58,6 +59,57 @@ def test_it_acts_deterministically_with_the_deep_network_until_a_learner_trains_
         assert torch.equal(agent.deterministic(batch), agent.deterministic(batch))
         first = agent(batch)[1]
         assert torch.equal(first, agent(batch)[1])
+
+
+@pytest.mark.parametrize(("network", "sensors"), [
+    (SHALLOW_CNN, ["FRONT_FACING_CAMERA", "LIDAR"]),
+    (DEEPEST_CNN, ["FRONT_FACING_CAMERA"]),  # batch norm: its statistics change in training too
+])
+def test_it_acts_in_bfloat16_on_weights_cast_once_with_exactly_autocasts_result(network, sensors):
+    space = observation_space(sensors)
+    torch.manual_seed(0)
+    agent = build_agent({"neural_network": network, "sensor": sensors}, space, DISCRETE)
+    use_bfloat16(agent, True)
+    batch = _batch(space)
+    keys = set(agent.state_dict())
+
+    def autocast_features():  # with gradients on, the torso casts its own float32 weights as it goes
+        with torch.enable_grad():
+            return agent.torso(batch).detach()
+
+    def acting_features():
+        with torch.inference_mode():
+            return agent.torso(batch)
+
+    before = acting_features()
+    assert torch.equal(before, autocast_features())
+    agent.train()  # one optimizer step: the cast copy must follow the new weights
+    optimizer = torch.optim.Adam(agent.parameters(), lr=1e-2)
+    agent(batch)[1].sum().backward()
+    optimizer.step()
+    agent.eval()
+    after = acting_features()
+    assert not torch.equal(after, before)
+    assert torch.equal(after, autocast_features())
+    with torch.no_grad():  # a loaded checkpoint changes the weights in place too
+        agent.load_state_dict({name: value * 0.5 if value.is_floating_point() else value
+                               for name, value in agent.state_dict().items()})
+    assert torch.equal(acting_features(), autocast_features())
+    assert set(agent.state_dict()) == keys  # the copy is no weight: checkpoints do not see it
+
+
+def test_in_bfloat16_it_scales_frames_to_exactly_what_float32_scaling_then_autocast_gives():
+    space = observation_space(["FRONT_FACING_CAMERA"])
+    torch.manual_seed(0)
+    agent = build_agent({"neural_network": SHALLOW_CNN}, space, DISCRETE)
+    use_bfloat16(agent, True)
+    frames = torch.arange(256, dtype=torch.uint8).repeat(75).reshape(1, 1, 120, 160)  # every value
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scaled = (frames.float() / 255.0).contiguous(memory_format=torch.channels_last)
+            expected = agent.torso.dense(agent.torso.cnn(scaled)).float()
+        with torch.enable_grad():
+            assert torch.equal(agent.torso({"FRONT_FACING_CAMERA": frames}).detach(), expected)
 
 
 def test_it_embeds_stereo_with_the_5_layer_embedder_in_the_deep_network():

@@ -1,6 +1,8 @@
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -8,7 +10,13 @@ import numpy as np
 import pytest
 
 from tests.training.conftest import CORRIDOR
-from training.rollout_worker import WorkerError, WorkerPool, WorkerSpec, describe_exit
+from training.rollout_worker import (
+    WorkerError,
+    WorkerPool,
+    WorkerSpec,
+    describe_exit,
+    process_tree_cpu_seconds,
+)
 
 
 def _spec(**overrides):
@@ -108,3 +116,22 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+BUSY_CHILD = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time\\nend = time.process_time() + 0.5\\nwhile time.process_time() < end: pass\\nprint('done', flush=True)\\ntime.sleep(60)"], stdout=sys.stdout)
+time.sleep(60)
+"""
+
+
+def test_it_counts_the_cpu_of_a_worker_and_of_its_live_children_like_a_reward_sandbox():
+    parent = subprocess.Popen([sys.executable, "-c", BUSY_CHILD], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert parent.stdout.readline().strip() == "done"  # the child spent 0.5 CPU s and lives on
+        assert process_tree_cpu_seconds(parent.pid) >= 0.5
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # both: the child is in the parent's new session
+        parent.wait()
+    assert process_tree_cpu_seconds(parent.pid) == 0.0  # gone: nothing to read
