@@ -13,6 +13,7 @@ worker never blocks the others: the recovery sweep requeues a dead worker's job 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,11 @@ from training.models import (
 )
 
 JOB_CLASSES = (TrainingJob, EvaluationJob)
+# A room of racers polls the models list's places every few seconds (static/models_app/list.js): a process
+# computes them at most this often and shares them (places_by_model). What the process itself changes
+# shows at once (broadcast_places computes them afresh); what a worker elsewhere changes, within this.
+PLACES_FRESH_SECONDS = 2.0
+_recent: tuple[float, list[tuple]] = (-math.inf, [])  # (time.monotonic() when computed, _placed())
 # What an evaluation takes when no finished one says better (a few laps with video on a busy machine).
 EVALUATION_ESTIMATE_SECONDS = 120.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
@@ -149,9 +155,29 @@ def places(now: datetime | None = None) -> dict[tuple[str, int], Place]:
     return {(kind_of(job), job.pk): place for job, place in _placed(now)}
 
 
-def places_by_model(owner_id: int, now: datetime | None = None) -> dict:
-    """The owner's waiting jobs' places by model id (a model has at most one active job): the models list."""
-    return {job.model_id: place for job, place in _placed(now) if _owner(job) == owner_id}
+def _places_remembered() -> dict[tuple[str, int], Place]:
+    return {(kind_of(job), job.pk): place for job, place in _remember(_placed())}
+
+
+def places_by_model(owner_id: int) -> dict:
+    """The owner's waiting jobs' places by model id (a model has at most one active job), from the places
+    this process computed at most PLACES_FRESH_SECONDS ago: the models list and its poll."""
+    computed_at, placed = _recent
+    if time.monotonic() - computed_at > PLACES_FRESH_SECONDS:
+        placed = _remember(_placed())
+    return {job.model_id: place for job, place in placed if _owner(job) == owner_id}
+
+
+def _remember(placed: list[tuple]) -> list[tuple]:
+    global _recent
+    _recent = (time.monotonic(), placed)
+    return placed
+
+
+def forget_recent_places() -> None:
+    """The next places_by_model computes afresh (tests: every test has its own database)."""
+    global _recent
+    _recent = (-math.inf, [])
 
 
 def _placed(now: datetime | None = None) -> list[tuple]:
@@ -192,5 +218,5 @@ def place_of(job) -> Place | None:
 
 def broadcast_places() -> None:
     """Tell every waiting job's page its place (after the queue changed: a job queued, taken or ended)."""
-    for (kind, job_id), place in places().items():
+    for (kind, job_id), place in _places_remembered().items():
         publish_safely(f"{kind}.{job_id}", "queue", place.as_dict())

@@ -596,6 +596,14 @@ def _send_for_next_waiting() -> None:
 # -- workers on several machines: each says where it runs and what it runs -------------------------------------
 
 
+def worker_yield_cpu() -> int:
+    """A worker that takes training jobs lowers its CPU priority by TRAINING_NICE (10 unless set; its env and
+    reward processes inherit it): where pages are served from the same machine (`make run`), a room's
+    requests come first and training takes the rest, slowing only while pages are served. Returns the
+    worker's niceness."""
+    return os.nice(env_int("TRAINING_NICE", 10, minimum=0))
+
+
 def worker_register(name: str, queues: str = "") -> WorkerHost:
     """A worker started (on any host pointing at the same database, Redis and model store)."""
     host, _ = WorkerHost.objects.update_or_create(name=name, defaults={

@@ -1,8 +1,10 @@
 """The Celery tasks in a real worker process (the `worker` fixture: both queues, solo pool) against the
 test database and Redis: a job enqueued after commit runs to completion in the worker."""
 
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,19 @@ def test_a_reconnected_worker_asks_for_the_recovery_task_by_its_name():
 
     assert RECOVER_JOBS_TASK == tasks.recover_jobs.name
     assert ResendWaitingJobsAfterReconnect in app.steps["consumer"]
+
+
+def _niceness(pid: int) -> int:
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_it_runs_training_workers_below_the_pages_cpu_priority(worker, server_env):
+    from tests.processes import celery_worker
+
+    # The session's worker takes the training queue (and default): it yields the CPU to the web server.
+    assert _niceness(worker.process.pid) == min(19, os.nice(0) + 10)
+    short_jobs = celery_worker(server_env, queues=DEFAULT_QUEUE, name="short-jobs")
+    try:
+        assert _niceness(short_jobs.process.pid) == os.nice(0), "a worker of short jobs only keeps its priority"
+    finally:
+        short_jobs.stop()
