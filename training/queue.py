@@ -61,14 +61,14 @@ def waiting_jobs() -> list:
     """Every job that waits for a worker, oldest first (both kinds)."""
     jobs = []
     for job_class in JOB_CLASSES:
-        jobs += list(job_class.objects.waiting().select_related("model").order_by("created_at", "id"))
+        jobs += list(job_class.objects.waiting().for_queue().order_by("created_at", "id"))
     return sorted(jobs, key=lambda job: (job.created_at, job.pk))
 
 
 def running_jobs() -> list:
     jobs = []
     for job_class in JOB_CLASSES:
-        jobs += list(job_class.objects.filter(status__in=RUNNING_STATUSES).select_related("model"))
+        jobs += list(job_class.objects.filter(status__in=RUNNING_STATUSES).for_queue())
     return jobs
 
 

@@ -111,3 +111,20 @@ def test_it_announces_places_to_the_waiting_jobs_pages(owner):
     queue.broadcast_places()
     events = [event for event in received() if event.get("event") == "queue"]
     assert [event["payload"]["position"] for event in events] == [2], events
+
+
+def test_it_never_reads_a_trainings_growing_metrics_or_the_reward_code_for_the_places(owner, stranger):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    WorkerHost.objects.create(name="training@a", hostname="a", seen_at=timezone.now())
+    _jobs(owner, 1, "A")
+    running = queue.claim_next("training@a")
+    # A long training: its row carries every iteration's figures, which a room's polls must not parse.
+    TrainingJob.objects.filter(pk=running.pk).update(metrics=[{"iteration": n, "reward": 1.0} for n in range(2000)])
+    (waiting,) = _jobs(stranger, 1, "B")
+    with CaptureQueriesContext(connection) as captured:
+        places = queue.places()
+    assert places[("training", waiting.pk)].position == 1
+    read = " ".join(query["sql"] for query in captured)
+    assert '"metrics"' not in read and '"reward_code"' not in read and '"vehicle_snapshot"' not in read
