@@ -1,8 +1,8 @@
 """A workshop room's load: `make run`'s launcher (embedded Redis, 2 training workers, the web server), two
-racers' models training, and N simulated racers (threads) browsing and polling as their pages do: the
+racers' models training, a few waiting, and N simulated racers browsing and polling as their pages do: the
 models list and their profile (pages), the models list's queue poll, the models API and their usage API
-(API), each racer one request a second. One command, bounded (about 2 minutes; it gives up with a message
-past --budget seconds):
+(API), each racer one request a second on a kept-alive connection, as a browser makes them. One command,
+bounded (about 2 minutes; it gives up with a message past --budget seconds):
 
     .venv/bin/python bench/room_load.py [--racers 50] [--seconds 60] [--budget 170]
 
@@ -13,15 +13,14 @@ It prints, each with the load average (the figures move with it on a shared mach
 """
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from urllib.request import Request, urlopen
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -60,33 +59,64 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def _get(base: str, racer: dict, path: str) -> float:
-    """One request as the racer's browser (session cookie) or script (API token) makes it: milliseconds."""
-    headers = ({"Authorization": f"Token {racer['token']}"} if path.startswith("/api/")
-               else {"Cookie": f"sessionid={racer['session']}"})
-    started = time.perf_counter()
-    with urlopen(Request(base + path, headers=headers), timeout=30) as response:
-        response.read()
-        if response.status != 200:
-            raise OSError(f"status {response.status}")
-    return (time.perf_counter() - started) * 1000
+class Browser:
+    """One racer's browser: a kept-alive HTTP/1.1 connection (a browser keeps one between its page's polls),
+    the session cookie for pages and the API token for the API, as a racer's page and scripts send them.
+    asyncio, so that 50 racers cost the bench little CPU and their timings wait for no thread of ours."""
+
+    def __init__(self, port: int, racer: dict):
+        self.port, self.racer = port, racer
+        self.reader = self.writer = None
+
+    async def get(self, path: str) -> float:
+        """Milliseconds until the whole response is in; OSError unless it is a 200."""
+        started = time.perf_counter()
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        credentials = (f"Authorization: Token {self.racer['token']}" if path.startswith("/api/")
+                       else f"Cookie: sessionid={self.racer['session']}")
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{credentials}\r\n\r\n".encode())
+        try:
+            status, headers = await self._head()
+            await self.reader.readexactly(int(headers["content-length"]))
+        except (asyncio.IncompleteReadError, KeyError, ValueError) as error:
+            self.close()
+            raise OSError(f"a broken response ({error!r})") from None
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        if status != 200:
+            raise OSError(f"status {status}")
+        return (time.perf_counter() - started) * 1000
+
+    async def _head(self) -> tuple[int, dict]:
+        status = int((await self.reader.readuntil(b"\r\n")).split()[1])
+        headers = {}
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
-def _browse(base: str, racer: dict, until: float, times: dict, errors: list, lock: threading.Lock) -> None:
+async def _browse(browser: Browser, until: float, times: dict, errors: list) -> None:
+    """The racer's round: each endpoint in turn, one request a second."""
     while time.monotonic() < until:
         for name, path in ENDPOINTS.items():
             if time.monotonic() >= until:
-                return
+                break
             try:
-                elapsed = _get(base, racer, path)
+                elapsed = await browser.get(path)
             except OSError as error:
-                with lock:
-                    errors.append(f"{path}: {error}")
+                errors.append(f"{path}: {error}")
                 elapsed = 0.0
             else:
-                with lock:
-                    times[name].append(elapsed)
-            time.sleep(max(0.0, 1.0 - elapsed / 1000))
+                times[name].append(elapsed)
+            await asyncio.sleep(max(0.0, 1.0 - elapsed / 1000))
+    browser.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -100,26 +130,26 @@ def _line(name: str, values: list[float]) -> str:
             f"max {max(values):7.1f} ms   ({len(values)} requests)")
 
 
-def _sequential(base: str, racer: dict) -> None:
+async def _sequential(port: int, racer: dict, web_pid: int) -> None:
     print(f"1. one racer alone, {SEQUENTIAL_REQUESTS} requests per endpoint one after another, while 2 jobs train; "
           f"{load_average_line()}")
+    browser = Browser(port, racer)
     for name, path in ENDPOINTS.items():
-        _get(base, racer, path)  # the first of each warms the server's caches
-        print(_line(name, [_get(base, racer, path) for _ in range(SEQUENTIAL_REQUESTS)]))
+        await browser.get(path)  # the first of each warms the server's caches
+        cpu = _cpu_seconds(web_pid)
+        times = [await browser.get(path) for _ in range(SEQUENTIAL_REQUESTS)]
+        print(f"{_line(name, times)}   web CPU {1000 * (_cpu_seconds(web_pid) - cpu) / SEQUENTIAL_REQUESTS:5.1f} ms "
+              f"per request")
+    browser.close()
 
 
-def _room(base: str, racers: list[dict], seconds: float, web_pid: int) -> tuple[dict, list, float]:
+async def _room(port: int, racers: list[dict], seconds: float, web_pid: int) -> tuple[dict, list, float]:
     times: dict = {name: [] for name in ENDPOINTS}
     errors: list = []
-    lock = threading.Lock()
-    until = time.monotonic() + seconds
-    threads = [threading.Thread(target=_browse, args=(base, racer, until, times, errors, lock)) for racer in racers]
     print(f"2. {len(racers)} racers for {seconds:g} s; before: {load_average_line()}", flush=True)
     cpu_before = _cpu_seconds(web_pid)
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    until = time.monotonic() + seconds
+    await asyncio.gather(*(_browse(Browser(port, racer), until, times, errors) for racer in racers))
     return times, errors, _cpu_seconds(web_pid) - cpu_before
 
 
@@ -146,9 +176,9 @@ def main() -> None:
             jobs = [racer["job"] for racer in racers if "job" in racer]
             console.wait_for(lambda: all(console.job(job)["status"] == "IN_PROGRESS" for job in jobs), left(),
                              "both trainings running")
-            base = f"http://127.0.0.1:{console.port}"
-            _sequential(base, racers[5])  # a racer with a model waiting in the queue
-            times, errors, cpu = _room(base, racers, arguments.seconds, console.pid("daphne"))
+            web = console.pid("daphne")
+            asyncio.run(_sequential(console.port, racers[5], web))  # a racer with a model waiting in the queue
+            times, errors, cpu = asyncio.run(_room(console.port, racers, arguments.seconds, web))
             load_after = load_average_line()
             iterations = [console.job(job)["last_iteration"] for job in jobs]
         finally:
