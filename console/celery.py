@@ -18,6 +18,7 @@ TRAINING_QUEUE = "training"
 TASK_ROUTES = {
     "training.tasks.run_training_job": {"queue": TRAINING_QUEUE},
     "training.tasks.run_evaluation_job": {"queue": TRAINING_QUEUE},
+    "training.tasks.run_heat_job": {"queue": TRAINING_QUEUE},
 }
 RECOVER_JOBS_TASK = "training.tasks.recover_jobs"
 # Read by torch, NumPy's BLAS and Mesa's llvmpipe when they start, so set before any of them loads.

@@ -106,8 +106,19 @@ def _shell(prefix: str, colour: str) -> str:
     ])
 
 
-def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> tuple[str, str]:
-    """The agent car's (body XML, actuator XML). `cameras` is extra XML placed in the chassis body."""
+def _lidar_hitbox(name: str) -> str:
+    """What another car's LIDAR sees of a car: its footprint, from the ground up to the height of a car
+    with a LIDAR, in a group the cameras do not render. The body's origin is at axle height."""
+    return (
+        f'<geom name="{name}_hitbox" type="box" pos="{FOOTPRINT_CENTRE_X} 0 {BOT_HITBOX_HEIGHT / 2 - WHEEL_RADIUS}" '
+        f'size="{FOOTPRINT_LENGTH / 2} {FOOTPRINT_WIDTH / 2} {BOT_HITBOX_HEIGHT / 2}" '
+        f'contype="0" conaffinity="0" group="{GROUP_LIDAR_ONLY}" mass="0"/>'
+    )
+
+
+def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "", hitbox: bool = False) -> tuple[str, str]:
+    """The agent car's (body XML, actuator XML). `cameras` is extra XML placed in the chassis body;
+    ``hitbox``: other cars' LIDARs see this one (a world of several cars; a LIDAR skips its own car)."""
     y = AXLE_TRACK / 2
     wheel_joint = 'type="hinge" axis="0 1 0" damping="0.00002" armature="0.0001"'
     collision = (
@@ -139,6 +150,7 @@ def car_mjcf(name: str = "car", colour: str = CAR_COLOUR, cameras: str = "") -> 
   <joint name="{name}_yaw" type="hinge" axis="0 0 1"/>
   <inertial pos="{FOOTPRINT_CENTRE_X} 0 {CHASSIS_COM_Z}" mass="{CHASSIS_MASS}" diaginertia="0.004 0.011 0.013"/>
   {_shell(name, colour)}
+  {_lidar_hitbox(name) if hitbox else ""}
   {cameras}
   {wheel("rl", 0.0, y, False)}
   {wheel("rr", 0.0, -y, False)}
@@ -166,16 +178,10 @@ def bot_mjcf(name: str, colour: str) -> str:
         f'<body name="{name}_wheel_{side}" pos="{x} {wy} 0">{_wheel_visuals(f"{name}_{side}")}</body>'
         for side, x, wy in (("rl", 0.0, y), ("rr", 0.0, -y), ("fl", WHEELBASE, y), ("fr", WHEELBASE, -y))
     )
-    # The LIDAR must see bots: a hit box from the ground to above the LIDAR, in a group the cameras do
-    # not render. Like the agent's chassis, the body's origin is at axle height.
-    hitbox = (
-        f'<geom name="{name}_hitbox" type="box" pos="{FOOTPRINT_CENTRE_X} 0 {BOT_HITBOX_HEIGHT / 2 - WHEEL_RADIUS}" '
-        f'size="{FOOTPRINT_LENGTH / 2} {FOOTPRINT_WIDTH / 2} {BOT_HITBOX_HEIGHT / 2}" '
-        f'contype="0" conaffinity="0" group="{GROUP_LIDAR_ONLY}"/>'
-    )
+    # The LIDAR must see bots. Like the agent's chassis, the body's origin is at axle height.
     return (
         f'<body name="{name}" mocap="true" pos="0 0 -5">'
-        f'{_shell(name, colour)}{hitbox}{wheels}</body>'
+        f'{_shell(name, colour)}{_lidar_hitbox(name)}{wheels}</body>'
     )
 
 
@@ -269,6 +275,8 @@ class Car:
         hinges = [j for j in range(model.njnt) if self._in_car(model, model.jnt_bodyid[j]) and j not in chassis_joints]
         self._hinge_qpos = [model.jnt_qposadr[j] for j in hinges]
         self._hinge_dofs = [model.jnt_dofadr[j] for j in hinges]
+        # Out of a race (finished, or out under its rules): kept still off the road, not drawn on maps.
+        self.parked = False
 
     def _in_car(self, model: mujoco.MjModel, body: int) -> bool:
         while body > 0:
@@ -279,6 +287,7 @@ class Car:
 
     def place(self, x: float, y: float, yaw: float) -> None:
         """Put the car at rest with its rear-axle origin at (x, y), heading yaw (radians)."""
+        self.parked = False
         qpos = self.data.qpos
         qpos[self._qpos] = (x, y, 0.0, yaw)
         self.data.qvel[self._qvel] = 0.0
@@ -287,6 +296,11 @@ class Car:
         self.data.qvel[self._hinge_dofs] = 0.0
         self.data.ctrl[self._drive] = 0.0
         self.data.ctrl[self._steer] = 0.0
+
+    def park(self, x: float, y: float) -> None:
+        """Take the car out of a race: at rest at (x, y) (off the road, away from the others), unmarked."""
+        self.place(x, y, 0.0)
+        self.parked = True
 
     def command(self, steering_deg: float, speed: float) -> None:
         """Set the steering target and the speed target (already clamped) for the next physics steps."""

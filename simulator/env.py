@@ -43,11 +43,17 @@ from simulator.world import CONTROL_HZ, build_world
 # this long is cut off (truncated).
 MAX_EPISODE_STEPS = 10_000
 MODES = ("training", "evaluation")
-# Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
-RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
-RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
 # start_noise scales episode.py's start perturbation; beyond this the car could start on a narrow road's edge.
 MAX_START_NOISE = 4.0
+
+
+def checked_reward(reward_fn, params: dict) -> float:
+    """The reward function's value for params, as a float; raises ValueError when it is not finite or
+    beyond ±1e5 (SPEC 1.2). The function's own exceptions are the caller's to see: they propagate."""
+    reward = float(reward_fn(params))
+    if not math.isfinite(reward) or abs(reward) > REWARD_LIMIT:
+        raise ValueError(f"the reward function returned {reward!r}: a reward must be finite and within ±1e5")
+    return reward
 
 
 class ActionTable:
@@ -244,10 +250,10 @@ class DeepRacerEnv(gym.Env):
             sim_time=float(world.data.time),
             objects=self.obstacles.track_objects(),
         )
-        reward = self._reward(params)
+        reward = checked_reward(self.reward_fn, params)
         if outcome.reset_pose is not None:
             # Continuous evaluation: back on the centre line, to sit out the penalty.
-            self._hold_pose = self._clear_of_objects(outcome.reset_pose)
+            self._hold_pose = self.obstacles.clear_reset_pose(self.track, outcome.reset_pose)
         if status == Status.PAUSE or outcome.reset_pose is not None:
             world.car.place(*self._hold_pose)
             world.forward()
@@ -315,53 +321,8 @@ class DeepRacerEnv(gym.Env):
         for index, (x, y, yaw) in zip(indices, poses, strict=True):
             self.world.set_mocap(index, x, y, yaw, z)
 
-    def _clear_of_objects(self, pose: tuple[float, float, float]) -> tuple[float, float, float]:
-        """The reset pose, moved back along the road until the car is clear of every object: a car reset
-        into the box it hit would crash again the moment its penalty ends."""
-        x, y, yaw = pose
-        distance = self.track.project(x, y).distance
-        for _ in range(RESET_BACKOFF_STEPS):
-            # Clear where it stands and a little way ahead, so it has room to steer round.
-            ahead = [(x + d * math.cos(yaw), y + d * math.sin(yaw)) for d in RESET_CLEARANCE]
-            if not any(self.obstacles.hit(px, py, yaw, only_ahead=False) for px, py in ahead):
-                break
-            distance -= RESET_BACKOFF
-            x, y, yaw = self.track.pose_at(distance)
-        return x, y, yaw
-
-    def _reward(self, params: dict) -> float:
-        # The reward function's exceptions are the caller's to see: they propagate.
-        reward = float(self.reward_fn(params))
-        if not math.isfinite(reward) or abs(reward) > REWARD_LIMIT:
-            raise ValueError(f"the reward function returned {reward!r}: a reward must be finite and within ±1e5")
-        return reward
-
     def _observe(self) -> dict:
         return {name: sensor.read() for name, sensor in self.sensors.items()}
 
     def _trace(self, placement, command, action, reward, status, pause, done) -> dict:
-        """The sim-trace row of SPEC 5.2, less `episode` and `wall_clock`. Rows count from 1: the
-        `prepare` row of reset() is 1 and the row of the k-th action k + 1 (deepracer-utils counts an
-        episode's steps as max - min + 1, its rows), while params["steps"] of the k-th action is k."""
-        episode = self.episode
-        crashes = episode.crash_count + (status == Status.CRASHED.value and not self.continuous)
-        return {
-            "steps": episode.steps + 1,
-            "X": placement.x,
-            "Y": placement.y,
-            "yaw": math.degrees(placement.heading),
-            "steer": command[0],
-            "throttle": command[1],
-            "action": action,
-            "reward": reward,
-            "done": bool(done),
-            "all_wheels_on_track": placement.all_wheels_on_track,
-            "progress": episode.progress,
-            "closest_waypoint": placement.closest_waypoint,
-            "track_len": self.track.length,
-            "tstamp": float(self.world.data.time),
-            "episode_status": status,
-            "pause_duration": pause,
-            "obstacle_crash_counter": int(crashes),
-        }
-
+        return self.episode.trace(placement, command, action, reward, status, pause, done, self.world.data.time)

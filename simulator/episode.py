@@ -216,3 +216,30 @@ class Episode:
             self._pause_left = 0.0
         self.status = Status.PAUSE
         return StepOutcome(Status.PAUSE, self.progress, False, pause_duration=self._pause_left)
+
+    def trace(self, car: CarPlacement, command: tuple[float, float], action, reward: float, status: str,
+              pause: float, done: bool, sim_time: float) -> dict:
+        """The sim-trace row of SPEC 5.2 after a step (or the ``prepare`` row of a start), less `episode`
+        and `wall_clock`. Rows count from 1: the `prepare` row is 1 and the row of the k-th action k + 1
+        (deepracer-utils counts an episode's steps as max - min + 1, its rows), while params["steps"] of
+        the k-th action is k."""
+        crashes = self.crash_count + (status == Status.CRASHED.value and not self.continuous)
+        return {
+            "steps": self.steps + 1,
+            "X": car.x,
+            "Y": car.y,
+            "yaw": math.degrees(car.heading),
+            "steer": command[0],
+            "throttle": command[1],
+            "action": action,
+            "reward": reward,
+            "done": bool(done),
+            "all_wheels_on_track": car.all_wheels_on_track,
+            "progress": self.progress,
+            "closest_waypoint": car.closest_waypoint,
+            "track_len": self.track.length,
+            "tstamp": float(sim_time),
+            "episode_status": status,
+            "pause_duration": pause,
+            "obstacle_crash_counter": int(crashes),
+        }

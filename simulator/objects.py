@@ -7,6 +7,7 @@ overlaps (shapely): the agent crashes when its footprint overlaps a box, or a bo
 (a bot running into the agent from behind is not the agent's crash).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,9 @@ from simulator.world import BOX_LENGTH, BOX_WIDTH, CONTROL_HZ
 LANE_CHANGE_EVERY = (3.0, 5.0)
 LANE_CHANGE_SECONDS = 1.0
 STEP_SECONDS = 1.0 / CONTROL_HZ
+# Continuous evaluation: how a reset pose backs away from the object the car hit (m, steps).
+RESET_BACKOFF, RESET_BACKOFF_STEPS = 0.1, 30
+RESET_CLEARANCE = (0.0, 0.2, 0.4)      # m ahead of the reset pose that must be clear too
 
 
 @dataclass(frozen=True)
@@ -255,3 +259,43 @@ class Obstacles:
             return False
         others = shapely.polygons(self.footprints()[near])
         return bool(shapely.intersects(shapely.polygons(agent), others).any())
+
+    def clear_reset_pose(self, track, pose: tuple[float, float, float]) -> tuple[float, float, float]:
+        """A continuous-mode reset pose, moved back along the road until the car is clear of every object:
+        a car reset into the box it hit would crash again the moment its penalty ends."""
+        x, y, yaw = pose
+        distance = track.project(x, y).distance
+        for _ in range(RESET_BACKOFF_STEPS):
+            # Clear where it stands and a little way ahead, so it has room to steer round.
+            ahead = [(x + d * math.cos(yaw), y + d * math.sin(yaw)) for d in RESET_CLEARANCE]
+            if not any(self.hit(px, py, yaw, only_ahead=False) for px, py in ahead):
+                break
+            distance -= RESET_BACKOFF
+            x, y, yaw = track.pose_at(distance)
+        return x, y, yaw
+
+
+def cars_crashed(poses, in_play) -> list[bool]:
+    """Which of several physical cars crashed into another this step (head-to-model racing): a car
+    crashes when its footprint overlaps the footprint of another car whose centre is ahead of its own,
+    as with a bot car (the car that runs into the other from behind is the one that crashed; head-on,
+    both did). ``poses``: each car's rear-axle (x, y, yaw); cars not ``in_play`` (finished, out, or
+    sitting out a reset) take no part."""
+    count = len(poses)
+    crashed = [False] * count
+    players = [i for i in range(count) if in_play[i]]
+    if len(players) < 2:
+        return crashed
+    corners = {i: car_footprint(*poses[i]) for i in players}
+    centres = {i: corners[i].mean(axis=0) for i in players}
+    shapes = {i: shapely.polygons(corners[i]) for i in players}
+    reach = np.hypot(FOOTPRINT_LENGTH, FOOTPRINT_WIDTH)
+    for a in players:
+        for b in players:
+            if b <= a or np.hypot(*(centres[b] - centres[a])) > reach or not shapely.intersects(shapes[a], shapes[b]):
+                continue
+            for me, other in ((a, b), (b, a)):
+                yaw = poses[me][2]
+                if (centres[other] - centres[me]) @ np.array([math.cos(yaw), math.sin(yaw)]) > 0:
+                    crashed[me] = True
+    return crashed

@@ -3,7 +3,9 @@
 Each sensor has a `space` (its piece of the observation Dict) and `read()`. Cameras render through one
 lazily created `mujoco.Renderer` (envs are built in one process and stepped in worker processes, and a
 GL context must be made where it is used); the LIDAR casts rays with `mj_multiRay` against the obstacle
-groups only (boxes, bot cars, walls), never against the road or the car itself.
+groups only (boxes, bot cars, other cars, walls), never against the road or the car itself. In a world
+of several cars (simulator/multicar.py) each car's sensors are built with its index: its own cameras and
+LIDAR site, so each sees the others.
 """
 
 import os
@@ -93,11 +95,12 @@ def to_gray(rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 class Camera:
-    """The front camera (one lens) or the stereo pair (two lenses): (channels, 120, 160) uint8."""
+    """The front camera (one lens) or the stereo pair (two lenses) of car ``car``: (channels, 120, 160) uint8."""
 
-    def __init__(self, world, rig: CameraRig, stereo: bool = False):
+    def __init__(self, world, rig: CameraRig, stereo: bool = False, car: int = 0):
         self.world, self.rig = world, rig
-        self.cameras = ("stereo_left", "stereo_right") if stereo else ("front",)
+        lenses = ("stereo_left", "stereo_right") if stereo else ("front",)
+        self.cameras = tuple(world.sensor_name(lens, car) for lens in lenses)
         self.space = spaces.Box(0, 255, (len(self.cameras), IMAGE_HEIGHT, IMAGE_WIDTH), np.uint8)
         self._rgb = np.empty((IMAGE_HEIGHT, IMAGE_WIDTH, 3), np.uint8)
 
@@ -109,27 +112,29 @@ class Camera:
 
 
 class Lidar:
-    """64 ranges (m) over ±150° around the car's heading, clipped to [0.15, 12]."""
+    """64 ranges (m) over ±150° around car ``car``'s heading, clipped to [0.15, 12]."""
 
-    def __init__(self, world):
+    def __init__(self, world, car: int = 0):
         self.world = world
+        self.car = world.cars[car]
         self.space = spaces.Box(LIDAR_MIN_RANGE, LIDAR_MAX_RANGE, (LIDAR_RAYS,), np.float32)
         self.angles = np.deg2rad(np.linspace(-LIDAR_HALF_ANGLE_DEG, LIDAR_HALF_ANGLE_DEG, LIDAR_RAYS))
         model = world.model
-        self._site = model.site("lidar").id
+        self._site = model.site(world.sensor_name("lidar", car)).id
         self._geomid = np.empty(LIDAR_RAYS, np.int32)
         self._dist = np.empty(LIDAR_RAYS, np.float64)
 
     def ranges(self) -> np.ndarray:
         data = self.world.data
         origin = data.site_xpos[self._site].copy()
-        yaw = self.world.car.pose().yaw
+        yaw = self.car.pose().yaw
         # Horizontal rays: the car stays level on the flat track.
         heading = yaw + self.angles
         vec = np.zeros((LIDAR_RAYS, 3))
         vec[:, 0], vec[:, 1] = np.cos(heading), np.sin(heading)
+        # The car's own hit box (a world of several cars gives each one) is not in its way.
         mujoco.mj_multiRay(
-            self.world.model, data, origin, vec.ravel(), LIDAR_GROUPS, 1, -1,
+            self.world.model, data, origin, vec.ravel(), LIDAR_GROUPS, 1, self.car.body_id,
             self._geomid, self._dist, None, LIDAR_RAYS, LIDAR_MAX_RANGE,
         )
         dist = np.where(self._dist < 0, LIDAR_MAX_RANGE, self._dist)
@@ -142,8 +147,8 @@ class Lidar:
 class SectorLidar(Lidar):
     """8 sectors of the LIDAR: 1.0 where something is within 0.5 m, else 0.0."""
 
-    def __init__(self, world):
-        super().__init__(world)
+    def __init__(self, world, car: int = 0):
+        super().__init__(world, car)
         self.space = spaces.Box(0.0, 1.0, (LIDAR_SECTORS,), np.float32)
 
     def read(self) -> np.ndarray:
@@ -151,8 +156,9 @@ class SectorLidar(Lidar):
         return (sectors.min(axis=1) < SECTOR_LIDAR_CLIPPING_DIST).astype(np.float32)
 
 
-def build_sensors(names, world, rig: CameraRig) -> dict:
-    """Sensor objects keyed by observation name, in the given order; raises ValueError on bad names."""
+def build_sensors(names, world, rig: CameraRig, car: int = 0) -> dict:
+    """Car ``car``'s sensor objects keyed by observation name, in the given order; raises ValueError on
+    bad names."""
     names = tuple(names)
     unknown = [n for n in names if n not in SENSOR_NAMES]
     if unknown:
@@ -164,9 +170,9 @@ def build_sensors(names, world, rig: CameraRig) -> dict:
     if LIDAR in names and SECTOR_LIDAR in names:
         raise ValueError("a vehicle has one LIDAR: LIDAR or SECTOR_LIDAR, not both")
     makers = {
-        FRONT_FACING_CAMERA: lambda: Camera(world, rig),
-        STEREO_CAMERAS: lambda: Camera(world, rig, stereo=True),
-        LIDAR: lambda: Lidar(world),
-        SECTOR_LIDAR: lambda: SectorLidar(world),
+        FRONT_FACING_CAMERA: lambda: Camera(world, rig, car=car),
+        STEREO_CAMERAS: lambda: Camera(world, rig, stereo=True, car=car),
+        LIDAR: lambda: Lidar(world, car),
+        SECTOR_LIDAR: lambda: SectorLidar(world, car),
     }
     return {name: makers[name]() for name in names}

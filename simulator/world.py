@@ -6,6 +6,11 @@ centre line are each ONE mesh: separate geoms per line segment make llvmpipe ren
 (SPEC 6). The meshes are visual only; the car drives on the ground plane, which is the only thing its
 wheels touch. Obstacles and bot cars are mocap bodies moved by the task, so an episode's new object
 positions need no recompilation.
+
+A world may hold several physical cars (head-to-model racing, simulator/multicar.py): each has its own
+actuators, cameras and LIDAR site, named with its prefix ("car1_front"), a shell colour of its own and
+a LIDAR hit box that the other cars' LIDARs see. The one-car world of `DeepRacer-v0` keeps the plain
+names ("car", "front", "lidar").
 """
 
 from dataclasses import dataclass, field
@@ -43,6 +48,9 @@ BOX_RGBA = "0.78 0.6 0.38 1"     # cardboard
 BOT_COLOURS = ("0.1 0.35 0.85 1", "0.95 0.55 0.05 1", "0.55 0.2 0.75 1", "0.1 0.7 0.35 1",
                "0.9 0.85 0.1 1", "0.2 0.75 0.85 1")
 SKY_TOP, SKY_HORIZON = "0.35 0.55 0.85", "0.85 0.9 0.97"
+# The shells of the cars of a race, in grid order: red, then colours far from it and from each other
+# (yellow, not blue: bot cars of a head-to-bot race are blue first).
+RACE_CAR_COLOURS = (CAR_COLOUR, "0.98 0.8 0.05 1", "0.1 0.75 0.3 1", "0.6 0.2 0.8 1")
 
 # Line geometry, metres (the real tracks use 2-inch tape).
 BORDER_WIDTH = 0.05
@@ -88,10 +96,21 @@ class World:
 
     model: mujoco.MjModel
     data: mujoco.MjData
-    car: Car
+    car: Car                                             # the first (or only) car
     box_mocap: list[int] = field(default_factory=list)   # mocap indices of the boxes
     bot_mocap: list[int] = field(default_factory=list)   # mocap indices of the bot cars
     bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # road x0, y0, x1, y1
+    cars: list[Car] = field(default_factory=list)        # every physical car, in grid order
+    prefixes: list[str] = field(default_factory=list)    # each car's camera and site name prefix
+    colours: list[str] = field(default_factory=list)     # each car's shell, MJCF rgba
+
+    def __post_init__(self):
+        if not self.cars:
+            self.cars, self.prefixes, self.colours = [self.car], [""], [CAR_COLOUR]
+
+    def sensor_name(self, name: str, car: int = 0) -> str:
+        """A car's camera or site: "front", "stereo_left", "stereo_right", "chase" or "lidar"."""
+        return self.prefixes[car] + name
 
     def reset(self) -> None:
         mujoco.mj_resetData(self.model, self.data)
@@ -225,7 +244,7 @@ def _backdrop(cx: float, cy: float, span: float) -> str:
     return "".join(geoms)
 
 
-def _car_sensors_xml() -> str:
+def _car_sensors_xml(prefix: str = "") -> str:
     pitch = np.deg2rad(CAMERA_PITCH_DEG)
     s, c = np.sin(pitch), np.cos(pitch)
     # A MuJoCo camera looks along its -z axis, x to the image's right, y up: right is the car's -y.
@@ -234,12 +253,12 @@ def _car_sensors_xml() -> str:
     half = STEREO_BASELINE / 2
     cp = np.deg2rad(CHASE_PITCH_DEG)
     return (
-        f'<camera name="front" pos="{CAMERA_X} 0 {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
-        f'<camera name="stereo_left" pos="{CAMERA_X} {half} {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
-        f'<camera name="stereo_right" pos="{CAMERA_X} {-half} {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
-        f'<camera name="chase" pos="{-CHASE_BACK} 0 {CHASE_UP}" '
+        f'<camera name="{prefix}front" pos="{CAMERA_X} 0 {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
+        f'<camera name="{prefix}stereo_left" pos="{CAMERA_X} {half} {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
+        f'<camera name="{prefix}stereo_right" pos="{CAMERA_X} {-half} {CAMERA_Z}" xyaxes="{axes}" fovy="{fovy}"/>'
+        f'<camera name="{prefix}chase" pos="{-CHASE_BACK} 0 {CHASE_UP}" '
         f'xyaxes="0 -1 0 {np.sin(cp):.6f} 0 {np.cos(cp):.6f}" fovy="{CHASE_FOVY_DEG}"/>'
-        f'<site name="lidar" pos="{LIDAR_X} 0 {LIDAR_Z}" size="0.01" group="{GROUP_CAR + 4}"/>'
+        f'<site name="{prefix}lidar" pos="{LIDAR_X} 0 {LIDAR_Z}" size="0.01" group="{GROUP_CAR + 4}"/>'
     )
 
 
@@ -252,8 +271,25 @@ def _box_xml(i: int) -> str:
     )
 
 
-def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR) -> str:
-    """The scene's MJCF for a track (anything with centre / inner / outer N x 2 arrays)."""
+def _cars_xml(car_colours: list[str] | None, car_colour: str) -> tuple[str, str]:
+    """The cars' bodies and actuators: the one car of `DeepRacer-v0` with plain names, or one car per
+    colour named by `_car_names`."""
+    if car_colours is None:
+        return car_mjcf(colour=car_colour, cameras=_car_sensors_xml())
+    parts = [car_mjcf(name, colour=colour, cameras=_car_sensors_xml(prefix), hitbox=True)
+             for (name, prefix), colour in zip(_car_names(len(car_colours)), car_colours, strict=True)]
+    return "".join(body for body, _ in parts), "".join(actuators for _, actuators in parts)
+
+
+def _car_names(count: int) -> list[tuple[str, str]]:
+    """(body name, camera and site prefix) of each car of a world of several."""
+    return [(f"car{i}", f"car{i}_") for i in range(count)]
+
+
+def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR,
+              car_colours: list[str] | None = None) -> str:
+    """The scene's MJCF for a track (anything with centre / inner / outer N x 2 arrays); with
+    ``car_colours``, one physical car per colour instead of the one car."""
     centre, inner, outer = _loop(track.centre), _loop(track.inner), _loop(track.outer)
     road = _strip_mesh(inner, outer, ROAD_Z, closed=True)
     lines = _merge([_border_band(inner, centre), _border_band(outer, centre), _start_line(centre, inner, outer)])
@@ -263,7 +299,7 @@ def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     span = max(x1 - x0, y1 - y0) + 2 * WALL_MARGIN
     extent = span / 2
-    car_body, car_actuators = car_mjcf(colour=car_colour, cameras=_car_sensors_xml())
+    car_body, car_actuators = _cars_xml(car_colours, car_colour)
     # The top-down view is orthographic and frames the road with a margin (4:3 image).
     top_fovy = max((y1 - y0) + 0.6, ((x1 - x0) + 0.6) * 3 / 4)
     return f"""
@@ -304,20 +340,30 @@ def world_xml(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR
 </mujoco>"""
 
 
-def build_world(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR) -> World:
+def build_world(track, boxes: int = 0, bots: int = 0, car_colour: str = CAR_COLOUR,
+                car_colours: list[str] | None = None) -> World:
     """Compile the scene for a track with room for `boxes` obstacles and `bots` bot cars; `car_colour`
-    is the agent's shell as an MJCF "r g b a" string (see `car.parse_colour`)."""
-    model = mujoco.MjModel.from_xml_string(world_xml(track, boxes, bots, car_colour))
+    is the agent's shell as an MJCF "r g b a" string (see `car.parse_colour`). With `car_colours` (one
+    MJCF colour per car), the world holds that many physical cars, in that order."""
+    model = mujoco.MjModel.from_xml_string(world_xml(track, boxes, bots, car_colour, car_colours))
     data = mujoco.MjData(model)
     everything = np.vstack([_loop(track.inner), _loop(track.outer)])
     (x0, y0), (x1, y1) = everything.min(axis=0), everything.max(axis=0)
+    if car_colours is None:
+        names, colours = [("car", "")], [car_colour]
+    else:
+        names, colours = _car_names(len(car_colours)), list(car_colours)
+    cars = [Car(model, data, name) for name, _ in names]
     world = World(
         model=model,
         data=data,
-        car=Car(model, data),
+        car=cars[0],
         box_mocap=[model.body_mocapid[model.body(f"box_{i}").id] for i in range(boxes)],
         bot_mocap=[model.body_mocapid[model.body(f"bot_{i}").id] for i in range(bots)],
         bounds=(float(x0), float(y0), float(x1), float(y1)),
+        cars=cars,
+        prefixes=[prefix for _, prefix in names],
+        colours=colours,
     )
     mujoco.mj_forward(model, data)
     return world

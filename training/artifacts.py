@@ -56,6 +56,9 @@ SIMTRACE_COLUMNS = (
 SIM_TRACE_PREFIX = "SIM_TRACE_LOG:"
 TRAINING_LOG = Path("logs") / "training" / "training-simulation.log"  # in the model folder, with the sim trace
 EVALUATION_SIMTRACE = Path("evaluation-simtrace") / "0-iteration.csv"  # inside an evaluation-<ts>/ folder
+# A head-to-model heat's folder (HeatJob.folder, in the model store beside the model folders): the replay
+# and each car's sim trace, in the evaluation's CSV format.
+HEAT_VIDEO = "replay.mp4"
 METRICS_VERSION = 2.0
 # SPEC 5.3 spells the statuses for humans in the metrics JSON.
 METRICS_STATUS = {
@@ -288,6 +291,11 @@ def write_simtrace(path: Path, rows) -> None:
         writer.writerow(SIMTRACE_COLUMNS)
         writer.writerows(rows)
     os.replace(tmp, path)
+
+
+def heat_simtrace_name(car: int) -> str:
+    """Car ``car``'s sim trace in a heat's folder (SPEC 5.2 rows, one file per car)."""
+    return f"car-{int(car)}-simtrace.csv"
 
 
 def simtrace_log_line(row) -> str:

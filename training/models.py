@@ -3,6 +3,7 @@ that a killed worker leaves a job that resumes or fails with a reason, never one
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -16,7 +17,7 @@ from models_app.race_types import describe
 from models_app.tracks import track_title
 from simulator import spec
 from training import artifacts
-from training.signals import evaluation_finished
+from training.signals import evaluation_finished, heat_finished
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class JobError(ValueError):
 
 class JobQuerySet(models.QuerySet):
     def owned_by(self, user):
-        return self.filter(model__owner=user)
+        return self.filter(**{self.model.OWNER_FIELD: user})
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -73,7 +74,7 @@ class JobQuerySet(models.QuerySet):
     def with_track_titles(self):
         """Evaluations: their imported track's title in the same query (the list shows one per row)."""
         return self.annotate(imported_track_title=imported_track_title(
-            Coalesce(OuterRef("track_owner"), OuterRef("model__owner")), OuterRef("track")))
+            Coalesce(OuterRef("track_owner"), OuterRef(self.model.OWNER_FIELD)), OuterRef("track")))
 
     def stale(self, now=None):
         """Running jobs whose worker stopped writing heartbeats (killed, out of memory, machine lost)."""
@@ -100,7 +101,7 @@ class JobQuerySet(models.QuerySet):
             attempts=F("attempts") + 1, failure_reason=""))
 
     def of_owner(self, user_id):
-        return self.filter(model__owner_id=user_id)
+        return self.filter(**{f"{self.model.OWNER_FIELD}_id": user_id})
 
     def for_queue(self):
         """Jobs and their models as the fair queue reads them (state, racer, time left), without the
@@ -135,9 +136,17 @@ class Job(models.Model):
 
     objects = JobQuerySet.as_manager()
 
+    # Whose job it is (the fair queue's racer, whose quotas it uses): the model's owner, for most jobs.
+    OWNER_FIELD = "model__owner"
+
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
+
+    @property
+    def racer_id(self) -> int:
+        """The racer the job runs for (OWNER_FIELD): the fair queue's turns and the compute quota."""
+        return self.model.owner_id
 
     @property
     def is_active(self) -> bool:
@@ -172,6 +181,8 @@ class Job(models.Model):
         else:
             moved = None
         self.refresh_from_db()
+        if moved in FINISHED_STATUSES:
+            self.announce_finished()
         return moved
 
     def interrupted_stop_fields(self) -> dict:
@@ -219,6 +230,20 @@ class Job(models.Model):
             setattr(self, name, value)
         self.save(update_fields=list(fields))
         self.set_model_status(model_status or self.model_status_for(status))
+        if status in FINISHED_STATUSES:
+            self.announce_finished()
+
+    # -- the apps above hear when a job is over (training.signals), from its two ways to end: move and
+    # request_stop. A training job has no listener.
+    finished_signal = None
+
+    def announce_finished(self) -> None:
+        """Send ``finished_signal``; a receiver that raises is logged, the job is unchanged."""
+        if self.finished_signal is None:
+            return
+        for receiver, response in self.finished_signal.send_robust(sender=type(self), job=self):
+            if isinstance(response, Exception):
+                logger.error("%s receiver failed for %s", receiver, self, exc_info=response)
 
     def status_payload(self) -> dict:
         """What the job's pages are told when its status changes."""
@@ -329,24 +354,7 @@ class EvaluationJob(Job):
     def model_status_for(self, status: str) -> str:
         return ModelStatus.EVALUATING if status in RUNNING_STATUSES else super().model_status_for(status)
 
-    # -- the apps above hear when an evaluation is over (training.signals), from its two ways to end ------
-
-    def move(self, status: str, **kwargs) -> None:
-        super().move(status, **kwargs)
-        if status in FINISHED_STATUSES:
-            self.announce_finished()
-
-    def request_stop(self) -> str | None:
-        moved = super().request_stop()
-        if moved in FINISHED_STATUSES:
-            self.announce_finished()
-        return moved
-
-    def announce_finished(self) -> None:
-        """training.signals.evaluation_finished; a receiver that raises is logged, the job is unchanged."""
-        for receiver, response in evaluation_finished.send_robust(sender=EvaluationJob, job=self):
-            if isinstance(response, Exception):
-                logger.error("evaluation_finished receiver %s failed for %s", receiver, self, exc_info=response)
+    finished_signal = evaluation_finished
 
     @property
     def group(self) -> str:
@@ -369,6 +377,100 @@ class EvaluationJob(Job):
     @property
     def track_title(self) -> str:
         return track_title(self.track_owner_id or self.model.owner_id, self.track,
+                           getattr(self, "imported_track_title", UNKNOWN_TITLE))
+
+
+class HeatJob(Job):
+    """A head-to-model heat: two models' cars race on one track at the same time, each driven by its own
+    policy from its own sensors (issue 10). Car 0 (``model``) and car 1 (``opponent``) are in grid order.
+    It runs in the fair queue as ``requested_by``'s job (the race organiser's), and leaves both models'
+    statuses alone: a heat only reads their best checkpoints."""
+
+    model = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE, related_name="heat_jobs")
+    opponent = models.ForeignKey("models_app.RLModel", on_delete=models.CASCADE,
+                                 related_name="heat_jobs_as_opponent")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                                     help_text="whose job it is for the fair queue and the quotas")
+    track = models.CharField(max_length=64)
+    track_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+",
+                                    help_text="owner of the imported track when it is not the requester")
+    track_reversed = models.BooleanField(default=False)
+    race_type = models.JSONField(default=dict, blank=True)
+    label = models.CharField(max_length=120, blank=True, help_text='what it is, e.g. "Quarter-final 2 of My race"')
+    laps = models.PositiveSmallIntegerField(default=1, help_text="first across the line after this many laps wins")
+    continuous = models.BooleanField(default=True, help_text="off track or crashed: reset with a penalty")
+    off_track_penalty = models.FloatField(default=5.0)
+    collision_penalty = models.FloatField(default=5.0)
+    max_seconds = models.FloatField(default=180.0, help_text="time limit of the heat on the sim clock")
+    result = models.JSONField(default=dict, blank=True, help_text="winner and both cars' figures; {} until completed")
+    video = models.CharField(max_length=300, blank=True, help_text="replay MP4, relative to the heat's folder")
+
+    OWNER_FIELD = "requested_by"
+
+    def __str__(self):
+        return f"Heat job {self.pk}: {self.model_id} v {self.opponent_id}"
+
+    @property
+    def racer_id(self) -> int:
+        return self.requested_by_id
+
+    @property
+    def group(self) -> str:
+        return f"heat.{self.pk}"
+
+    @property
+    def cars(self) -> list:
+        """The two models in grid order."""
+        return [self.model, self.opponent]
+
+    @property
+    def folder(self) -> Path:
+        """The heat's own folder in the model store (workers on any host share it): replay and traces."""
+        return Path(settings.MODEL_STORE) / "heats" / str(self.pk)
+
+    @property
+    def video_path(self) -> Path | None:
+        """The replay MP4 when it exists, only inside the heat's folder."""
+        if not self.video:
+            return None
+        folder = self.folder.resolve()
+        path = (folder / self.video).resolve()
+        return path if folder in path.parents and path.is_file() else None
+
+    def simtrace_path(self, car: int) -> Path | None:
+        """Car ``car``'s sim-trace CSV (SPEC 5.2) when the heat wrote one."""
+        path = self.folder / artifacts.heat_simtrace_name(car)
+        return path if path.is_file() else None
+
+    # A heat races the models' checkpoints: their statuses (training, ready...) are their own jobs'.
+    def set_model_status(self, status: str) -> None:
+        pass
+
+    def model_status_for(self, status: str) -> str:
+        return self.model.status
+
+    def model_status_after(self) -> str:
+        return self.model.status
+
+    def status_payload(self) -> dict:
+        return {"status": self.status, "failure_reason": self.failure_message, "result": self.result}
+
+    finished_signal = heat_finished
+
+    @property
+    def winner_model(self):
+        """The winning car's model, or None (not completed, or a tie)."""
+        winner = (self.result or {}).get("winner")
+        return self.cars[winner] if winner in (0, 1) else None
+
+    @property
+    def race_type_label(self) -> str:
+        return describe(self.race_type or {"race_type": spec.TIME_TRIAL})
+
+    @property
+    def track_title(self) -> str:
+        return track_title(self.track_owner_id or self.requested_by_id, self.track,
                            getattr(self, "imported_track_title", UNKNOWN_TITLE))
 
 

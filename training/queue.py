@@ -1,6 +1,6 @@
 """The fair queue: which waiting job a free worker takes, and where every waiting job stands.
 
-Jobs (training, evaluation, race submissions: all evaluation jobs) wait in the database, not in the broker:
+Jobs (training, evaluation, race submissions: all evaluation jobs, head-to-model heats) wait in the database, not in the broker:
 a message on the `training` queue only says "a worker is free: take the fairest waiting job", so a racer
 who queues ten jobs does not hold every worker while another waits for one. The fair order is round-robin
 across racers: each racer's jobs in the order they were queued, and between racers, first the one with
@@ -25,19 +25,21 @@ from training.live import publish_safely
 from training.models import (
     RUNNING_STATUSES,
     EvaluationJob,
+    HeatJob,
     JobStatus,
     QuotaSettings,
     TrainingJob,
     WorkerHost,
 )
 
-JOB_CLASSES = (TrainingJob, EvaluationJob)
+JOB_CLASSES = (TrainingJob, EvaluationJob, HeatJob)
 # A room of racers polls the models list's places every few seconds (static/models_app/list.js): a process
 # computes them at most this often and shares them (places_by_model). What the process itself changes
 # shows at once (broadcast_places computes them afresh); what a worker elsewhere changes, within this.
 PLACES_FRESH_SECONDS = 2.0
 _recent: tuple[float, list[tuple]] = (-math.inf, [])  # (time.monotonic() when computed, _placed())
-# What an evaluation takes when no finished one says better (a few laps with video on a busy machine).
+# What an evaluation (or a heat) takes when no finished one says better (a few laps with video on a busy
+# machine).
 EVALUATION_ESTIMATE_SECONDS = 120.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
 
@@ -54,7 +56,7 @@ class Place:
 
 
 def _owner(job) -> int:
-    return job.model.owner_id
+    return job.racer_id
 
 
 def waiting_jobs() -> list:
@@ -76,10 +78,11 @@ def _last_served(owner_ids) -> dict[int, datetime]:
     """When a worker last took each racer's job (any kind)."""
     served: dict[int, datetime] = {}
     for job_class in JOB_CLASSES:
-        rows = (job_class.objects.filter(model__owner_id__in=owner_ids, claimed_at__isnull=False)
-                .values("model__owner_id").annotate(last=Max("claimed_at")))
+        owner_field = f"{job_class.OWNER_FIELD}_id"
+        rows = (job_class.objects.filter(**{f"{owner_field}__in": owner_ids}, claimed_at__isnull=False)
+                .values(owner_field).annotate(last=Max("claimed_at")))
         for row in rows:
-            owner, last = row["model__owner_id"], row["last"]
+            owner, last = row[owner_field], row["last"]
             served[owner] = max(last, served.get(owner, last))
     return served
 
@@ -129,16 +132,22 @@ def _running_count(owner_id: int) -> int:
                for job_class in JOB_CLASSES)
 
 
-def expected_seconds(job, evaluation_seconds: float) -> float:
-    """How long a job should still take: a training's time limit left; an evaluation's recent average."""
+def expected_seconds(job, estimates: dict) -> float:
+    """How long a job should still take: a training's time limit left; an evaluation's or a heat's recent
+    average (``estimates``: _estimates())."""
     if isinstance(job, TrainingJob):
         return max(job.remaining_seconds, 1.0)
-    return evaluation_seconds
+    return estimates[type(job)]
 
 
-def _evaluation_estimate() -> float:
-    recent = (EvaluationJob.objects.filter(status=JobStatus.COMPLETED, started_at__isnull=False,
-                                           finished_at__isnull=False).order_by("-finished_at")
+def _estimates() -> dict:
+    """What an evaluation and a heat took lately (the mean of the last 20 completed), by class."""
+    return {job_class: _recent_duration(job_class) for job_class in (EvaluationJob, HeatJob)}
+
+
+def _recent_duration(job_class) -> float:
+    recent = (job_class.objects.filter(status=JobStatus.COMPLETED, started_at__isnull=False,
+                                       finished_at__isnull=False).order_by("-finished_at")
               .values_list("started_at", "finished_at")[:20])
     durations = [(finished - started).total_seconds() for started, finished in recent]
     return sum(durations) / len(durations) if durations else EVALUATION_ESTIMATE_SECONDS
@@ -150,7 +159,7 @@ def capacity() -> int:
 
 
 def places(now: datetime | None = None) -> dict[tuple[str, int], Place]:
-    """Every waiting job's place, keyed by (kind, id) with kind "training" or "evaluation": its position
+    """Every waiting job's place, keyed by (kind, id) with kind "training", "evaluation" or "heat": its position
     in the fair order and an estimated start, from the running jobs' time left and ``capacity`` slots."""
     return {(kind_of(job), job.pk): place for job, place in _placed(now)}
 
@@ -160,12 +169,13 @@ def _places_remembered() -> dict[tuple[str, int], Place]:
 
 
 def places_by_model(owner_id: int) -> dict:
-    """The owner's waiting jobs' places by model id (a model has at most one active job), from the places
-    this process computed at most PLACES_FRESH_SECONDS ago: the models list and its poll."""
+    """The owner's waiting jobs' places by model id (a model has at most one active training or evaluation
+    job), from the places this process computed at most PLACES_FRESH_SECONDS ago: the models list and its
+    poll. Heats race other racers' models too: they are not a model's job."""
     computed_at, placed = _recent
     if time.monotonic() - computed_at > PLACES_FRESH_SECONDS:
         placed = _remember(_placed())
-    return {job.model_id: place for job, place in placed if _owner(job) == owner_id}
+    return {job.model_id: place for job, place in placed if _owner(job) == owner_id and not isinstance(job, HeatJob)}
 
 
 def _remember(placed: list[tuple]) -> list[tuple]:
@@ -185,28 +195,32 @@ def _placed(now: datetime | None = None) -> list[tuple]:
     running = running_jobs()
     # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
     # vanished, not yet swept) holds no slot of its own.
-    evaluation_seconds = _evaluation_estimate()
-    busy = sorted(now.timestamp() + _left(job, evaluation_seconds, now) for job in running)
+    estimates = _estimates()
+    busy = sorted(now.timestamp() + _left(job, estimates, now) for job in running)
     workers = capacity()
     slots = sorted(busy[:workers] + [now.timestamp()] * max(0, workers - len(busy)))
     result = []
     for position, job in enumerate(fair_order(running=running), start=1):
         start = max(slots[0], now.timestamp())
-        slots[0] = start + expected_seconds(job, evaluation_seconds)
+        slots[0] = start + expected_seconds(job, estimates)
         slots.sort()
         result.append((job, Place(position, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
     return result
 
 
-def _left(job, evaluation_seconds: float, now: datetime) -> float:
+def _left(job, estimates: dict, now: datetime) -> float:
     if isinstance(job, TrainingJob):
         return job.remaining_seconds
     elapsed = (now - (job.claimed_at or now)).total_seconds()
-    return max(0.0, evaluation_seconds - elapsed)
+    return max(0.0, estimates[type(job)] - elapsed)
+
+
+KINDS = {TrainingJob: "training", EvaluationJob: "evaluation", HeatJob: "heat"}
 
 
 def kind_of(job) -> str:
-    return "training" if isinstance(job, TrainingJob) else "evaluation"
+    """The job's kind: the first part of its group's name (``<kind>.<id>``) and of its place's key."""
+    return KINDS[type(job)]
 
 
 def place_of(job) -> Place | None:

@@ -104,7 +104,7 @@ def resolve(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _encode_jpeg(frame) -> bytes:
+def encode_jpeg(frame) -> bytes:
     from PIL import Image
 
     if frame.ndim == 3 and frame.shape[0] in (1, 2):  # the car camera, channel first
@@ -195,7 +195,7 @@ class _Worker:
         return obs, float(reward), bool(terminated), bool(truncated), _small_info(info), frames, prints
 
     def _frames(self) -> dict:
-        return {"chase": _encode_jpeg(self.env.render()), "camera": _encode_jpeg(self.env.render_camera())}
+        return {"chase": encode_jpeg(self.env.render()), "camera": encode_jpeg(self.env.render_camera())}
 
     def _prints(self) -> list[str]:
         drain = getattr(self.reward, "drain_prints", None)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from models_app.race_types import RaceTypeError, check_race_type
 from simulator.spec import MAX_TRAINING_MINUTES, MAX_TRIALS, MIN_TRIALS
 from simulator.tracks import TrackError
 from training import artifacts, history, queue, quotas, tasks
@@ -26,6 +27,7 @@ from training.models import (
     ACTIVE_STATUSES,
     WAITING_STATUSES,
     EvaluationJob,
+    HeatJob,
     JobError,
     JobStatus,
     TrainingEpisode,
@@ -35,12 +37,16 @@ from training.worker import hyperparameters_file, track_argument
 
 __all__ = ["JobError", "job_place", "job_places", "model_places", "evaluation_simtrace_path", "evaluation_start", "evaluation_stop", "evaluation_video_path",
            "job_active_for", "model_history_import", "training_continue", "training_log_path", "training_log_tail", "training_metrics",
-           "training_start", "training_stop"]
+           "training_start", "training_stop", "heat_start", "heat_stop"]
 
 MAX_PENALTY_SECONDS = 60.0
 LOG_TAIL_LINES = 200
 MAX_EPISODE_POINTS = 5000  # newest per-episode points in a backfill: a day of training has ~10^5 episodes
 MAX_CONTINUE_MINUTES = float(MAX_TRAINING_MINUTES)  # the longest stop condition
+# A head-to-model heat's limits: a race's laps, and its time limit on the sim clock (a 10-lap heat on a
+# long track at 1 m/s takes about 20 minutes).
+MAX_HEAT_LAPS = 10
+MAX_HEAT_SECONDS = 3600.0
 
 
 def write_static_artifacts(model) -> None:
@@ -236,9 +242,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
         raise JobError("This model has no trained checkpoint to evaluate yet.")
     if not MIN_TRIALS <= int(trials) <= MAX_TRIALS:
         raise JobError(f"An evaluation runs {MIN_TRIALS} to {MAX_TRIALS} trials.")
-    for name, value in (("off-track penalty", off_track_penalty), ("collision penalty", collision_penalty)):
-        if not 0 <= float(value) <= MAX_PENALTY_SECONDS:
-            raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
+    _check_penalties(off_track_penalty, collision_penalty)
     try:
         track_argument(track_owner.pk if track_owner else model.owner_id, track)
     except TrackError as error:
@@ -294,3 +298,85 @@ def job_active_for(model):
     """The model's job in progress (training or evaluation), if any."""
     return (TrainingJob.objects.filter(model=model, status__in=ACTIVE_STATUSES).first()
             or EvaluationJob.objects.filter(model=model, status__in=ACTIVE_STATUSES).first())
+
+
+def heat_start(*, requested_by, model, opponent, track: str, track_owner=None, track_reversed: bool = False,
+               race_type: dict | None = None, laps: int = 1, continuous: bool = True,
+               off_track_penalty: float = 5.0, collision_penalty: float = 5.0, max_seconds: float = 180.0,
+               label: str = "", enqueue: bool = True) -> HeatJob:
+    """Queue a head-to-model heat: ``model`` (car 0) and ``opponent`` (car 1) race on one track, each
+    driven by its best checkpoint, first across the line after ``laps`` laps wins (or the one further
+    along after ``max_seconds`` of sim time). It is ``requested_by``'s job (a race organiser's) in the fair
+    queue, and its compute time counts against their quota; the models' own jobs are not affected.
+
+    ``track_owner``: the user whose imported track ``track`` names (default: ``requested_by``); the caller
+    has checked that the racers may drive it. Raises JobError with the reason when a setting is wrong."""
+    for car in (model, opponent):
+        _check_raceable(car)
+    if model.pk == opponent.pk:
+        raise JobError("A heat needs two different models.")
+    laps = _whole_number(laps, "laps")
+    if not 1 <= laps <= MAX_HEAT_LAPS:
+        raise JobError(f"A heat runs 1 to {MAX_HEAT_LAPS} laps.")
+    _check_penalties(off_track_penalty, collision_penalty)
+    if not 0 < _number(max_seconds, "time limit") <= MAX_HEAT_SECONDS:
+        raise JobError(f"The heat's time limit must be more than 0 and at most {MAX_HEAT_SECONDS:g} seconds.")
+    try:
+        race_type = check_race_type(race_type or None)
+    except RaceTypeError as error:
+        raise JobError(f"The race type is invalid: {error}") from None
+    try:
+        track_argument((track_owner or requested_by).pk, track)
+    except TrackError as error:
+        raise JobError(str(error)) from None
+    quotas.check_compute(requested_by, queued=False)
+    with transaction.atomic():
+        job = HeatJob.objects.create(
+            model=model, opponent=opponent, requested_by=requested_by, track=track, track_owner=track_owner,
+            track_reversed=bool(track_reversed), race_type=race_type, laps=laps, continuous=bool(continuous),
+            off_track_penalty=float(off_track_penalty), collision_penalty=float(collision_penalty),
+            max_seconds=float(max_seconds), label=str(label)[:120])
+        if enqueue:
+            transaction.on_commit(functools.partial(_enqueue_heat, job.pk))
+    return job
+
+
+def _check_raceable(model) -> None:
+    if model.is_logs_model:
+        raise JobError(f"{model.name} cannot race: {model.logs_only_reason}")
+    if artifacts.read_checkpoints_index(Path(model.folder)) is None:
+        raise JobError(f"{model.name} has no trained checkpoint to race yet.")
+
+
+def _check_penalties(off_track_penalty, collision_penalty) -> None:
+    for name, value in (("off-track penalty", off_track_penalty), ("collision penalty", collision_penalty)):
+        if not 0 <= _number(value, name) <= MAX_PENALTY_SECONDS:
+            raise JobError(f"The {name} must be between 0 and {MAX_PENALTY_SECONDS:g} seconds.")
+
+
+def _number(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise JobError(f"The {name} must be a number.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise JobError(f"The {name} must be a number.")
+    return number
+
+
+def _whole_number(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobError(f"The {name} must be a whole number.")
+    return value
+
+
+def _enqueue_heat(job_id: int) -> None:
+    tasks.run_heat_job.delay(job_id)
+    queue.broadcast_places()
+
+
+def heat_stop(job: HeatJob) -> HeatJob:
+    """Stop a heat: a queued one is canceled, a running one ends at its next step (CANCELED, no result)."""
+    if _request_stop(job, "heat"):
+        broadcast_status(job)
+    return job

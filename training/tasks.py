@@ -40,6 +40,12 @@ def run_evaluation_job(self, job_id: int) -> None:
     worker.job_run_next(worker=self.request.hostname or None)
 
 
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_heat_job(self, job_id: int) -> None:
+    _refuse_while_shutting_down()
+    worker.job_run_next(worker=self.request.hostname or None)
+
+
 @shared_task
 def recover_jobs(dead_worker: str | None = None, started_at: float | None = None, resend_waiting: bool = False) -> list:
     return worker.jobs_recover(dead_worker=dead_worker, started_at=started_at, resend_waiting=resend_waiting)

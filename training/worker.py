@@ -42,6 +42,7 @@ from training.live import LivePublisher, broadcast_status, publish_safely
 from training.models import (
     RUNNING_STATUSES,
     EvaluationJob,
+    HeatJob,
     JobError,
     JobStatus,
     TrainingEpisode,
@@ -50,7 +51,7 @@ from training.models import (
 )
 
 if TYPE_CHECKING:
-    from training import engine
+    from training import engine, heat
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ TRAINING_TASK = "training.tasks.run_training_job"
 # A training stopped because the racer's monthly compute quota ran out (TrainingJob.stop_reason).
 QUOTA_STOP = "quota"
 EVALUATION_TASK = "training.tasks.run_evaluation_job"
+HEAT_TASK = "training.tasks.run_heat_job"
+JOB_TASKS = {TrainingJob: TRAINING_TASK, EvaluationJob: EVALUATION_TASK, HeatJob: HEAT_TASK}
 
 
 def _engine():
@@ -73,6 +76,13 @@ def _engine():
     from training import engine
 
     return engine
+
+
+def _heat():
+    """training.heat (torch and MuJoCo), imported when a heat runs, as _engine."""
+    from training import heat
+
+    return heat
 
 
 def _enqueue(task: str, job_id: int) -> None:
@@ -265,7 +275,8 @@ def _still_exists(job) -> bool:
 def _expected(error: Exception) -> bool:
     """Failures that are the racer's (reward code, track) or the host's (no sandbox), not bugs."""
     engine = _engine()
-    return isinstance(error, (engine.TrainingError, IsolationUnavailable, TrackError, JobError))
+    return isinstance(error, (engine.TrainingError, _heat().HeatError, IsolationUnavailable, TrackError,
+                              JobError))
 
 
 def _failure_reason(error: Exception) -> str:
@@ -319,7 +330,7 @@ class _JobReporter:
         self.running = False
         self.live = LivePublisher()
         self.last_sweep = time.monotonic()
-        self.owner_id = job.model.owner_id
+        self.owner_id = job.racer_id
         self.quota_reached = False
         worker_seen(job.worker, running=f"{queue.kind_of(job)} {job.pk}")
 
@@ -459,7 +470,6 @@ def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> 
 
 
 def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
-    job_id = job.pk
     if job.results:  # a run again after an interruption: its trials start over
         job.results = []
         job.save(update_fields=["results"])
@@ -480,21 +490,7 @@ def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
             env_factory=engine_options()["env_factory"])
         result = engine.evaluate(run, reporter)
     except Exception as error:
-        reason = _failure_reason(error)
-        if not _still_exists(job):
-            reporter.close()
-            return None
-        if _interrupted_by_shutdown(job):
-            logger.info("evaluation job %s ended by the shutdown: %s", job_id, reason)
-            reporter.close()
-            _pause(job, EVALUATION_TASK)
-            return job
-        if not _expected(error):
-            logger.exception("evaluation job %s failed", job_id)
-        reporter.log(f"ERROR: {reason}")
-        reporter.close()
-        _move(job, JobStatus.FAILED, model_status=job.model_status_after(), failure_reason=reason)
-        return job
+        return _run_failed(job, error, reporter, EVALUATION_TASK)
     reporter.close()
     if not _still_exists(job):
         return None
@@ -510,6 +506,82 @@ def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
     return job
 
 
+class _HeatReporter(_JobReporter):
+    """A heat's reports: frames of each car (``car``: 0, 1, or None for the top-down view) and ticks."""
+
+    def on_frame(self, data: dict) -> None:
+        self.publish("frame", {"car": data.get("car"), "view": data["view"],
+                               "jpeg": base64.b64encode(data["jpeg"]).decode()})
+
+
+def heat_run(job_id: int, *, worker: str | None = None, observer=None) -> HeatJob | None:
+    """Run a claimed heat job: both cars race until a winner or the time limit; result, replay, traces."""
+    job = _claim(HeatJob, job_id, worker or _worker_name())
+    if job is None:
+        logger.info("heat job %s is not claimable", job_id)
+        return None
+    return _run_heat(job, observer)
+
+
+def _heat_run_config(job: HeatJob) -> heat.HeatRun:
+    heat = _heat()
+    track_owner = job.track_owner_id or job.requested_by_id
+    return heat.HeatRun(
+        cars=[heat.HeatCar(model_dir=Path(model.folder), model_id=str(model.pk), model_name=model.name)
+              for model in job.cars],
+        env_kwargs={"track": track_argument(track_owner, job.track), "reverse": job.track_reversed,
+                    "race_type": _race_type(job.race_type)},
+        laps=job.laps, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
+        collision_penalty=job.collision_penalty, max_seconds=job.max_seconds, folder=job.folder,
+        # A live audience watches the heat as it happens (HEAT_REALTIME=0: as fast as the machine goes).
+        realtime=bool(env_int("HEAT_REALTIME", 1, minimum=0)),
+        # The same heat run again (after an interruption) is the same race.
+        seed=job.pk)
+
+
+def _run_heat(job: HeatJob, observer=None) -> HeatJob | None:
+    if job.result or job.video:  # a run again after an interruption starts over
+        job.result, job.video = {}, ""
+        job.save(update_fields=["result", "video"])
+    broadcast_status(job)
+    reporter = _HeatReporter(job, observer)
+    try:
+        result = _heat().race(_heat_run_config(job), reporter)
+    except Exception as error:
+        return _run_failed(job, error, reporter, HEAT_TASK)
+    reporter.close()
+    if not _still_exists(job):
+        return None
+    if result.stopped and _interrupted_by_shutdown(job):
+        _pause(job, HEAT_TASK)
+        return job
+    if result.stopped:
+        _move(job, JobStatus.CANCELED)
+        return job
+    video = result.video_path.name if result.video_path is not None and result.video_path.exists() else ""
+    _move(job, JobStatus.COMPLETED, result=_plain(result.as_dict()), video=video)
+    return job
+
+
+def _run_failed(job, error: Exception, reporter, task: str):
+    """A run that raised: paused when the worker's shutdown caused it, else FAILED with the reason."""
+    reason = _failure_reason(error)
+    if not _still_exists(job):
+        reporter.close()
+        return None
+    if _interrupted_by_shutdown(job):
+        logger.info("%s ended by the shutdown: %s", job, reason)
+        reporter.close()
+        _pause(job, task)
+        return job
+    if not _expected(error):
+        logger.exception("%s failed", job)
+    reporter.log(f"ERROR: {reason}")
+    reporter.close()
+    _move(job, JobStatus.FAILED, model_status=job.model_status_after(), failure_reason=reason)
+    return job
+
+
 def jobs_recover(*, dead_worker: str | None = None, started_at: float | None = None,
                  resend_waiting: bool = False) -> list[tuple[str, int, str]]:
     """Requeue (or fail, after MAX_ATTEMPTS) running jobs whose worker is gone: those whose heartbeat is
@@ -519,7 +591,7 @@ def jobs_recover(*, dead_worker: str | None = None, started_at: float | None = N
     sent again: a broker that restarted without it must not leave a job waiting forever. Returns what was
     done."""
     done = []
-    for job_class, task in ((TrainingJob, TRAINING_TASK), (EvaluationJob, EVALUATION_TASK)):
+    for job_class, task in JOB_TASKS.items():
         enqueue = functools.partial(_enqueue, task)
         lost = job_class.objects.stale()
         if dead_worker:
@@ -575,8 +647,9 @@ def job_run_next(*, worker: str | None = None):
         return None
     job = _started(job)
     queue.broadcast_places()
+    run = {TrainingJob: _run_training, EvaluationJob: _run_evaluation, HeatJob: _run_heat}[type(job)]
     try:
-        return _run_training(job) if isinstance(job, TrainingJob) else _run_evaluation(job)
+        return run(job)
     finally:
         worker_seen(name, running="")
         _send_for_next_waiting()
@@ -589,8 +662,7 @@ def _send_for_next_waiting() -> None:
     waiting = queue.fair_order()
     if waiting:
         job = waiting[0]
-        transaction.on_commit(functools.partial(
-            _enqueue, TRAINING_TASK if isinstance(job, TrainingJob) else EVALUATION_TASK, job.pk))
+        transaction.on_commit(functools.partial(_enqueue, JOB_TASKS[type(job)], job.pk))
 
 
 # -- workers on several machines: each says where it runs and what it runs -------------------------------------
