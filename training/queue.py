@@ -12,6 +12,7 @@ worker never blocks the others: the recovery sweep requeues a dead worker's job 
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import Counter, defaultdict
@@ -191,21 +192,40 @@ def forget_recent_places() -> None:
 
 
 def _placed(now: datetime | None = None) -> list[tuple]:
+    """The waiting jobs in the order they should start, each with its Place: what the workers will do if
+    every job takes its expected time. A free worker takes the first job in the fair order whose racer is
+    under their limit of concurrent jobs (claim_next), so a racer at the limit waits for their own job to end
+    even while a worker is idle, and another racer's job may start before theirs."""
     now = now or timezone.now()
     running = running_jobs()
-    # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
-    # vanished, not yet swept) holds no slot of its own.
     estimates = _estimates()
-    busy = sorted(now.timestamp() + _left(job, estimates, now) for job in running)
+    limit = QuotaSettings.current().concurrent_jobs
+    ends = [now.timestamp() + _left(job, estimates, now) for job in running]
+    # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
+    # vanished, not yet swept) holds no slot of its own, but it counts to its racer's limit.
     workers = capacity()
-    slots = sorted(busy[:workers] + [now.timestamp()] * max(0, workers - len(busy)))
-    result = []
-    for position, job in enumerate(fair_order(running=running), start=1):
-        start = max(slots[0], now.timestamp())
-        slots[0] = start + expected_seconds(job, estimates)
-        slots.sort()
-        result.append((job, Place(position, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
+    slots = sorted(sorted(ends)[:workers] + [now.timestamp()] * max(0, workers - len(ends)))
+    under_way: dict[int, list[float]] = defaultdict(list)  # each racer's jobs by when they should end
+    for job, end in zip(running, ends, strict=True):
+        under_way[_owner(job)].append(end)
+    waiting, result = fair_order(running=running), []
+    while waiting:
+        start, index = min((max(slots[0], now.timestamp(), _racer_free_at(under_way[_owner(job)], limit)), index)
+                           for index, job in enumerate(waiting))
+        job = waiting.pop(index)
+        end = start + expected_seconds(job, estimates)
+        heapq.heapreplace(slots, end)
+        under_way[_owner(job)].append(end)
+        result.append((job, Place(len(result) + 1, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
     return result
+
+
+def _racer_free_at(ends: list[float], limit: int) -> float:
+    """When a racer whose jobs under way end at ``ends`` may start one more: at once below the limit,
+    else when all but limit - 1 of them have ended."""
+    if len(ends) < limit:
+        return -math.inf
+    return sorted(ends, reverse=True)[limit - 1]
 
 
 def _left(job, estimates: dict, now: datetime) -> float:

@@ -128,3 +128,43 @@ def test_it_never_reads_a_trainings_growing_metrics_or_the_reward_code_for_the_p
     assert places[("training", waiting.pk)].position == 1
     read = " ".join(query["sql"] for query in captured)
     assert '"metrics"' not in read and '"reward_code"' not in read and '"vehicle_snapshot"' not in read
+
+
+def test_it_estimates_a_racer_at_their_limit_to_start_when_their_own_job_ends_not_when_a_worker_is_free(
+        owner, stranger):
+    _limit(1)
+    for name in "abc":  # three workers: one runs the owner's first job, two are idle
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    a = _jobs(owner, 3, "A")  # 5 minutes each
+    assert queue.claim_next("training@a").pk == a[0].pk
+    (b,) = _jobs(stranger, 1, "B")
+    places = services.job_places()
+
+    def starts_in(job) -> timedelta:
+        return timezone.datetime.fromisoformat(places[("training", job.pk)]["estimated_start"]) - timezone.now()
+
+    assert places[("training", b.pk)]["position"] == 1 and starts_in(b) <= timedelta(seconds=2)
+    # The owner's next jobs wait for the one before them, although a worker stays idle meanwhile.
+    assert places[("training", a[1].pk)]["position"] == 2
+    assert timedelta(minutes=4, seconds=55) < starts_in(a[1]) <= timedelta(minutes=5, seconds=2)
+    assert places[("training", a[2].pk)]["position"] == 3
+    assert timedelta(minutes=9, seconds=55) < starts_in(a[2]) <= timedelta(minutes=10, seconds=2)
+    assert queue.claim_next("training@b").pk == b.pk and queue.claim_next("training@c") is None  # as estimated
+
+
+def test_it_orders_the_places_by_when_each_racers_limit_lets_their_job_start(owner, stranger):
+    _limit(1)
+    for name in "abc":
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    hour = services.training_start(make_model(stranger, name="B-hour"), max_minutes=60, enqueue=False)
+    b_next = services.training_start(make_model(stranger, name="B-next"), max_minutes=5, enqueue=False)
+    five = _jobs(owner, 2, "A")
+    assert [queue.claim_next(worker).pk for worker in ("training@a", "training@b")] == [hour.pk, five[0].pk]
+    places = services.job_places()
+    # The stranger was served first, so their next job leads the fair order; but it waits for their hour
+    # while the owner's next starts when the owner's five minutes end: that is the order they start in.
+    assert [place["position"] for place in (places[("training", five[1].pk)], places[("training", b_next.pk)])] == [1, 2]
+    starts = [timezone.datetime.fromisoformat(places[("training", job.pk)]["estimated_start"]) - timezone.now()
+              for job in (five[1], b_next)]
+    assert timedelta(minutes=4, seconds=55) < starts[0] <= timedelta(minutes=5, seconds=2)
+    assert timedelta(minutes=59, seconds=55) < starts[1] <= timedelta(minutes=60, seconds=2)
