@@ -1,8 +1,9 @@
 """The registry of workers (training.models.WorkerHost, kept by training.worker): a worker registers where it
 runs, beats while it waits or runs a job, leaves on a clean shutdown, and one that vanished ages out and is
 shown as not responding. The real workers doing this (and the sweep that requeues a vanished worker's job)
-is in test_queue_workers.py."""
+are in test_queue_workers.py."""
 
+import logging
 import os
 import socket
 from datetime import timedelta
@@ -53,3 +54,22 @@ def test_it_lets_a_cleanly_stopped_worker_leave_and_a_vanished_one_age_out():
     assert list(WorkerHost.objects.values_list("name", flat=True)) == ["training2@gone"]
     assert queue.capacity() == 1, "a queue waits for one worker at least"
     assert not WorkerHost.objects.get().is_alive
+
+
+def test_a_failed_sweep_is_logged_and_never_stops_the_worker(monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(worker, "jobs_recover", broken)
+    with caplog.at_level(logging.WARNING, logger="training.worker"):
+        assert worker.jobs_sweep() == []
+    assert "the recovery sweep failed" in caplog.text
+
+
+def test_workers_sweep_while_they_wait_as_often_as_running_jobs_do(monkeypatch):
+    from console.celery import IdleSweep, WorkerHeartbeat, app
+
+    assert {WorkerHeartbeat, IdleSweep} <= set(app.steps["consumer"])
+    assert worker.sweep_seconds() == worker.SWEEP_SECONDS == 60
+    monkeypatch.setenv("WORKER_SWEEP_SECONDS", "5")
+    assert worker.sweep_seconds() == 5
