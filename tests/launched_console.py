@@ -34,7 +34,7 @@ from django.test import Client
 from tests.conftest import make_racer
 from tests.training.jobs_fixtures import make_model
 from training import services
-user = get_user_model().objects.filter(username="faulty").first() or make_racer("faulty", "Faulty_Racer")
+user = get_user_model().objects.filter(username="{racer}").first() or make_racer("{racer}", "{racer}_Racer")
 model = make_model(user, name="{name}")
 job = services.training_start(model, max_iterations={iterations})
 client = Client()
@@ -167,10 +167,10 @@ class LaunchedConsole:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def start_training(self, iterations: int, name: str = "Faulty-Model") -> dict:
-        """A racer (made once), a model and its training job (queued through the console's service): their
-        ids, the model's folder and the racer's session cookie."""
-        output = self.django(SETUP_TRAINING.format(iterations=iterations, name=name))
+    def start_training(self, iterations: int, name: str = "Faulty-Model", racer: str = "faulty") -> dict:
+        """A racer (made once per name), a model and its training job (queued through the console's service):
+        their ids, the model's folder and the racer's session cookie."""
+        output = self.django(SETUP_TRAINING.format(iterations=iterations, name=name, racer=racer))
         return json.loads(output.strip().splitlines()[-1])
 
     def job(self, job_id: int) -> dict:
