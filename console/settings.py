@@ -155,7 +155,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # A consumer waits for its next event in 5 s blocking reads (channels_redis's brpop_timeout); redis-py
+            # 8 gives up on any read after 5 s (its default socket_timeout), so a socket that heard nothing for
+            # 5 s (a broadcast between runs) died with 1011 and lost what came while it reconnected.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": f"{REDIS_PREFIX}:asgi",
             # Small on purpose: live pages throttle at the source instead of queueing stale frames.
             "capacity": 200,

@@ -279,6 +279,11 @@ class EnterRaceForm(forms.Form):
     model = forms.ModelChoiceField(queryset=RLModel.objects.none(), label="Your model", empty_label=None,
                                    help_text="Trained on any track: it races under this race's rules.")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, offered=None, **kwargs):
+        """Any of the user's models is accepted (one that cannot race is refused with why by the service);
+        ``offered``: the models the picker lists (the race page: those that can race now)."""
         super().__init__(*args, **kwargs)
-        self.fields["model"].queryset = RLModel.objects.owned_by(user).order_by("name")
+        models = RLModel.objects.owned_by(user)
+        if offered is not None:
+            models = models.filter(pk__in=[model.pk for model in offered])
+        self.fields["model"].queryset = models.order_by("name")

@@ -1,9 +1,10 @@
-"""The one place the races app hears from the training app: an evaluation is over. It only calls the
-service that records a race submission's result (races.services.submission_finish)."""
+"""The one place the races app hears from the training app: an evaluation is over (the service that
+records a race submission's result: races.services.submission_finish), or a live run starts (the service
+that times and colours its sectors for the broadcast: races.services.live_sectors)."""
 
 from django.dispatch import receiver
 
-from training.signals import evaluation_finished
+from training.signals import evaluation_finished, live_run_started
 
 
 @receiver(evaluation_finished, dispatch_uid="races.submission_finish")
@@ -11,3 +12,10 @@ def _record_race_result(sender, job, **kwargs):
     from races.services import submission_finish
 
     submission_finish(job)
+
+
+@receiver(live_run_started, dispatch_uid="races.live_sectors")
+def _time_live_sectors(sender, job, **kwargs):
+    from races.services import live_sectors
+
+    return live_sectors(job)

@@ -18,11 +18,12 @@ from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from common.broadcast import publish, user_group
+from models_app.models import RLModel
 from races import ranking, timing
 from races.models import BOARD_FIELDS, Participant, Race, Submission, SubmissionStatus, new_invite_token
 from training import artifacts
 from training import services as training
-from training.models import EvaluationJob, JobStatus, TrainingJob
+from training.models import WAITING_STATUSES, EvaluationJob, JobStatus, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,18 @@ def submission_refusal(race: Race, user, model) -> str | None:
         return "This race is closed to submissions." if race.is_closed() else "This race is not open yet."
     if model.owner_id != user.pk:
         return "Pick one of your own models."
+    refusal = model_race_refusal(model)
+    if refusal:
+        return refusal
+    used = Submission.objects.filter(race=race, participant__user=user).count()
+    if used >= race.max_submissions:
+        return f"You have used all {race.max_submissions} submissions of this race."
+    return None
+
+
+def model_race_refusal(model) -> str | None:
+    """Why `model` cannot race now, in any race (busy training, trained elsewhere, untrained, no camera), or
+    None."""
     if model.status in ("QUEUED", "TRAINING", "STOPPING"):
         return f"{model.name} is {model.get_status_display().lower()}: submit it once it is ready."
     if model.is_logs_model:
@@ -134,10 +147,20 @@ def submission_refusal(race: Race, user, model) -> str | None:
     sensors = model.vehicle_snapshot.get("sensor") or []
     if not any(sensor in ("FRONT_FACING_CAMERA", "STEREO_CAMERAS") for sensor in sensors):
         return f"{model.name} has no camera: every race type needs one."
-    used = Submission.objects.filter(race=race, participant__user=user).count()
-    if used >= race.max_submissions:
-        return f"You have used all {race.max_submissions} submissions of this race."
     return None
+
+
+def models_for_racing(user) -> tuple[list, list[tuple]]:
+    """The user's models by name, split for the race page's picker: those that can race now, and the others
+    with why not (model_race_refusal)."""
+    raceable, refused = [], []
+    for model in RLModel.objects.owned_by(user).order_by("name"):
+        refusal = model_race_refusal(model)
+        if refusal:
+            refused.append((model, refusal))
+        else:
+            raceable.append(model)
+    return raceable, refused
 
 
 def submission_create(race: Race, user, model) -> Submission:
@@ -195,15 +218,16 @@ def _start_next_turn(user_id: int) -> Submission | None:
         _announce(failed.race, "board")
 
 
-def submission_start(submission: Submission) -> EvaluationJob:
-    """The evaluation under the race's rules, on the organiser's track (raises training.JobError)."""
+def submission_start(submission: Submission, live: bool = False) -> EvaluationJob:
+    """The evaluation under the race's rules, on the organiser's track (raises training.JobError); ``live``
+    for a live race's run, which the room watches as it happens."""
     race, model = submission.race, submission.model
     if model is None:
         raise training.JobError("The model was deleted before its turn came.")
     job = training.evaluation_start(
         model, track=race.track, reversed=race.track_reversed, race_type=race.race_type, trials=race.max_laps,
         continuous=race.continuous, off_track_penalty=race.off_track_penalty,
-        collision_penalty=race.collision_penalty, track_owner=race.owner, label=f"Race: {race.name}")
+        collision_penalty=race.collision_penalty, track_owner=race.owner, label=f"Race: {race.name}", live=live)
     submission.evaluation = job
     submission.status = SubmissionStatus.RUNNING
     submission.save(update_fields=["evaluation", "status"])
@@ -381,9 +405,9 @@ def live_requeue(race: Race, submission: Submission) -> None:
 
 
 def live_dispatch(submission: Submission) -> EvaluationJob:
-    """The one place a live run is handed to the workers (the training queue), so a fairer queue can take
-    it over: today it is the race's evaluation, started at once (raises training.JobError)."""
-    return submission_start(submission)
+    """The one place a live run is handed to the workers: the race's evaluation as a live one, which the fair
+    queue gives the next free worker, past its racer's limit (raises training.JobError)."""
+    return submission_start(submission, live=True)
 
 
 def live_launch(race: Race) -> Submission | None:
@@ -510,17 +534,39 @@ def live_laps(race: Race, job: EvaluationJob) -> list[dict]:
     return timing.laps_within_resets(laps, race.max_resets)
 
 
-def race_day_state(race: Race) -> dict:
-    """What the control and broadcast pages show (JSON): the run on track, the queue, the race's and each
-    racer's best sectors (the colours), the winner once finished."""
-    current = live_current_run(race)
+def _sector_laps(race: Race) -> dict[int, list]:
+    """Each racer's complete laps' sector times in the race's recorded runs, by user id."""
     completed = Submission.objects.filter(race=race, status=SubmissionStatus.COMPLETED,
                                           participant__removed_at__isnull=True)
     sector_laps: dict[int, list] = {}
     for user_id, laps in completed.values_list("participant__user_id", "laps"):
         sector_laps.setdefault(user_id, []).extend(lap.get("sectors") or [] for lap in laps
                                                     if lap.get("status") == ranking.LAP_COMPLETE)
-    race_best = timing.best_sectors(lap for laps in sector_laps.values() for lap in laps)
+    return sector_laps
+
+
+def _race_best_sectors(sector_laps: dict[int, list]) -> list[float | None]:
+    return timing.best_sectors(lap for laps in sector_laps.values() for lap in laps)
+
+
+def live_sectors(job: EvaluationJob) -> timing.LiveSectors | None:
+    """The timer of a live run's sectors (its ticks get them, timed and coloured, for the broadcast) from the
+    race's and the racer's bests so far; None when the job is not a live race's run."""
+    submission = (Submission.objects.filter(evaluation=job, race__is_live=True)
+                  .select_related("race", "participant").first())
+    if submission is None:
+        return None
+    sector_laps = _sector_laps(submission.race)
+    return timing.LiveSectors(_race_best_sectors(sector_laps),
+                              timing.best_sectors(sector_laps.get(submission.participant.user_id, [])))
+
+
+def race_day_state(race: Race) -> dict:
+    """What the control and broadcast pages show (JSON): the run on track, the queue, the race's and each
+    racer's best sectors, the winner once finished. The run's sectors come with its ticks (live_sectors)."""
+    current = live_current_run(race)
+    sector_laps = _sector_laps(race)
+    race_best = _race_best_sectors(sector_laps)
     board = list(Submission.objects.leaderboard(race)[:LIVE_BOARD_ROWS])
     winner = board[0] if race.is_finished and board else None
     return {
@@ -548,6 +594,8 @@ def _run_state(run: Submission, sector_laps: dict) -> dict:
     job = run.evaluation
     return {"submission": run.pk, "racer": _racer_name(run), "model": run.model_name,
             "job": job.pk if job else None, "status": job.status if job else "",
+            # Every worker is busy (the fair queue gives it the next free one): the room waits, the page says so.
+            "waiting_for_worker": job is not None and job.status in WAITING_STATUSES,
             "laps": sorted(job.results, key=lambda lap: lap["trial"]) if job else [],
             "personal_best_sectors": timing.best_sectors(sector_laps.get(run.participant.user_id, []))}
 

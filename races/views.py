@@ -155,8 +155,10 @@ def race_detail(request, race_id):
     race = _get_race_for_user(request, race_id)
     context = board_context(request, race)
     managed = context["managed"]
+    raceable, refused = services.models_for_racing(request.user)
     context.update({
-        "form": EnterRaceForm(user=request.user),
+        "form": EnterRaceForm(user=request.user, offered=raceable),
+        "models_refused": refused,
         "used_submissions": len(context["submissions"]),
         "invite_url": request.build_absolute_uri(reverse("races:join", args=[race.invite_token]))
         if managed and not race.is_open else "",

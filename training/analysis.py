@@ -28,6 +28,7 @@ from simulator.episode import STEP_SECONDS, Status
 from simulator.racing_line import track_outline  # noqa: F401 (the analyses' track picture)
 from simulator.spec import STEERING_LIMIT
 from simulator.tracks import Track
+from training import artifacts
 
 STATUSES = tuple(status.value for status in Status)  # the sim-trace spellings; a step's status is its index
 STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
@@ -230,14 +231,14 @@ class ModelLogs:
         if self.model_dir.is_dir():
             for path in self.model_dir.iterdir():
                 match = EVALUATION_FOLDER.match(path.name)
-                if match and (path / "evaluation-simtrace" / "0-iteration.csv").is_file():
+                if match and (path / artifacts.EVALUATION_SIMTRACE).is_file():
                     stamps.append(match.group(1))
         return sorted(stamps)
 
     def evaluation(self, stamp: str) -> Steps:
         if stamp not in self.evaluations():
             raise AnalysisError(f"there is no evaluation {stamp!r}")
-        return self.cache.load(self.model_dir / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv")
+        return self.cache.load(self.model_dir / f"evaluation-{stamp}" / artifacts.EVALUATION_SIMTRACE)
 
     def has_logs(self) -> bool:
         return bool(self.training_files() or self.evaluations())

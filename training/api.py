@@ -66,7 +66,7 @@ class EvaluationJobSerializer(QueuePlaceMixin, serializers.ModelSerializer):
     class Meta:
         model = EvaluationJob
         fields = [*JOB_FIELDS, "track", "track_reversed", "race_type", "trials", "continuous",
-                  "off_track_penalty", "collision_penalty", "results", "video", "queue"]
+                  "off_track_penalty", "collision_penalty", "results", "video", "live", "queue"]
         read_only_fields = fields
 
 

@@ -177,7 +177,7 @@ def read_evaluations(folder: Path) -> list[PastEvaluation]:
         if not match:
             continue
         stamp = match.group(1)
-        counts = _episode_steps(folder / f"evaluation-{stamp}" / "evaluation-simtrace" / "0-iteration.csv")
+        counts = _episode_steps(folder / f"evaluation-{stamp}" / artifacts.EVALUATION_SIMTRACE)
         steps = [counts[episode] for episode in sorted(counts)]
         records = [r for r in artifacts.read_metrics(path) if isinstance(r, dict)]
         found.append(PastEvaluation(stamp, [_trial(record, number, steps) for number, record in enumerate(records)]))

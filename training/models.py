@@ -347,6 +347,8 @@ class EvaluationJob(Job):
     collision_penalty = models.FloatField(default=5.0)
     results = models.JSONField(default=list, blank=True, help_text="one record per trial (SPEC 4)")
     video = models.CharField(max_length=300, blank=True, help_text="MP4 path relative to the model folder")
+    live = models.BooleanField(default=False, help_text="a live race run: a room watches it, so it streams in "
+                                                        "real time at 15 frames a second")
 
     def __str__(self):
         return f"Evaluation job {self.pk} of {self.model_id}"

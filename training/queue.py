@@ -8,6 +8,8 @@ the fewest jobs running, then the one served longest ago. A racer runs at most
 ``QuotaSettings.concurrent_jobs`` jobs at once; a job over that limit waits, and the worker that ends the
 racer's running job sends the message that picks it up (``training.worker``). A failed job or a dead
 worker never blocks the others: the recovery sweep requeues a dead worker's job at its place in the queue.
+A live race run (EvaluationJob.live: a room watches it) goes before every other job, to the next free
+worker, and neither waits for nor counts toward its racer's limit.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def _owner(job) -> int:
     return job.racer_id
 
 
+def _is_live(job) -> bool:
+    return getattr(job, "live", False)
+
+
 def waiting_jobs() -> list:
     """Every job that waits for a worker, oldest first (both kinds)."""
     jobs = []
@@ -94,14 +100,16 @@ def fair_order(waiting: list | None = None, running: list | None = None) -> list
     then those served longest ago, then those who queued first."""
     waiting = waiting_jobs() if waiting is None else waiting
     running = running_jobs() if running is None else running
+    live = [job for job in waiting if _is_live(job)]
     per_racer: dict[int, list] = defaultdict(list)
     for job in waiting:
-        per_racer[_owner(job)].append(job)
-    busy = Counter(_owner(job) for job in running)
+        if not _is_live(job):
+            per_racer[_owner(job)].append(job)
+    busy = _busy(running)
     served = _last_served(list(per_racer))
     racers = sorted(per_racer, key=lambda owner: (busy[owner], served.get(owner, _EPOCH),
                                                   per_racer[owner][0].created_at))
-    order = []
+    order = live
     for round_number in range(max((len(jobs) for jobs in per_racer.values()), default=0)):
         order += [per_racer[owner][round_number] for owner in racers if round_number < len(per_racer[owner])]
     return order
@@ -112,14 +120,14 @@ def claim_next(worker: str):
     claim that a simultaneous one pushed over the racer's limit is undone (the job keeps its place)."""
     limit = QuotaSettings.current().concurrent_jobs
     running = running_jobs()
-    busy = Counter(_owner(job) for job in running)
+    busy = _busy(running)
     for job in fair_order(running=running):
         owner = _owner(job)
-        if busy[owner] >= limit:
+        if busy[owner] >= limit and not _is_live(job):
             continue
         if not type(job).objects.claim(job.pk, worker):
             continue  # another worker took it meanwhile
-        if _running_count(owner) > limit:
+        if not _is_live(job) and _running_count(owner) > limit:
             type(job).objects.filter(pk=job.pk, worker=worker, status=JobStatus.INITIALIZING).update(
                 status=job.status, worker="", attempts=job.attempts, claimed_at=job.claimed_at)
             busy[owner] = limit
@@ -128,9 +136,13 @@ def claim_next(worker: str):
     return None
 
 
+def _busy(running: list) -> Counter:
+    """Each racer's running jobs that count toward their limit (a live race run does not)."""
+    return Counter(_owner(job) for job in running if not _is_live(job))
+
+
 def _running_count(owner_id: int) -> int:
-    return sum(job_class.objects.of_owner(owner_id).filter(status__in=RUNNING_STATUSES).count()
-               for job_class in JOB_CLASSES)
+    return _busy(running_jobs())[owner_id]
 
 
 def expected_seconds(job, estimates: dict) -> float:
@@ -195,7 +207,8 @@ def _placed(now: datetime | None = None) -> list[tuple]:
     """The waiting jobs in the order they should start, each with its Place: what the workers will do if
     every job takes its expected time. A free worker takes the first job in the fair order whose racer is
     under their limit of concurrent jobs (claim_next), so a racer at the limit waits for their own job to end
-    even while a worker is idle, and another racer's job may start before theirs."""
+    even while a worker is idle, and another racer's job may start before theirs; a live race run waits for
+    a worker only."""
     now = now or timezone.now()
     running = running_jobs()
     estimates = _estimates()
@@ -207,15 +220,21 @@ def _placed(now: datetime | None = None) -> list[tuple]:
     slots = sorted(sorted(ends)[:workers] + [now.timestamp()] * max(0, workers - len(ends)))
     under_way: dict[int, list[float]] = defaultdict(list)  # each racer's jobs by when they should end
     for job, end in zip(running, ends, strict=True):
-        under_way[_owner(job)].append(end)
+        if not _is_live(job):
+            under_way[_owner(job)].append(end)
+
+    def earliest_start(job) -> float:
+        racer_free = -math.inf if _is_live(job) else _racer_free_at(under_way[_owner(job)], limit)
+        return max(slots[0], now.timestamp(), racer_free)
+
     waiting, result = fair_order(running=running), []
     while waiting:
-        start, index = min((max(slots[0], now.timestamp(), _racer_free_at(under_way[_owner(job)], limit)), index)
-                           for index, job in enumerate(waiting))
+        start, index = min((earliest_start(job), index) for index, job in enumerate(waiting))
         job = waiting.pop(index)
         end = start + expected_seconds(job, estimates)
         heapq.heapreplace(slots, end)
-        under_way[_owner(job)].append(end)
+        if not _is_live(job):
+            under_way[_owner(job)].append(end)
         result.append((job, Place(len(result) + 1, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
     return result
 

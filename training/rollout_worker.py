@@ -189,13 +189,16 @@ class _Worker:
 
     def step(self, action, want_frames: bool):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._video_frame()
-        frames = self._frames() if want_frames else None
+        # One render of the chase view serves the video and the console's frame (a live run wants both
+        # every step; the render costs ten times the JPEG).
+        chase = self.env.render() if want_frames or self.video is not None else None
+        self._video_frame(chase)
+        frames = self._frames(chase) if want_frames else None
         prints = self._prints() if (terminated or truncated) else None
         return obs, float(reward), bool(terminated), bool(truncated), _small_info(info), frames, prints
 
-    def _frames(self) -> dict:
-        return {"chase": encode_jpeg(self.env.render()), "camera": encode_jpeg(self.env.render_camera())}
+    def _frames(self, chase) -> dict:
+        return {"chase": encode_jpeg(chase), "camera": encode_jpeg(self.env.render_camera())}
 
     def _prints(self) -> list[str]:
         drain = getattr(self.reward, "drain_prints", None)
@@ -209,9 +212,9 @@ class _Worker:
             self.video.close()
             self.video = None
 
-    def _video_frame(self):
+    def _video_frame(self, chase=None):
         if self.video is not None and self.env is not None:
-            self.video.add(self.env.render())
+            self.video.add(self.env.render() if chase is None else chase)
 
     def close(self):
         self.end_video()

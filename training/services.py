@@ -229,13 +229,13 @@ def training_log_tail(job: TrainingJob, lines: int = LOG_TAIL_LINES) -> list[str
 
 def evaluation_start(model, *, track: str, reversed: bool = False, race_type: dict | None = None,
                      trials: int = 3, continuous: bool = False, off_track_penalty: float = 5.0,
-                     collision_penalty: float = 5.0, track_owner=None, label: str = "",
+                     collision_penalty: float = 5.0, track_owner=None, label: str = "", live: bool = False,
                      enqueue: bool = True) -> EvaluationJob:
     """Queue an evaluation of the model's best checkpoint and enqueue its task after commit.
 
     ``track_owner``: the user whose imported track ``track`` names, when it is not the model's owner (a race
     organiser's track; the caller has checked the racer may drive it). ``label`` says in the Evaluation tab
-    what started it (e.g. a race submission)."""
+    what started it (e.g. a race submission). ``live``: a live race run, watched as it happens (EvaluationJob.live)."""
     if model.is_logs_model:
         raise JobError(model.logs_only_reason)
     if artifacts.read_checkpoints_index(Path(model.folder)) is None:
@@ -254,7 +254,7 @@ def evaluation_start(model, *, track: str, reversed: bool = False, race_type: di
             model=model, track=track, track_owner=track_owner, label=label[:120],
             track_reversed=bool(reversed), race_type=race_type or {},
             trials=int(trials), continuous=bool(continuous), off_track_penalty=float(off_track_penalty),
-            collision_penalty=float(collision_penalty))
+            collision_penalty=float(collision_penalty), live=bool(live))
         if enqueue:
             transaction.on_commit(functools.partial(_enqueue_evaluation, job.pk))
     return job

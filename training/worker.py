@@ -49,6 +49,7 @@ from training.models import (
     TrainingJob,
     WorkerHost,
 )
+from training.signals import live_run_started
 
 if TYPE_CHECKING:
     from training import engine, heat
@@ -460,12 +461,37 @@ class _TrainingReporter(_JobReporter):
 
 
 class _EvaluationReporter(_JobReporter):
+    def __init__(self, job: EvaluationJob, observer=None):
+        super().__init__(job, observer)
+        self.tick_fields = _live_tick_fields(job) if job.live else []
+
+    def on_tick(self, data: dict) -> None:
+        tick = _plain(data)
+        for fields in list(self.tick_fields):
+            try:
+                tick.update(fields(tick))
+            except Exception:  # what the room sees beside the frame must never end the run
+                logger.warning("live tick fields of %s failed: left out of its ticks", self.job, exc_info=True)
+                self.tick_fields.remove(fields)
+        self.publish("tick", tick)
+
     def on_episode(self, data: dict) -> None:
         result = _plain(data)
         job = self.job
         job.results = [old for old in job.results if old["trial"] != result["trial"]] + [result]
         job.save(update_fields=["results"])
         self.publish("episode", result)
+
+
+def _live_tick_fields(job: EvaluationJob) -> list:
+    """What the apps above add to a live run's ticks (training.signals.live_run_started's answers)."""
+    fields = []
+    for receiver, answer in live_run_started.send_robust(sender=EvaluationJob, job=job):
+        if isinstance(answer, Exception):
+            logger.error("live_run_started receiver %s failed for %s", receiver, job, exc_info=answer)
+        elif callable(answer):
+            fields.append(answer)
+    return fields
 
 
 def evaluation_run(job_id: int, *, worker: str | None = None, observer=None) -> EvaluationJob | None:
@@ -495,7 +521,7 @@ def _run_evaluation(job: EvaluationJob, observer=None) -> EvaluationJob | None:
                         "race_type": _race_type(job.race_type)},
             trials=job.trials, continuous=job.continuous, off_track_penalty=job.off_track_penalty,
             collision_penalty=job.collision_penalty, reward_factory=_reward_factory(model.reward_code),
-            env_factory=engine_options()["env_factory"])
+            env_factory=engine_options()["env_factory"], live=job.live)
         result = engine.evaluate(run, reporter)
     except Exception as error:
         return _run_failed(job, error, reporter, EVALUATION_TASK)

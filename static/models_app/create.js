@@ -1,5 +1,5 @@
-// Create / clone model wizard: shows the settings of the chosen race type and algorithm, edits fixed object
-// locations and a clone's action values (sent as JSON in hidden fields), and runs the reward editor (Ace,
+// Create / clone model wizard: shows the settings of the chosen algorithm (the race type's:
+// race_type_settings.js), edits fixed object locations and a clone's action values (sent as JSON in hidden fields), and runs the reward editor (Ace,
 // served locally) with examples, Reset and Validate (errors as Ace annotations and a list).
 // The server validates everything again when the form is submitted.
 (function () {
@@ -91,9 +91,7 @@
   // -- algorithm and vehicle ---------------------------------------------------------------------------
   function showSections() {
     var race = checked("race_type");
-    form.querySelectorAll("[data-show-race]").forEach(function (el) { el.hidden = el.dataset.showRace !== race; });
     var placement = checked("object_placement") || "random";
-    form.querySelectorAll("[data-show-placement]").forEach(function (el) { el.hidden = el.dataset.showPlacement !== placement; });
     var algorithm = checked("training_algorithm");
     form.querySelectorAll("[data-show-algorithm]").forEach(function (el) { el.hidden = el.dataset.showAlgorithm !== algorithm; });
     form.elements.num_episodes_between_training.disabled = algorithm === "sac";

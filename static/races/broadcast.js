@@ -1,12 +1,12 @@
 // Race day's broadcast (and the projector link): the run on track from its evaluation's frames and ticks
-// (the chase view with its top-down inset, lap, sim clock, sectors), the board and the queue from
-// the race-day state, re-read whenever the race's live socket says something changed.
+// (the chase view with its top-down inset, lap, sim clock, sectors: the server times and colours them,
+// races.timing.LiveSectors), the board and the queue from the race-day state, re-read whenever the race's
+// live socket says something changed.
 (function () {
   "use strict";
 
   var root = document.getElementById("broadcast");
   if (!root) { return; }
-  var SECTORS = 3;  // as races.timing.SECTORS
   var RECONNECT_MS = 2000;
   var frame = root.querySelector(".chase");
   var overlay = root.querySelector("[data-overlay]");
@@ -14,7 +14,6 @@
   var winner = root.querySelector("[data-winner]");
   var state = null;
   var highlight = null;
-  var lap = null;  // the lap being driven: {episode, last: [progress, time], crossed: [...]}
   var laps = [];   // this run's trial records (the evaluation's "episode" events)
 
   function field(name) { return root.querySelector('[data-field="' + name + '"]'); }
@@ -38,7 +37,7 @@
     var previousRun = state && state.current ? state.current.submission : null;
     state = data;
     var run = data.current;
-    if (!run || run.submission !== previousRun) { lap = null; laps = run ? run.laps.slice() : []; }
+    if (!run || run.submission !== previousRun) { laps = run ? run.laps.slice() : []; showSectors([]); }
     overlay.hidden = !run;
     idle.hidden = !!run;
     if (!run) { frame.hidden = true; }
@@ -88,39 +87,19 @@
     }
   }
 
-  // -- ticks: lap, clock, sectors ---------------------------------------------
-  function bestOf(list, index) { return list && list[index] !== undefined ? list[index] : null; }
-
-  function colour(time, index) {
-    // As races.timing.sector_colours: purple = the race's best, green = the racer's best, else yellow.
-    var raceBest = bestOf(state && state.race_best_sectors, index);
-    var ownBest = bestOf(state && state.current && state.current.personal_best_sectors, index);
-    if (raceBest === null || time <= raceBest) { return "purple"; }
-    if (ownBest === null || time <= ownBest) { return "green"; }
-    return "yellow";
+  // -- ticks: lap, clock, sectors (as the server timed and coloured them) ---------------------------
+  function showSectors(sectors) {
+    root.querySelectorAll("[data-sector]").forEach(function (li, index) {
+      var sector = sectors[index] || {};
+      var time = sector.time === null || sector.time === undefined ? "–" : sector.time.toFixed(3);
+      li.textContent = "S" + (index + 1) + " " + time;
+      li.className = sector.colour || "";
+    });
   }
 
   function onTick(tick) {
     root.dataset.ticks = String(Number(root.dataset.ticks) + 1);
-    if (!lap || lap.episode !== tick.episode) {
-      lap = { episode: tick.episode, last: [0, 0], crossed: [] };
-      root.querySelectorAll("[data-sector]").forEach(function (li, index) {
-        li.className = ""; li.textContent = "S" + (index + 1) + " –";
-      });
-    }
-    for (var index = lap.crossed.length; index < SECTORS; index += 1) {
-      var bound = 100 * (index + 1) / SECTORS;
-      if (tick.progress < bound) { break; }
-      var before = lap.last, span = tick.progress - before[0];
-      var at = span > 0 && before[0] < bound ? before[1] + (bound - before[0]) / span * (tick.sim_time - before[1])
-        : tick.sim_time;
-      var start = index ? lap.crossed[index - 1] : 0;
-      lap.crossed.push(at);
-      var li = root.querySelector('[data-sector="' + index + '"]');
-      li.textContent = "S" + (index + 1) + " " + (at - start).toFixed(3);
-      li.className = colour(at - start, index);
-    }
-    lap.last = [tick.progress, tick.sim_time];
+    showSectors(tick.sectors || []);
     text(field("lap"), tick.episode + " / " + (state ? state.max_laps : "?"));
     text(field("clock"), seconds(tick.sim_time));
     text(field("resets"), tick.reset_count + " / " + (state ? state.max_resets : "?"));

@@ -1,5 +1,5 @@
-// Create / edit / clone race: the racer's time zone (times are typed in it), and the settings of the chosen
-// race type. The server validates everything again.
+// Create / edit / clone race: the racer's time zone (times are typed in it); the race type's settings show as
+// chosen (models_app/race_type_settings.js). The server validates everything again.
 (function () {
   "use strict";
 
@@ -45,19 +45,5 @@
     return new Date(guess.getTime() - (shown - guess.getTime()));
   }
 
-  function checked(name) {
-    var input = form.querySelector("input[name='" + name + "']:checked");
-    return input ? input.value : "";
-  }
-
-  function showSections() {
-    var race = checked("race_type");
-    form.querySelectorAll("[data-show-race]").forEach(function (el) { el.hidden = el.dataset.showRace !== race; });
-    var placement = checked("object_placement") || "random";
-    form.querySelectorAll("[data-show-placement]").forEach(function (el) { el.hidden = el.dataset.showPlacement !== placement; });
-  }
-
-  form.addEventListener("change", showSections);
   useBrowserZone();
-  showSections();
 })();

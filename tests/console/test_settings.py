@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import clean_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +53,21 @@ def test_it_has_the_model_store_and_upload_limits(settings):
 def test_it_uses_redis_for_the_channel_layer_and_celery(settings):
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     assert settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://"))
+
+
+def test_an_idle_socket_outlives_the_channel_layers_blocking_read():
+    # channels_redis reads in 5 s blocking waits: a read timeout as short as that (redis-py 8's default) closed
+    # every socket that heard nothing for 5 s.
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def wait_idle():
+        channel = await layer.new_channel()
+        with pytest.raises(TimeoutError):  # asyncio's: nothing came, and nothing broke
+            await asyncio.wait_for(layer.receive(channel), timeout=layer.brpop_timeout + 2)
+
+    async_to_sync(wait_idle)()

@@ -22,6 +22,17 @@ def test_it_opens_the_wizard_with_the_console_defaults(owner_client):
     assert b"django_ace/ace/ace.js" in page.content
 
 
+def test_the_wizard_and_the_race_form_share_one_race_type_settings_partial(owner_client):
+    for url in (reverse("models:create"), reverse("races:create")):
+        page = owner_client.get(url)
+        assert "models_app/_race_type_settings.html" in [template.name for template in page.templates], url
+        content = page.content.decode()
+        assert content.count('data-show-race="HEAD_TO_BOT"') == 1 and "models_app/race_type_settings.js" in content
+    # Fixed object locations: the wizard edits its hidden JSON field in a table, the race form types them.
+    assert 'id="object-positions"' in owner_client.get(reverse("models:create")).content.decode()
+    assert 'id="object-positions"' not in owner_client.get(reverse("races:create")).content.decode()
+
+
 def test_it_creates_a_model_with_snapshots_and_its_folder(owner_client, owner, wizard):
     response = owner_client.post(reverse("models:create"), wizard)
     model = RLModel.objects.get(owner=owner, name="first-model")

@@ -63,6 +63,7 @@ def test_it_launches_one_run_at_a_time_and_stops_it(live_race, three_entries):
     ana.refresh_from_db()
     assert run is not None, ana.failure_reason
     assert run.pk == ana.pk and run.status == SubmissionStatus.RUNNING and run.evaluation.label == "Race: Race Day"
+    assert run.evaluation.live  # the room watches it: streamed in real time, a frame per step
     with pytest.raises(services.RaceError, match="on track"):
         services.live_launch(live_race)
     state = services.race_day_state(live_race)
@@ -85,8 +86,11 @@ def test_it_auto_launches_the_queue_and_declares_the_winner(live_race, three_ent
     first = services.live_current_run(live_race)
     assert first.pk == three_entries[0].pk
     listen = _listen(live_race.live_group)
-    job = worker.evaluation_run(first.evaluation.pk)
+    reports = []
+    job = worker.evaluation_run(first.evaluation.pk, observer=reports.append)
     assert job.status == JobStatus.COMPLETED, job.failure_reason
+    chase_frames = [p for p in reports if p.kind == "frame" and p.data["view"] == "chase"]
+    assert len(chase_frames) == sum(lap["steps"] for lap in job.results)  # one per sim step: 15 a second
     first.refresh_from_db()
     assert first.status == SubmissionStatus.COMPLETED
     assert len(first.laps) == 3 and all(len(lap["sectors"]) == 3 for lap in first.laps)
@@ -108,6 +112,41 @@ def test_it_auto_launches_the_queue_and_declares_the_winner(live_race, three_ent
     assert state["finished"] and state["winner"]["racer"] == "Ana"
     with pytest.raises(services.RaceError, match="finished"):
         services.live_launch(live_race)
+
+
+def test_a_live_runs_ticks_carry_its_sectors_timed_and_coloured_by_the_server(live_race, three_entries):
+    # Ben's recorded run holds the race's best sectors; Ana's run on track is timed against them.
+    ana, ben, _ = three_entries
+    ben.status, ben.laps = SubmissionStatus.COMPLETED, [
+        {"trial": 1, "status": "lap_complete", "sectors": [2.0, 9.0, 9.0]},
+        {"trial": 2, "status": "off_track", "sectors": [1.0, None, None]}]  # an unfinished lap sets no best
+    ben.save()
+    run = services.live_launch(live_race)
+    listen = _listen(run.evaluation.group)
+    reporter = worker._EvaluationReporter(run.evaluation)
+    for step in range(1, 31):  # 10 % of the lap a second: S1 of 3.333 s, S2 of 3.333 s
+        reporter.on_tick({"phase": "evaluation", "episode": 1, "sim_time": step / 4, "progress": 2.5 * step,
+                          "x": 0.0, "y": 0.0, "reset_count": 0, "off_track_count": 0})
+    reporter.close()
+    ticks = [payload for _, event, payload in listen() if event == "tick"]
+    assert len(ticks) == 30
+    assert ticks[0]["sectors"] == [{"time": None, "colour": None}] * 3
+    last = ticks[-1]["sectors"]
+    assert [sector["time"] for sector in last] == pytest.approx([3.333, 3.333, None], abs=0.001)
+    assert [sector["colour"] for sector in last] == ["green", "purple", None]  # Ana's first lap: her best
+
+
+def test_only_a_live_runs_ticks_carry_sectors(trained_rl_model):
+    from training import services as training
+
+    job = training.evaluation_start(trained_rl_model, track="quick_loop", enqueue=False)
+    listen = _listen(job.group)
+    reporter = worker._EvaluationReporter(job)
+    reporter.on_tick({"phase": "evaluation", "episode": 1, "sim_time": 0.1, "progress": 1.0, "x": 0.0, "y": 0.0,
+                      "reset_count": 0, "off_track_count": 0})
+    reporter.close()
+    assert [set(payload) for _, event, payload in listen() if event == "tick"] == [
+        {"phase", "episode", "sim_time", "progress", "x", "y", "reset_count", "off_track_count"}]
 
 
 def test_it_clears_the_board(live_race, three_entries):

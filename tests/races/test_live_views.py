@@ -88,6 +88,20 @@ def test_it_reorders_removes_and_requeues_from_the_control_page(live_race, owner
     assert owner_client.post(reverse("races:control_action", args=[live_race.pk, "nonsense"])).status_code == 404
 
 
+def test_it_says_when_the_run_on_track_waits_for_a_worker(live_race, owner_client, racer):
+    from tests.training.jobs_fixtures import make_model
+    from training.models import EvaluationJob, JobStatus
+
+    job = EvaluationJob.objects.create(model=make_model(racer), track="quick_loop", live=True)
+    make_entry(live_race, racer, status=SubmissionStatus.RUNNING, evaluation=job)
+    page = owner_client.get(reverse("races:control", args=[live_race.pk])).content.decode()
+    assert "waiting for a worker" in page
+    assert owner_client.get(reverse("races:live_state", args=[live_race.pk])).json()["current"]["waiting_for_worker"]
+    EvaluationJob.objects.filter(pk=job.pk).update(status=JobStatus.IN_PROGRESS)
+    page = owner_client.get(reverse("races:control", args=[live_race.pk])).content.decode()
+    assert "waiting for a worker" not in page and "in_progress" in page
+
+
 def test_it_declares_the_winner(live_race, owner_client, racer, owner):
     make_entry(live_race, racer, 61_000)
     make_entry(live_race, owner, 65_500)

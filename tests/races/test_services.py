@@ -63,6 +63,7 @@ def test_it_submits_an_evaluation_under_the_races_rules(race, owner, trained_rl_
     assert (job.track, job.track_reversed, job.trials, job.continuous, job.off_track_penalty) == \
         ("quick_loop", True, 4, True, 7.5)
     assert job.race_type == race.race_type and job.label == "Race: Spring Cup" and job.track_owner == owner
+    assert not job.live  # a community race's evaluation runs as fast as the worker can (a live run is watched)
     assert services.submission_queue_position(submission) == 1
 
 

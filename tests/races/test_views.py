@@ -281,6 +281,27 @@ def test_it_says_why_a_submission_is_refused(race, owner_client, rl_model, stran
     assert not Submission.objects.exists()
 
 
+def test_its_model_picker_lists_only_the_models_that_can_race(race, owner, owner_client, trained_rl_model,
+                                                               trained_model_folder):
+    make_model(owner, name="Untrained")  # no checkpoint yet
+    training = make_model(owner, name="Still-Training", status="TRAINING")
+    shutil.copytree(trained_model_folder, training.folder)  # its first checkpoints are in, it trains on
+    make_model(owner, name="From-Logs", logs_only_reason="Its weights are TensorFlow: logs only.")
+    page = owner_client.get(reverse("races:detail", args=[race.pk]))
+    assert list(page.context["form"].fields["model"].queryset) == [trained_rl_model]
+    content = page.content.decode()
+    picker = content[content.index("<select"):content.index("</select>")]
+    assert "Trained-Model" in picker and "Untrained" not in picker and "Still-Training" not in picker
+    assert "From-Logs" not in picker
+    refused = content[content.index('data-testid="models-refused"'):]
+    assert "3 of your models cannot race now" in refused
+    for reason in ("Untrained has no trained checkpoint", "Still-Training is training", "From-Logs was trained elsewhere"):
+        assert reason in refused
+    trained_rl_model.delete()
+    content = owner_client.get(reverse("races:detail", args=[race.pk])).content.decode()
+    assert "None of your models can race now" in content and "<select" not in content
+
+
 def test_it_lists_the_board_with_my_row_pinned_off_the_first_page(race, owner, owner_client):
     racers = [make_racer(f"fast{n}", f"Fast_{n:02d}") for n in range(55)]
     for number, fast in enumerate(racers):

@@ -13,6 +13,7 @@ import pytest
 import torch
 from deepracer.logs import DeepRacerLog
 
+from simulator.episode import STEP_SECONDS
 from tests.training.conftest import CORRIDOR, TINY, Recorder, metadata, tiny_run
 from tests.training.corridor_env import failing_reward_factory
 from training import artifacts
@@ -254,6 +255,33 @@ def test_it_evaluates_trials_with_metrics_trace_and_a_playable_video(trained_mod
     log = DeepRacerLog(str(model_dir))  # racers' notebooks find the evaluation too
     log.load_evaluation_trace()
     assert set(log.dataframe()["stream"]) == {result.timestamp}
+
+
+def test_a_live_evaluation_streams_a_frame_of_each_view_every_step_in_real_time(trained_model):
+    # A live race run is watched by a room: the sim's 15 Hz on the wall clock, one chase and one camera
+    # frame per step (the broadcast's 15 frames a second), whatever the machine could do faster.
+    model_dir, _, _ = trained_model
+    steps = 20
+    arrivals = []
+
+    def enough(progress):
+        if progress.kind == "tick":
+            arrivals.append((time.monotonic(), progress.data["sim_time"]))
+        return len(arrivals) >= steps
+
+    recorder = Recorder(stop_when=enough)
+    result = evaluate(EvaluationRun(model_dir=model_dir, env_factory=CORRIDOR, trials=1, video=False, live=True),
+                      recorder)
+    assert result.stopped and len(arrivals) == steps
+    kinds = [p.kind for p in recorder.progress if p.kind in ("frame", "tick")]
+    assert kinds == ["frame", "frame", "tick"] * steps
+    assert [f["view"] for f in recorder.of("frame")] == ["chase", "camera"] * steps
+    wall = arrivals[-1][0] - arrivals[0][0]
+    simulated = arrivals[-1][1] - arrivals[0][1]
+    assert simulated == pytest.approx((steps - 1) * STEP_SECONDS, abs=0.002)
+    # Unpaced, the corridor runs 20 steps in a few milliseconds; paced, only a slow first step (the steps
+    # wait for the clock before acting) makes the ticks' span shorter than the sim's.
+    assert wall >= simulated - 0.2
 
 
 def test_it_formats_lap_times_as_the_console_shows_them():

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.training.jobs_fixtures import make_model
 from training import queue, services
-from training.models import JobStatus, QuotaSettings, TrainingJob, WorkerHost
+from training.models import EvaluationJob, JobStatus, QuotaSettings, TrainingJob, WorkerHost
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +168,33 @@ def test_it_orders_the_places_by_when_each_racers_limit_lets_their_job_start(own
               for job in (five[1], b_next)]
     assert timedelta(minutes=4, seconds=55) < starts[0] <= timedelta(minutes=5, seconds=2)
     assert timedelta(minutes=59, seconds=55) < starts[1] <= timedelta(minutes=60, seconds=2)
+
+
+def test_a_live_race_run_takes_the_next_free_worker_past_the_queue_and_its_racers_limit(owner, stranger):
+    _limit(1)
+    WorkerHost.objects.create(name="training@a", hostname="a", seen_at=timezone.now())
+    a = _jobs(owner, 2, "A")
+    (b,) = _jobs(stranger, 1, "B")
+    running = queue.claim_next("w1")
+    assert running.pk == a[0].pk  # the owner is at their limit, the stranger's job waits for a worker
+    evaluation = EvaluationJob.objects.create(model=make_model(owner, name="Evaluated"), track="quick_loop")
+    live = EvaluationJob.objects.create(model=make_model(owner, name="On-Track"), track="quick_loop", live=True)
+    assert [job.pk for job in queue.fair_order()] == [live.pk, b.pk, a[1].pk, evaluation.pk]
+    assert services.job_place(live)["position"] == 1
+    assert queue.claim_next("w2").pk == live.pk, "the room waited behind the queue or the racer's limit"
+    # The live run does not count toward its racer's limit: their own jobs go on as before it.
+    _finish(running)
+    assert queue.claim_next("w1").pk == b.pk
+    assert queue.claim_next("w3").pk == a[1].pk
+
+
+def test_it_estimates_a_live_race_run_to_start_on_the_next_free_worker_whatever_its_racers_limit(owner):
+    _limit(1)
+    for name in "ab":
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    _jobs(owner, 1, "A")
+    queue.claim_next("training@a")  # the owner is at their limit for five minutes
+    live = EvaluationJob.objects.create(model=make_model(owner, name="On-Track"), track="quick_loop", live=True)
+    place = services.job_place(live)
+    assert place["position"] == 1
+    assert timezone.datetime.fromisoformat(place["estimated_start"]) - timezone.now() <= timedelta(seconds=2)
