@@ -1,8 +1,9 @@
 """A workshop room's load: `make run`'s launcher (embedded Redis, 2 training workers, the web server), two
 racers' models training, a few waiting, and N simulated racers browsing and polling as their pages do: the
 models list and their profile (pages), the models list's queue poll, the models API and their usage API
-(API), each racer one request a second on a kept-alive connection, as a browser makes them. One command,
-bounded (about 2 minutes; it gives up with a message past --budget seconds):
+(API), each racer one request a second on a kept-alive connection, as a browser makes them, each at a
+moment of its own within the second. One command, bounded (about 2 minutes; it gives up with a message
+past --budget seconds):
 
     .venv/bin/python bench/room_load.py [--racers 50] [--seconds 60] [--budget 170]
 
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -30,6 +32,8 @@ from bench.django_bench import load_average_line  # noqa: E402
 SETUP = """
 import json, django
 django.setup()
+from django.conf import settings
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # 50 accounts in seconds: sessions sign them in
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from tests.conftest import make_racer
@@ -52,6 +56,7 @@ PAGES = {"models list": "/models/", "profile": "/accounts/profile/"}
 API = {"queue poll": "/models/queue/", "models API": "/api/models/", "usage API": "/api/usage/"}
 ENDPOINTS = {**PAGES, **API}
 SEQUENTIAL_REQUESTS = 20  # per endpoint, by one racer alone
+ROOM_SEED = 14  # the racers' moments within a second: the same in every run
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -102,8 +107,9 @@ class Browser:
         self.reader = self.writer = None
 
 
-async def _browse(browser: Browser, until: float, times: dict, errors: list) -> None:
-    """The racer's round: each endpoint in turn, one request a second."""
+async def _browse(browser: Browser, offset: float, until: float, times: dict, errors: list) -> None:
+    """The racer's round: each endpoint in turn, one request a second, from ``offset`` seconds on."""
+    await asyncio.sleep(offset)
     while time.monotonic() < until:
         for name, path in ENDPOINTS.items():
             if time.monotonic() >= until:
@@ -149,7 +155,10 @@ async def _room(port: int, racers: list[dict], seconds: float, web_pid: int) -> 
     print(f"2. {len(racers)} racers for {seconds:g} s; before: {load_average_line()}", flush=True)
     cpu_before = _cpu_seconds(web_pid)
     until = time.monotonic() + seconds
-    await asyncio.gather(*(_browse(Browser(port, racer), until, times, errors) for racer in racers))
+    # Each racer's second starts at a moment of its own, as 50 browsers' timers do: racers in lockstep would
+    # send 50 requests in the same instant every second (a burst the server works through in half a second).
+    offsets = random.Random(ROOM_SEED).random
+    await asyncio.gather(*(_browse(Browser(port, racer), offsets(), until, times, errors) for racer in racers))
     return times, errors, _cpu_seconds(web_pid) - cpu_before
 
 
@@ -171,11 +180,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         console = LaunchedConsole(Path(folder), training_workers=2)
         try:
-            console.start()
+            console.start(timeout=left())
             racers = json.loads(console.django(SETUP.format(racers=arguments.racers)).strip().splitlines()[-1])
             jobs = [racer["job"] for racer in racers if "job" in racer]
             console.wait_for(lambda: all(console.job(job)["status"] == "IN_PROGRESS" for job in jobs), left(),
                              "both trainings running")
+            print(f"(a console, {len(racers)} racers and 2 trainings running after {time.monotonic() - started:.0f} s)")
             web = console.pid("daphne")
             asyncio.run(_sequential(console.port, racers[5], web))  # a racer with a model waiting in the queue
             times, errors, cpu = asyncio.run(_room(console.port, racers, arguments.seconds, web))

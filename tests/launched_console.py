@@ -93,14 +93,16 @@ class LaunchedConsole:
 
     # ------------------------------------------------------------------------------ the launcher
 
-    def start(self) -> "LaunchedConsole":
+    def start(self, timeout: float = START_SECONDS) -> "LaunchedConsole":
+        """Start the launcher; AssertionError unless its URL and its training workers are up within ``timeout``
+        seconds each."""
         self.output = []
         self.process = subprocess.Popen([sys.executable, "-m", "console.launcher", "run"], cwd=REPO, env=self.env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
-        self.wait_for(lambda: "press Ctrl-C to stop everything" in self.log(), START_SECONDS, "the console's URL")
+        self.wait_for(lambda: "press Ctrl-C to stop everything" in self.log(), timeout, "the console's URL")
         self.redis_url = re.search(r"\(Redis (redis://\S+);", self.log()).group(1)
-        self.wait_for(lambda: self.worker_ready(), START_SECONDS, "the training workers")
+        self.wait_for(lambda: self.worker_ready(), timeout, "the training workers")
         return self
 
     def _read_output(self, process: subprocess.Popen) -> None:

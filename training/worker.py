@@ -702,12 +702,30 @@ def _send_for_next_waiting() -> None:
 # -- workers on several machines: each says where it runs and what it runs -------------------------------------
 
 
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
 def worker_yield_cpu() -> int:
     """A worker that takes training jobs lowers its CPU priority by TRAINING_NICE (10 unless set; its env and
     reward processes inherit it): where pages are served from the same machine (`make run`), a room's
     requests come first and training takes the rest, slowing only while pages are served. Returns the
     worker's niceness."""
-    return os.nice(env_int("TRAINING_NICE", 10, minimum=0))
+    niceness = os.nice(env_int("TRAINING_NICE", 10, minimum=0))
+    _yield_as_a_session(niceness)
+    return niceness
+
+
+def _yield_as_a_session(niceness: int) -> None:
+    """Linux schedules each session as a group (autogroup, on by default outside containers' cgroups) and
+    a nice value orders processes within their group only: a worker in a session of its own (make run's
+    launcher starts every child in one) lowers its whole group. One started from a shell shares the shell's
+    session, which stays as it was."""
+    if os.getsid(0) != os.getpid() or not AUTOGROUP.exists():
+        return
+    try:
+        AUTOGROUP.write_text(str(niceness))
+    except OSError:  # an older kernel or a locked-down /proc: the process's own nice still orders its group
+        logger.info("could not lower the session's scheduling group", exc_info=True)
 
 
 def worker_register(name: str, queues: str = "") -> WorkerHost:
