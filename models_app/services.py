@@ -26,7 +26,7 @@ from models_app.tracks import resolve_track
 from simulator import spec
 from simulator.tracks import TrackError
 from training import quotas
-from training.services import model_history_import, training_start
+from training.services import heat_folders, model_history_import, training_start
 
 
 class ModelInvalid(ValueError):
@@ -211,7 +211,8 @@ def model_import(upload: Upload, *, owner, name: str, description: str = "") -> 
 
 
 def model_delete(model: RLModel):
-    folders = (model.folder, model.analysis_cache)
+    # Its heat jobs go with it (cascade), so their replays and traces do too.
+    folders = (model.folder, model.analysis_cache, *heat_folders(model))
     model.delete()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from races.models import Participant, Race, Submission
+from races.models import Heat, Participant, Race, Submission
 
 
 @admin.register(Race)
@@ -22,3 +22,11 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ("race", "participant", "model_name", "status", "ranking_ms", "submitted_at")
     list_filter = ("status",)
     readonly_fields = ("evaluation", "laps")
+
+
+@admin.register(Heat)
+class HeatAdmin(admin.ModelAdmin):
+    list_display = ("race", "number", "round", "slot", "status", "winner", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("race__name",)
+    readonly_fields = ("job", "result", "first", "second", "winner")

@@ -6,6 +6,6 @@ class RacesConfig(AppConfig):
     verbose_name = "Community races"
 
     def ready(self):
-        # The training app announces finished evaluations without knowing who listens (the arrows point
+        # The training app announces finished evaluations and heats without knowing who listens (the arrows point
         # down); a race submission's result is recorded in this one receiver.
         from races import receivers  # noqa: F401

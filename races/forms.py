@@ -12,17 +12,30 @@ from common.roles import RACE_FACILITATOR, has_role, is_admin
 from models_app import race_types
 from models_app.models import DIRECTION_LABELS, RLModel
 from models_app.tracks import track_options
-from races import ranking
+from races import brackets, ranking
 from races.models import (
+    HEAT_LAPS_DEFAULT,
+    HEAT_SECONDS_DEFAULT,
     MAX_DESCRIPTION,
+    MAX_HEAT_LAPS,
+    MAX_HEAT_SECONDS,
     MAX_NAME,
     MAX_RESETS_DEFAULT,
     MAX_RESETS_LIMIT,
     MAX_SUBMISSIONS_LIMIT,
+    MIN_HEAT_SECONDS,
     MIN_LAPS_LIMIT,
     Race,
+    Submission,
 )
-from races.rules import AFTER_OPENING_FIELDS, checked_race_type, laps_errors, window_errors
+from races.rules import (
+    AFTER_OPENING_FIELDS,
+    HEAD_TO_MODEL,
+    RACE_TYPES,
+    checked_race_type,
+    laps_errors,
+    window_errors,
+)
 from simulator.spec import MAX_TRIALS, MIN_TRIALS
 from training.services import MAX_PENALTY_SECONDS
 
@@ -57,7 +70,7 @@ class RaceForm(forms.Form):
     track = forms.ChoiceField(widget=forms.RadioSelect, initial=DEFAULT_TRACK)
     direction = forms.ChoiceField(choices=DIRECTION_LABELS.items(), widget=forms.RadioSelect,
                                   initial="counterclockwise", label="Direction")
-    race_type = forms.ChoiceField(choices=race_types.RACE_TYPES.items(), widget=forms.RadioSelect,
+    race_type = forms.ChoiceField(choices=RACE_TYPES.items(), widget=forms.RadioSelect,
                                   initial=race_types.TIME_TRIAL, label="Race type")
     object_count = forms.IntegerField(min_value=1, max_value=6, initial=3, required=False,
                                       label="Number of objects", help_text="1 to 6 boxes.")
@@ -71,6 +84,13 @@ class RaceForm(forms.Form):
     bot_speed = forms.FloatField(min_value=0.2, max_value=6.0, initial=0.5, required=False,
                                  label="Bot car speed (m/s)", help_text="0.2 to 6 m/s.")
     bot_lane_changes = forms.BooleanField(required=False, label="Bot cars change lanes (every 3–5 s)")
+    heat_laps = forms.IntegerField(min_value=1, max_value=MAX_HEAT_LAPS, initial=HEAT_LAPS_DEFAULT, required=False,
+                                   label="Laps of a heat", help_text=f"1 to {MAX_HEAT_LAPS}: the first car to "
+                                                                     f"drive them wins.")
+    heat_seconds = forms.IntegerField(min_value=MIN_HEAT_SECONDS, max_value=MAX_HEAT_SECONDS,
+                                      initial=HEAT_SECONDS_DEFAULT, required=False, label="Time limit of a heat (s)",
+                                      help_text=f"{MIN_HEAT_SECONDS} to {MAX_HEAT_SECONDS} s on the sim clock: "
+                                                f"then the car further along wins.")
     ranking_method = forms.ChoiceField(choices=ranking.RANKING_METHODS.items(), widget=forms.RadioSelect,
                                        initial=ranking.BEST_LAP_TIME, label="Ranking method")
     min_laps = forms.IntegerField(min_value=MIN_LAPS_LIMIT, max_value=MAX_TRIALS, initial=1, label="Minimum laps",
@@ -180,6 +200,11 @@ class RaceForm(forms.Form):
             elif kind == race_types.HEAD_TO_BOT:
                 candidate = {"race_type": kind, "bot_count": data.get("bot_count"), "bot_speed": data.get("bot_speed"),
                              "bot_lane_changes": bool(data.get("bot_lane_changes"))}
+            elif kind == HEAD_TO_MODEL:
+                candidate = {"race_type": kind}
+                for name in ("heat_laps", "heat_seconds"):
+                    if data.get(name) is None and not self.has_error(name):
+                        self.add_error(name, "Required for a head-to-model race.")
             else:
                 candidate = {"race_type": race_types.TIME_TRIAL}
             data["race_type_config"] = checked_race_type(candidate)
@@ -209,6 +234,8 @@ class RaceForm(forms.Form):
             race.is_live = bool(data.get("is_live"))
             if race.is_live:
                 race.event_at, race.max_resets = data["event_at"], data["max_resets"]
+            if race.is_head_to_model:
+                race.heat_laps, race.heat_seconds = data["heat_laps"], data["heat_seconds"]
         race.save()
         return race
 
@@ -253,6 +280,7 @@ def initial_from_race(race: Race, keep_window: bool = False) -> dict:
         "collision_penalty": race.collision_penalty, "max_submissions": race.max_submissions,
         "is_open": "true" if race.is_open else "false",
         "is_live": race.is_live, "max_resets": race.max_resets,
+        "heat_laps": race.heat_laps, "heat_seconds": race.heat_seconds,
     }
     if race.is_live and race.event_at is not None:
         event_at = race.event_at if keep_window else opens
@@ -287,3 +315,38 @@ class EnterRaceForm(forms.Form):
         if offered is not None:
             models = models.filter(pk__in=[model.pk for model in offered])
         self.fields["model"].queryset = models.order_by("name")
+
+
+# ------------------------------------------------------------------------------------------- heats
+
+
+class EntryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, entry):
+        rank = f"{entry.rank}. " if getattr(entry, "rank", None) else ""
+        time = entry.ranking_time or f"{entry.laps_completed} laps"
+        return f"{rank}{entry.racer_name} · {entry.model_name} · {time}"
+
+
+class HeatPairForm(forms.Form):
+    """Two entries of the board for a heat: each racer's best entry, in board order."""
+
+    first = EntryChoiceField(queryset=None, label="Car 1 (on the line)", empty_label="Pick an entry")
+    second = EntryChoiceField(queryset=None, label="Car 2", empty_label="Pick an entry")
+
+    def __init__(self, *args, race: Race, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("first", "second"):
+            self.fields[name].queryset = Submission.objects.leaderboard(race)
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("first"), data.get("second")
+        if first is not None and second is not None and first.participant_id == second.participant_id:
+            self.add_error("second", "A heat is between two racers: pick an entry of another racer.")
+        return data
+
+
+class BracketSeedForm(forms.Form):
+    size = forms.TypedChoiceField(choices=[(size, f"{size} entries") for size in brackets.SIZES], coerce=int,
+                                  initial=brackets.SIZES[1], label="Bracket of",
+                                  help_text="The leaderboard's first entries, seeded 1v8, 4v5, 2v7, 3v6 ...")

@@ -15,12 +15,15 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from models_app import race_types
-from races import ranking
+from races import brackets, ranking, rules
 
 MAX_NAME, MAX_DESCRIPTION = 64, 1000
 MIN_LAPS_LIMIT = 1
 MAX_SUBMISSIONS_LIMIT = 100
 MAX_RESETS_DEFAULT, MAX_RESETS_LIMIT = 3, 100
+# Head-to-model heats: laps to win and the sim-clock limit after which the car further along wins.
+HEAT_LAPS_DEFAULT, MAX_HEAT_LAPS = 1, 5
+HEAT_SECONDS_DEFAULT, MIN_HEAT_SECONDS, MAX_HEAT_SECONDS = 180, 10, 600
 INVITE_TOKEN_BYTES = 24  # 32 URL-safe characters: unguessable
 
 
@@ -67,7 +70,8 @@ class Race(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", help_text="the organiser's, for pages without JS")
     track = models.CharField(max_length=64, help_text="a built-in track's slug or the organiser's user-<id>")
     track_reversed = models.BooleanField(default=False)
-    race_type = models.JSONField(default=dict, help_text="the env's race_type dict (models_app.race_types)")
+    race_type = models.JSONField(default=dict, help_text="the env's race_type dict (models_app.race_types), or "
+                                                         "head-to-model (races.rules)")
     ranking_method = models.CharField(max_length=16, choices=ranking.RANKING_METHODS.items(),
                                       default=ranking.BEST_LAP_TIME)
     min_laps = models.PositiveSmallIntegerField(default=1)
@@ -88,6 +92,12 @@ class Race(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, help_text="the facilitator declared the end")
     broadcast_token = models.CharField(max_length=64, unique=True, default=new_invite_token,
                                        help_text="the read-only broadcast link (a projector)")
+    # Head-to-model races (race_type HEAD_TO_MODEL): the heats' rules.
+    heat_laps = models.PositiveSmallIntegerField(default=HEAT_LAPS_DEFAULT,
+                                                 help_text="head-to-model: the first car to drive these laps wins")
+    heat_seconds = models.PositiveSmallIntegerField(
+        default=HEAT_SECONDS_DEFAULT, help_text="head-to-model: a heat's sim-time limit (then the car further along "
+                                                "wins)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,7 +141,21 @@ class Race(models.Model):
 
     @property
     def race_type_label(self) -> str:
-        return race_types.describe(self.race_type or {})
+        return rules.describe_race_type(self.race_type)
+
+    @property
+    def is_head_to_model(self) -> bool:
+        return self.race_type_name == rules.HEAD_TO_MODEL
+
+    @property
+    def env_race_type(self) -> dict:
+        """The race type the env drives each run and heat under."""
+        return rules.env_race_type(self.race_type)
+
+    @property
+    def heat_rules_label(self) -> str:
+        laps = f"{self.heat_laps} lap{'s' if self.heat_laps != 1 else ''}"
+        return f"First to finish {laps} wins; after {self.heat_seconds} s the car further along wins"
 
     @property
     def ranking_label(self) -> str:
@@ -165,6 +189,13 @@ class Race(models.Model):
         from common.roles import RACE_FACILITATOR, has_role
 
         return self.is_live and (self.is_managed_by(user) or has_role(user, RACE_FACILITATOR))
+
+    def runs_heats(self, user) -> bool:
+        """Who pairs entries, seeds the bracket and starts heats: race day's crew in a live race, the
+        organiser (and admins) otherwise."""
+        if not self.is_head_to_model:
+            return False
+        return self.is_run_by(user) if self.is_live else self.is_managed_by(user)
 
     @property
     def live_group(self) -> str:
@@ -351,3 +382,163 @@ class Submission(models.Model):
         self.crash_count = score.crash_count
         self.penalty_seconds = score.penalty_seconds
         self.reset_count = score.reset_count
+
+    @property
+    def queue_key(self) -> str:
+        """The run's key in a live race's queue, which holds runs and heats (races.services.live_queue)."""
+        return f"run:{self.pk}"
+
+    @property
+    def racer_display(self) -> str:
+        profile = getattr(self.participant.user, "racer", None)
+        return getattr(profile, "racer_name", "") or self.participant.user.get_username()
+
+
+# ---------------------------------------------------------------------------------------- head-to-model
+
+
+class HeatStatus(models.TextChoices):
+    WAITING = "WAITING", "Waiting for the earlier heats"  # a later bracket round: its racers are not known yet
+    READY = "READY", "Ready to start"
+    QUEUED = "QUEUED", "In the race-day queue"
+    RUNNING = "RUNNING", "On track"  # its heat job is queued for a worker or racing
+    COMPLETED = "COMPLETED", "Finished"
+    FAILED = "FAILED", "Failed"
+
+
+# Who the pages name in a heat: the entries' racers and the winner, in one query with the heat.
+HEAT_RELATIONS = ("race", "job", "first__participant__user__racer", "second__participant__user__racer",
+                  "winner__participant__user__racer")
+
+
+class HeatQuerySet(models.QuerySet):
+    def for_pages(self):
+        return self.select_related(*HEAT_RELATIONS)
+
+    def of_bracket(self, race):
+        return self.filter(race=race, round__isnull=False).order_by("round", "slot")
+
+    def paired_by_hand(self, race):
+        return self.filter(race=race, round__isnull=True).order_by("number")
+
+    def final_of(self, race):
+        """The bracket's final (the heat of the last round), or None."""
+        return self.of_bracket(race).order_by("-round").first()
+
+
+class Heat(models.Model):
+    """Two entries of a head-to-model race on the track at once (training's HeatJob runs it). A bracket's
+    heats are created when it is seeded, later rounds empty until the winners of the earlier heats advance
+    into them; heats paired by hand have no round."""
+
+    race = models.ForeignKey(Race, on_delete=models.CASCADE, related_name="heats")
+    number = models.PositiveIntegerField(help_text="1, 2, ... in the race, in order of creation")
+    bracket_size = models.PositiveSmallIntegerField(null=True, blank=True, help_text="4, 8 or 16; none: by hand")
+    round = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 = the bracket's first round")
+    slot = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1, 2, ... top to bottom in its round")
+    # The two entries in grid order (car 0, car 1): completed submissions, each a racer and a model.
+    first = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    first_seed = models.PositiveSmallIntegerField(null=True, blank=True)
+    second_seed = models.PositiveSmallIntegerField(null=True, blank=True)
+    job = models.OneToOneField("training.HeatJob", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="race_heat")
+    status = models.CharField(max_length=16, choices=HeatStatus.choices, default=HeatStatus.READY)
+    failure_reason = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="the heat job's result, kept with the heat")
+    winner = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    queue_order = models.PositiveIntegerField(default=0, help_text="place in a live race's queue (smallest first)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = HeatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["race", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["race", "number"], name="one_heat_number_per_race"),
+            models.UniqueConstraint(fields=["race", "round", "slot"], condition=Q(round__isnull=False),
+                                    name="one_heat_per_bracket_slot"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} of {self.race_id}"
+
+    @property
+    def name(self) -> str:
+        if self.round is None:
+            return f"Heat {self.number}"
+        return brackets.heat_name(self.bracket_size, self.round, self.slot)
+
+    @property
+    def label(self) -> str:
+        """What the heat job is called where its racers see it."""
+        return f"{self.name} of {self.race.name}"
+
+    @property
+    def group(self) -> str:
+        """The channel-layer group of the heat's page (started, finished)."""
+        return f"race.{self.race_id}.heat.{self.pk}"
+
+    @property
+    def queue_key(self) -> str:
+        return f"heat:{self.pk}"
+
+    @property
+    def entries(self) -> list[Submission | None]:
+        return [self.first, self.second]
+
+    @property
+    def is_paired(self) -> bool:
+        return self.first_id is not None and self.second_id is not None
+
+    @property
+    def is_draw(self) -> bool:
+        """Finished without a winner: neither car finished and both got equally far (re-run it)."""
+        return self.status == HeatStatus.COMPLETED and self.winner_id is None
+
+    @property
+    def may_run_again(self) -> bool:
+        return self.status == HeatStatus.FAILED or self.is_draw
+
+    @property
+    def decided_by(self) -> str:
+        return self.result.get("decided_by", "")
+
+    @property
+    def decided_label(self) -> str:
+        """How the heat was decided, as its page says it."""
+        if self.status != HeatStatus.COMPLETED:
+            return ""
+        if self.winner_id is None:
+            return "A draw: neither car finished and both got equally far. Run it again."
+        if self.decided_by == "finish":
+            laps = self.race.heat_laps
+            return f"First across the line after {laps} lap{'s' if laps != 1 else ''}."
+        if self.decided_by == "all_out":
+            return "Both cars were out of the race: the winner got further."
+        seconds = self.result.get("sim_seconds")
+        limit = f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
+        return f"Time limit{limit}: neither car finished, the winner was further along."
+
+    def cars(self) -> list[dict]:
+        """Each car's result (the heat job's) with its entry, in grid order; [] before the heat finished."""
+        cars = self.result.get("cars") or []
+        return [{**car, "entry": entry, "won": entry is not None and entry.pk == self.winner_id,
+                 "laps_shown": [_seconds_shown(time) for time in car.get("lap_times") or []],
+                 "total_shown": _seconds_shown(car.get("total_time")),
+                 "laps_driven": (car.get("progress") or 0) / 100}  # progress: % of a lap, 100 per lap
+                for car, entry in zip(cars, self.entries, strict=False)]
+
+    def record(self, result: dict) -> None:
+        """Keep the finished heat job's result and its winner (saved by the caller)."""
+        self.result = result
+        winner = result.get("winner")
+        self.winner = self.entries[winner] if winner in (0, 1) else None
+
+
+def _seconds_shown(seconds) -> str:
+    """A heat's time in seconds as the console shows lap times (MM:SS.mmm); "" for none."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return ""
+    return ranking.format_ms(round(seconds * 1000))

@@ -24,9 +24,33 @@ def laps_errors(minimum, maximum) -> dict[str, str]:
     return {}
 
 
+# Head-to-model is a race type of races only: models train as time trials, object avoidance or head-to-bot;
+# in a head-to-model race every entry qualifies alone as a time trial (the leaderboard), and heats put two
+# entries on the track together (races.services, training's HeatJob).
+HEAD_TO_MODEL = "HEAD_TO_MODEL"
+RACE_TYPES = {**race_types.RACE_TYPES, HEAD_TO_MODEL: "Head-to-model"}
+
+
 def checked_race_type(candidate) -> dict:
-    """The env's race_type dict, checked (raises models_app.race_types.RaceTypeError with field errors)."""
+    """A race's race_type dict, checked: the env's (models_app.race_types) or head-to-model (raises
+    models_app.race_types.RaceTypeError with field errors)."""
+    if isinstance(candidate, dict) and candidate.get("race_type") == HEAD_TO_MODEL:
+        return {"race_type": HEAD_TO_MODEL}
     return race_types.check_race_type(candidate)
+
+
+def env_race_type(race_type: dict) -> dict:
+    """The env's race_type for a race's solo runs and heats: head-to-model races are time trials (the other
+    car is the only thing on the track)."""
+    if (race_type or {}).get("race_type") == HEAD_TO_MODEL:
+        return {"race_type": race_types.TIME_TRIAL}
+    return race_type or {}
+
+
+def describe_race_type(race_type: dict) -> str:
+    if (race_type or {}).get("race_type") == HEAD_TO_MODEL:
+        return RACE_TYPES[HEAD_TO_MODEL]
+    return race_types.describe(race_type or {})
 
 
 # What may change once the race has opened: nothing that could change a ranking.

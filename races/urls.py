@@ -1,6 +1,6 @@
 from django.urls import path
 
-from races import live_views, views
+from races import heat_views, live_views, views
 
 app_name = "races"
 
@@ -19,6 +19,16 @@ urlpatterns = [
     path("<uuid:race_id>/control/<slug:action>/", live_views.control_action, name="control_action"),
     path("<uuid:race_id>/control/runs/<int:submission_id>/<slug:action>/", live_views.run_action,
          name="run_action"),
+    path("<uuid:race_id>/control/heats/<int:heat_id>/<slug:action>/", live_views.heat_queue_action,
+         name="heat_queue_action"),
+    path("<uuid:race_id>/heats/", heat_views.race_heats, name="heats"),
+    path("<uuid:race_id>/heats/pair/", heat_views.heat_pair, name="heat_pair"),
+    path("<uuid:race_id>/heats/seed/", heat_views.bracket_seed, name="bracket_seed"),
+    path("<uuid:race_id>/heats/discard-bracket/", heat_views.bracket_discard, name="bracket_discard"),
+    path("<uuid:race_id>/heats/start/", heat_views.heats_start, name="heats_start"),
+    path("<uuid:race_id>/heats/<int:heat_id>/", heat_views.heat_detail, name="heat"),
+    path("<uuid:race_id>/heats/<int:heat_id>/video.mp4", heat_views.heat_video, name="heat_video"),
+    path("<uuid:race_id>/heats/<int:heat_id>/<slug:action>/", heat_views.heat_action, name="heat_action"),
     path("<uuid:race_id>/board/", views.race_board, name="board"),
     path("<uuid:race_id>/edit/", views.race_edit, name="edit"),
     path("<uuid:race_id>/clone/", views.race_clone, name="clone"),

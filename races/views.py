@@ -145,8 +145,9 @@ def board_context(request, race: Race) -> dict:
                        .select_related("evaluation"))
     for submission in submissions:
         submission.queue_position = services.submission_queue_position(submission)
+    heats = services.racer_heats(race, request.user) if race.is_head_to_model else []
     return {"race": race, "page": page, "rows": rows, "pinned": pinned, "viewer_id": request.user.pk,
-            "submissions": submissions, "managed": race.is_managed_by(request.user)}
+            "submissions": submissions, "my_heats": heats, "managed": race.is_managed_by(request.user)}
 
 
 @login_required
@@ -166,6 +167,7 @@ def race_detail(request, race_id):
         if managed else [],
         "track_svg": _track_svg(race),
         "runs_race_day": race.is_run_by(request.user),
+        "champion": services.bracket_champion(race) if race.is_head_to_model else None,
     })
     return render(request, "races/detail.html", context)
 

@@ -8,9 +8,9 @@ turns the reports into broadcasts and the result into the HeatJob row.
 What it leaves in the heat's folder: the replay (artifacts.HEAT_VIDEO: both chase views side by side under
 a caption with the names, laps and times, one frame per step: it plays in sim real time) and each car's
 sim trace (artifacts.heat_simtrace_name: SPEC 5.2 rows, one "episode" per lap). What it reports while it
-runs: "frame" (each car's chase view, and the track map with both cars: ``car`` None, ``view`` "top") and
-"tick" (both cars' laps, times and the gap: H2M_INTERFACE.md) at most STREAM_FPS times a second of wall
-clock (the map MAP_FPS times), "log" lines, and a "status" heartbeat every second (each report is a chance to stop).
+runs: "frame" (each car's chase view, which carries the track map with both cars as an inset: a separate
+map frame overlapped the views on a projector) and "tick" (both cars' laps, times and the gap:
+H2M_INTERFACE.md) at most STREAM_FPS times a second of wall clock, "log" lines, and a "status" heartbeat every second (each report is a chance to stop).
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from training.engine import Progress
 from training.rollout_worker import VideoWriter, encode_jpeg
 
 STREAM_FPS = 15  # live frames and ticks per second of wall clock, at most (a broadcast's frame rate)
-# The track map moves slowly, and each chase view carries one inset: it is sent less often, to spare the
-# channel layer (each frame goes to every open page).
-MAP_FPS = 5
 STATUS_INTERVAL = 1.0  # s between heartbeats
 CAPTION_HEIGHT = 44  # px of the replay's caption bar above the two chase views
 CAPTION_FONT_SIZE = 18
@@ -156,7 +153,7 @@ class _Heat:
         self.colours = [_hex(colour) for colour in self.race.world.colours]
         self.names = [car.model_name or f"Car {i + 1}" for i, car in enumerate(run.cars)]
         self.font = ImageFont.load_default(size=CAPTION_FONT_SIZE)
-        self.last_frame = self.last_status = self.last_map = 0.0
+        self.last_frame = self.last_status = 0.0
 
     def report(self, kind: str, **data) -> None:
         if self._report(Progress(kind, data)) is False:
@@ -229,9 +226,6 @@ class _Heat:
             self.last_frame = self.last_status = now
             for car, chase in enumerate(chases):
                 self.report("frame", car=car, view="chase", jpeg=encode_jpeg(chase))
-            if now - self.last_map >= 1.0 / MAP_FPS:
-                self.last_map = now
-                self.report("frame", car=None, view="top", jpeg=encode_jpeg(self.race.render_map()))
             self.report("tick", **self._tick(infos))
 
     def _tick(self, infos: list[dict]) -> dict:

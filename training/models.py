@@ -405,6 +405,8 @@ class HeatJob(Job):
     off_track_penalty = models.FloatField(default=5.0)
     collision_penalty = models.FloatField(default=5.0)
     max_seconds = models.FloatField(default=180.0, help_text="time limit of the heat on the sim clock")
+    live = models.BooleanField(default=False, help_text="a live race's heat: a room watches it, so it goes "
+                                                        "first in the fair queue")
     result = models.JSONField(default=dict, blank=True, help_text="winner and both cars' figures; {} until completed")
     video = models.CharField(max_length=300, blank=True, help_text="replay MP4, relative to the heat's folder")
 

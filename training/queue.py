@@ -8,7 +8,7 @@ the fewest jobs running, then the one served longest ago. A racer runs at most
 ``QuotaSettings.concurrent_jobs`` jobs at once; a job over that limit waits, and the worker that ends the
 racer's running job sends the message that picks it up (``training.worker``). A failed job or a dead
 worker never blocks the others: the recovery sweep requeues a dead worker's job at its place in the queue.
-A live race run (EvaluationJob.live: a room watches it) goes before every other job, to the next free
+A live race run or heat (EvaluationJob.live, HeatJob.live: a room watches it) goes before every other job, to the next free
 worker, and neither waits for nor counts toward its racer's limit.
 """
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Q
 
 from models_app.race_types import RaceTypeError, check_race_type
 from simulator.spec import MAX_TRAINING_MINUTES, MAX_TRIALS, MIN_TRIALS
@@ -303,11 +304,12 @@ def job_active_for(model):
 def heat_start(*, requested_by, model, opponent, track: str, track_owner=None, track_reversed: bool = False,
                race_type: dict | None = None, laps: int = 1, continuous: bool = True,
                off_track_penalty: float = 5.0, collision_penalty: float = 5.0, max_seconds: float = 180.0,
-               label: str = "", enqueue: bool = True) -> HeatJob:
+               label: str = "", live: bool = False, enqueue: bool = True) -> HeatJob:
     """Queue a head-to-model heat: ``model`` (car 0) and ``opponent`` (car 1) race on one track, each
     driven by its best checkpoint, first across the line after ``laps`` laps wins (or the one further
     along after ``max_seconds`` of sim time). It is ``requested_by``'s job (a race organiser's) in the fair
     queue, and its compute time counts against their quota; the models' own jobs are not affected.
+    ``live``: a live race's heat, which a room watches: it takes the next free worker, like a live run.
 
     ``track_owner``: the user whose imported track ``track`` names (default: ``requested_by``); the caller
     has checked that the racers may drive it. Raises JobError with the reason when a setting is wrong."""
@@ -335,7 +337,7 @@ def heat_start(*, requested_by, model, opponent, track: str, track_owner=None, t
             model=model, opponent=opponent, requested_by=requested_by, track=track, track_owner=track_owner,
             track_reversed=bool(track_reversed), race_type=race_type, laps=laps, continuous=bool(continuous),
             off_track_penalty=float(off_track_penalty), collision_penalty=float(collision_penalty),
-            max_seconds=float(max_seconds), label=str(label)[:120])
+            max_seconds=float(max_seconds), label=str(label)[:120], live=bool(live))
         if enqueue:
             transaction.on_commit(functools.partial(_enqueue_heat, job.pk))
     return job
@@ -373,6 +375,11 @@ def _whole_number(value, name: str) -> int:
 def _enqueue_heat(job_id: int) -> None:
     tasks.run_heat_job.delay(job_id)
     queue.broadcast_places()
+
+
+def heat_folders(model) -> list[Path]:
+    """The folders (replays, traces) of the heats a model raced in: its heat jobs go when it is deleted."""
+    return [job.folder for job in HeatJob.objects.filter(Q(model=model) | Q(opponent=model)).only("pk")]
 
 
 def heat_stop(job: HeatJob) -> HeatJob:

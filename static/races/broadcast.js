@@ -1,7 +1,8 @@
 // Race day's broadcast (and the projector link): the run on track from its evaluation's frames and ticks
 // (the chase view with its top-down inset, lap, sim clock, sectors: the server times and colours them,
-// races.timing.LiveSectors), the board and the queue from the race-day state, re-read whenever the race's
-// live socket says something changed.
+// races.timing.LiveSectors), or a head-to-model heat from its job's (both cars, both names, the gap:
+// heat_live.js); the board and the queue from the race-day state, re-read whenever the race's live socket
+// says something changed.
 (function () {
   "use strict";
 
@@ -12,6 +13,9 @@
   var overlay = root.querySelector("[data-overlay]");
   var idle = root.querySelector("[data-idle]");
   var winner = root.querySelector("[data-winner]");
+  var heatMode = root.querySelector("[data-heat-mode]");
+  var heat = window.HeatLive.attach(heatMode.querySelector("[data-heat-stage]"), root);
+  var lastHeat = root.querySelector("[data-last-heat]");
   var state = null;
   var highlight = null;
   var laps = [];   // this run's trial records (the evaluation's "episode" events)
@@ -33,14 +37,34 @@
       .then(function (data) { if (data) { showState(data); } });
   }
 
+  function currentKey(data) {
+    return data && data.current ? data.current.kind + ":" + (data.current.submission || data.current.heat) : null;
+  }
+
   function showState(data) {
-    var previousRun = state && state.current ? state.current.submission : null;
+    var previous = currentKey(state);
     state = data;
-    var run = data.current;
-    if (!run || run.submission !== previousRun) { laps = run ? run.laps.slice() : []; showSectors([]); }
+    var current = data.current;
+    var isHeat = !!current && current.kind === "heat";
+    var run = isHeat ? null : current;
+    if (currentKey(data) !== previous) {
+      laps = run ? run.laps.slice() : [];
+      showSectors([]);
+      heat.reset();
+    }
     overlay.hidden = !run;
-    idle.hidden = !!run;
+    heatMode.hidden = !isHeat;
+    idle.hidden = !!current;
     if (!run) { frame.hidden = true; }
+    if (isHeat) {
+      text(field("heat-name"), current.name);
+      heat.setCars(current.cars.map(function (car) { return car.racer; }), current.laps);
+    }
+    lastHeat.hidden = !data.last_heat;
+    if (data.last_heat) {
+      text(field("last-heat"), data.last_heat.name + ": " + (data.last_heat.winner ? data.last_heat.winner + " wins"
+        : data.last_heat.racers.join(" vs ") + ", a draw"));
+    }
     if (run) {
       text(field("racer"), run.racer);
       text(field("model"), run.model);
@@ -98,6 +122,7 @@
   }
 
   function onTick(tick) {
+    if (tick.cars) { heat.tick(tick); return; }  // a heat's tick: both cars
     root.dataset.ticks = String(Number(root.dataset.ticks) + 1);
     showSectors(tick.sectors || []);
     text(field("lap"), tick.episode + " / " + (state ? state.max_laps : "?"));
@@ -106,6 +131,7 @@
   }
 
   function onFrame(payload) {
+    if ("car" in payload) { heat.frame(payload); return; }  // a heat's frame: one car's, or the top view
     if (payload.view !== "chase") { return; }
     frame.src = "data:image/jpeg;base64," + payload.jpeg;
     frame.hidden = false;
@@ -119,7 +145,7 @@
       laps = laps.filter(function (r) { return r.trial !== record.trial; }).concat([record]);
       showLaps();
     },
-    run_finished: function (payload) { highlight = payload.submission; loadState(); },
+    run_finished: function (payload) { highlight = payload.submission || null; loadState(); },
     queue: loadState, finished: loadState, board: loadState, status: function () {}
   };
 

@@ -1,4 +1,4 @@
-// The facilitator's control page: drag a queued run to reorder (the new order is posted, then the page is
+// The facilitator's control page: drag a queued run or heat to reorder (the new order is posted, then the page is
 // read again), and the page follows race day: when the live socket says the queue or the run changed,
 // it reloads (the server renders the queue and the buttons).
 (function () {
@@ -25,7 +25,7 @@
     });
     list.addEventListener("drop", function (event) {
       event.preventDefault();
-      var order = Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.dataset.submission; });
+      var order = Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.dataset.key; });
       var body = new URLSearchParams({ order: order.join(",") });
       fetch(root.dataset.reorderUrl, { method: "POST", body: body, credentials: "same-origin",
                                         headers: { "X-CSRFToken": csrf(), Accept: "application/json" } })

@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from models_app.models import ImportedTrack, RLModel, Status
 from tests.models_app.conftest import make_model
 from training import queue, services
+from training.models import HeatJob
 
 MODEL_PAGES = ("models:detail", "models:clone", "models:delete", "models:download", "models:car_bundle")
 
@@ -66,6 +67,19 @@ def test_it_deletes_a_model_and_its_folder(owner_client, model):
     assert response.status_code == 302 and response["Location"] == reverse("models:list")
     assert not RLModel.objects.filter(pk=model.pk).exists()
     assert not model.folder.exists()
+
+
+def test_it_deletes_the_replays_of_the_models_heats_with_it(owner_client, owner, model):
+    opponent = make_model(owner, name="Opponent")
+    raced = HeatJob.objects.create(model=opponent, opponent=model, requested_by=owner, track="quick_loop")
+    kept = HeatJob.objects.create(model=opponent, opponent=make_model(owner, name="Third"), requested_by=owner,
+                                  track="quick_loop")
+    for job in (raced, kept):
+        job.folder.mkdir(parents=True)
+        (job.folder / "replay.mp4").write_bytes(b"mp4")
+    owner_client.post(reverse("models:delete", args=[model.pk]))
+    assert not HeatJob.objects.filter(pk=raced.pk).exists() and not raced.folder.exists()
+    assert kept.folder.exists(), "another heat's replay was deleted"
 
 
 def test_it_refuses_to_delete_a_model_in_training(owner_client, model):

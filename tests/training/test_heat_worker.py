@@ -69,7 +69,7 @@ def test_it_runs_a_heat_to_its_result_replay_and_traces(owner, trained_rl_model,
     assert trained_rl_model.status == "READY"
     events = listen()
     frames = [event["payload"] for event in events if event["event"] == "frame"]
-    assert {(frame["car"], frame["view"]) for frame in frames} == {(0, "chase"), (1, "chase"), (None, "top")}
+    assert {(frame["car"], frame["view"]) for frame in frames} == {(0, "chase"), (1, "chase")}
     assert all(isinstance(frame["jpeg"], str) for frame in frames)  # base64, as evaluation frames are
     ticks = [event["payload"] for event in events if event["event"] == "tick"]
     assert ticks and len(ticks[-1]["cars"]) == 2 and "gap" in ticks[-1]
@@ -115,6 +115,14 @@ def test_heats_take_turns_with_other_racers_jobs_in_the_fair_queue(owner, strang
     ran = worker.job_run_next(worker="w1")
     assert isinstance(ran, HeatJob) and ran.pk == first.pk and ran.status == JobStatus.COMPLETED
     assert queue.fair_order() == [theirs, second]
+
+
+def test_a_live_heat_takes_the_next_free_worker_past_the_queue(owner, stranger, trained_rl_model, opponent_model):
+    theirs = services.evaluation_start(opponent_model, track="quick_loop", enqueue=False)
+    heat = _heat(owner, trained_rl_model, opponent_model)
+    live = _heat(owner, trained_rl_model, opponent_model, live=True)
+    assert queue.fair_order() == [live, theirs, heat], "the room waited behind the queue"
+    assert services.job_place(live)["position"] == 1
 
 
 def test_a_heat_whose_worker_died_runs_again(owner, trained_rl_model, opponent_model, django_capture_on_commit_callbacks):
