@@ -5,6 +5,7 @@ train and race models. Every account is a racer. Shared below the apps: the race
 """
 
 from django.contrib.auth.models import Group
+from django.db.models import prefetch_related_objects
 
 ADMIN = "admin"
 RACE_FACILITATOR = "race facilitator"
@@ -36,12 +37,19 @@ def revoke_role(user, role: str) -> None:
         user.save(update_fields=["is_superuser", "is_staff"])
 
 
+def _group_names(user) -> set[str]:
+    """The user's groups, read once per user object: a page asks several times (the navigation, the page
+    itself, its access checks). The prefetch is Django's: groups.add / remove and refresh_from_db forget it."""
+    prefetch_related_objects([user], "groups")  # no query when the caller (or an earlier call) prefetched them
+    return {group.name for group in user.groups.all()}
+
+
 def has_role(user, role: str) -> bool:
     if not user.is_authenticated:
         return False
     if role == ADMIN and user.is_superuser:
         return True
-    return user.groups.filter(name=role).exists()
+    return role in _group_names(user)
 
 
 def is_admin(user) -> bool:
@@ -49,8 +57,7 @@ def is_admin(user) -> bool:
 
 
 def roles_of(user) -> list[str]:
-    # groups.all() uses prefetch_related("groups") when the caller did it (lists of users).
-    names = {group.name for group in user.groups.all()}
+    names = _group_names(user)
     if user.is_superuser:
         names.add(ADMIN)
     return [role for role in ROLES if role in names]

@@ -54,17 +54,41 @@ app.steps["consumer"].add(ResendWaitingJobsAfterReconnect)
 WORKER_SEEN_SECONDS = 30.0  # an idle worker's heartbeat in the worker list (a running job's reporter beats too)
 
 
-class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Keeps the worker's row (training.models.WorkerHost) fresh while it waits for jobs: the admin page
-    lists live workers, and the queue's estimates count them."""
+class IdleTimer(bootsteps.StartStopStep):
+    """Something a worker does every few seconds while it waits for jobs: the consumer's timer fires in the
+    worker's event loop, which a running job holds (solo pool), so it runs only while the worker is idle;
+    the job's reporter does the same meanwhile. Its timer goes with the consumer (a broker reconnect
+    restarts the consumer: one timer, never two)."""
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
 
-    def start(self, consumer):
-        consumer.timer.call_repeatedly(WORKER_SEEN_SECONDS, self.beat, (consumer.hostname,), priority=10)
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.timer = None
 
-    @staticmethod
-    def beat(hostname: str) -> None:
+    def start(self, consumer):
+        self.timer = consumer.timer.call_repeatedly(self.seconds(), self.run, (consumer.hostname,), priority=10)
+
+    def stop(self, consumer):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def seconds(self) -> float:
+        raise NotImplementedError
+
+    def run(self, hostname: str) -> None:
+        raise NotImplementedError
+
+
+class WorkerHeartbeat(IdleTimer):
+    """Keeps the worker's row (training.models.WorkerHost) fresh while it waits for jobs: the admin page
+    lists live workers, and the queue's estimates count them."""
+
+    def seconds(self) -> float:
+        return WORKER_SEEN_SECONDS
+
+    def run(self, hostname: str) -> None:
         from training.worker import worker_seen
 
         try:
@@ -73,4 +97,22 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
 
+class IdleSweep(IdleTimer):
+    """Sweeps for jobs whose worker vanished (training.worker.jobs_recover: a stale heartbeat, the job
+    requeued from its last checkpoint) while this worker waits: otherwise, with every other worker idle,
+    nothing would notice until a worker started again. Every worker sweeps, on any host: the requeue is a
+    conditional update, so two sweeps never requeue a job twice."""
+
+    def seconds(self) -> float:
+        from training.worker import sweep_seconds
+
+        return sweep_seconds()
+
+    def run(self, hostname: str) -> None:
+        from training.worker import jobs_sweep
+
+        jobs_sweep()
+
+
 app.steps["consumer"].add(WorkerHeartbeat)
+app.steps["consumer"].add(IdleSweep)

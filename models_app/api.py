@@ -4,6 +4,7 @@ Creating and cloning call the same service as the wizard (models_app.services.mo
 and the pages refuse exactly the same things, with the same messages, keyed by field."""
 
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.shortcuts import render
 from django.urls import include, path
 from django.views.decorators.http import require_GET
@@ -30,6 +31,7 @@ from simulator import spec
 from simulator.racing_line import cached_racing_line, track_outline
 from simulator.reward.preview import PreviewSettings, preview
 from simulator.tracks import TrackError
+from training.quotas import QuotaExceeded
 
 
 class RLModelSerializer(serializers.ModelSerializer):
@@ -183,6 +185,8 @@ class RLModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
                 model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
             return Response({form.upload_field: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        except QuotaExceeded as error:  # as model_create answers it: the model quota is no one field's
+            return Response({NON_FIELD_ERRORS: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(RLModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 

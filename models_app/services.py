@@ -95,7 +95,7 @@ def model_validate(*, owner, name, reward_code, description="", track=spec.DEFAU
 def _check_quotas(owner, errors):
     """A new model counts against the racer's model quota, and starts training (their compute quota)."""
     try:
-        quotas.check_models(owner, RLModel.objects.filter(owner=owner).count())
+        _check_model_quota(owner)
         quotas.check_compute(owner)
     except quotas.QuotaExceeded as error:
         errors[NON_FIELD_ERRORS] = [str(error)]
@@ -191,9 +191,16 @@ def model_create(**arguments) -> RLModel:
     return model
 
 
+def _check_model_quota(owner) -> None:
+    quotas.check_models(owner, RLModel.objects.filter(owner=owner).count())
+
+
 def model_import(upload: Upload, *, owner, name: str, description: str = "") -> RLModel:
     """Import a DeepRacer model or log folder (models_app.archive) and record its past: the reward graph and
-    evaluations its metrics hold, and the figures the model list shows. Nothing is kept if it fails."""
+    evaluations its metrics hold, and the figures the model list shows. Nothing is kept if it fails. An
+    imported model counts against the model quota as a created one does: quotas.QuotaExceeded, before the
+    upload is read."""
+    _check_model_quota(owner)
     model = import_model(upload, owner=owner, name=name, description=description)
     try:
         model_history_import(model)

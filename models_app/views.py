@@ -17,6 +17,7 @@ from models_app.services import ModelInvalid, model_create, model_delete, model_
 from models_app.tracks import track_cards
 from simulator.racing_line import track_svg_with_racing_line
 from simulator.tracks import TrackError
+from training.quotas import QuotaExceeded
 from training.services import model_places
 
 BUSY_STATUSES = (Status.TRAINING, Status.EVALUATING, Status.STOPPING)
@@ -156,6 +157,8 @@ def model_import_view(request):
                 model = model_import(upload, owner=request.user, name=data["name"], description=data["description"])
         except ArchiveError as error:
             form.add_error(form.upload_field, str(error))
+        except QuotaExceeded as error:
+            form.add_error(None, str(error))
         else:
             messages.success(request, f"Model {model.name} is imported.")
             return redirect("models:detail", pk=model.pk)

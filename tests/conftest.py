@@ -10,6 +10,8 @@ for subprocesses that must share the test database and Redis), `worker` (a real 
 consuming both queues), `eager_celery` (tasks run in-process: unit tests of services only).
 """
 
+import sys
+
 import pytest
 import redis
 from django.conf import settings
@@ -60,6 +62,15 @@ def _close_sync_thread_connections(request):
         from django.db import connections
 
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_places():
+    """Every test has its own database: the places a process remembers for a moment (training.queue) are
+    another test's."""
+    queue = sys.modules.get("training.queue")
+    if queue is not None:
+        queue.forget_recent_places()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from django.test import Client
 from tests.conftest import make_racer
 from tests.training.jobs_fixtures import make_model
 from training import services
-user = get_user_model().objects.filter(username="faulty").first() or make_racer("faulty", "Faulty_Racer")
+user = get_user_model().objects.filter(username="{racer}").first() or make_racer("{racer}", "{racer}_Racer")
 model = make_model(user, name="{name}")
 job = services.training_start(model, max_iterations={iterations})
 client = Client()
@@ -93,14 +93,16 @@ class LaunchedConsole:
 
     # ------------------------------------------------------------------------------ the launcher
 
-    def start(self) -> "LaunchedConsole":
+    def start(self, timeout: float = START_SECONDS) -> "LaunchedConsole":
+        """Start the launcher; AssertionError unless its URL and its training workers are up within ``timeout``
+        seconds each."""
         self.output = []
         self.process = subprocess.Popen([sys.executable, "-m", "console.launcher", "run"], cwd=REPO, env=self.env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read_output, args=(self.process,), daemon=True).start()
-        self.wait_for(lambda: "press Ctrl-C to stop everything" in self.log(), START_SECONDS, "the console's URL")
+        self.wait_for(lambda: "press Ctrl-C to stop everything" in self.log(), timeout, "the console's URL")
         self.redis_url = re.search(r"\(Redis (redis://\S+);", self.log()).group(1)
-        self.wait_for(lambda: self.worker_ready(), START_SECONDS, "the training workers")
+        self.wait_for(lambda: self.worker_ready(), timeout, "the training workers")
         return self
 
     def _read_output(self, process: subprocess.Popen) -> None:
@@ -167,10 +169,10 @@ class LaunchedConsole:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def start_training(self, iterations: int, name: str = "Faulty-Model") -> dict:
-        """A racer (made once), a model and its training job (queued through the console's service): their
-        ids, the model's folder and the racer's session cookie."""
-        output = self.django(SETUP_TRAINING.format(iterations=iterations, name=name))
+    def start_training(self, iterations: int, name: str = "Faulty-Model", racer: str = "faulty") -> dict:
+        """A racer (made once per name), a model and its training job (queued through the console's service):
+        their ids, the model's folder and the racer's session cookie."""
+        output = self.django(SETUP_TRAINING.format(iterations=iterations, name=name, racer=racer))
         return json.loads(output.strip().splitlines()[-1])
 
     def job(self, job_id: int) -> dict:

@@ -105,12 +105,13 @@ class ManagedProcess:
 _session_workers: list[ManagedProcess] = []  # the workers celery_worker() started, for session_workers_paused()
 
 
-def celery_worker(env: dict, queues: str = "default,training") -> ManagedProcess:
-    """One worker for both queues; solo pool like the training workers (one job at a time)."""
+def celery_worker(env: dict, queues: str = "default,training", name: str = "test") -> ManagedProcess:
+    """One worker for both queues; solo pool like the training workers (one job at a time). Another worker
+    beside the session's needs its own ``name``."""
     argv = [sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", queues, "-P", "solo",
-            "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--purge", "-l", "INFO"]
-    worker = ManagedProcess("celery-worker", argv, env)
+    worker = ManagedProcess(f"celery-worker-{name}", argv, env)
     _start_worker(worker)
     _session_workers.append(worker)
     return worker

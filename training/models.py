@@ -103,6 +103,19 @@ class JobQuerySet(models.QuerySet):
     def of_owner(self, user_id):
         return self.filter(**{f"{self.model.OWNER_FIELD}_id": user_id})
 
+    def for_queue(self):
+        """Jobs and their models as the fair queue reads them (state, racer, time left), without the
+        documents and long texts of either: a training's metrics grow by an iteration's figures every
+        iteration, a model's reward code may be 140,000 characters, and a room polls the queue."""
+        rl_model = self.model._meta.get_field("model").related_model
+        return self.select_related("model").defer(*_bulky_fields(self.model), *(
+            f"model__{name}" for name in _bulky_fields(rl_model)))
+
+
+def _bulky_fields(model_class) -> list[str]:
+    return [field.name for field in model_class._meta.concrete_fields
+            if isinstance(field, models.JSONField | models.TextField)]
+
 
 class Job(models.Model):
     """What training and evaluation jobs share: a model, a status, timestamps, a stop request."""

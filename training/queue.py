@@ -14,7 +14,9 @@ worker, and neither waits for nor counts toward its racer's limit.
 
 from __future__ import annotations
 
+import heapq
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,11 @@ from training.models import (
 )
 
 JOB_CLASSES = (TrainingJob, EvaluationJob, HeatJob)
+# A room of racers polls the models list's places every few seconds (static/models_app/list.js): a process
+# computes them at most this often and shares them (places_by_model). What the process itself changes
+# shows at once (broadcast_places computes them afresh); what a worker elsewhere changes, within this.
+PLACES_FRESH_SECONDS = 2.0
+_recent: tuple[float, list[tuple]] = (-math.inf, [])  # (time.monotonic() when computed, _placed())
 # What an evaluation (or a heat) takes when no finished one says better (a few laps with video on a busy
 # machine).
 EVALUATION_ESTIMATE_SECONDS = 120.0
@@ -63,14 +70,14 @@ def waiting_jobs() -> list:
     """Every job that waits for a worker, oldest first (both kinds)."""
     jobs = []
     for job_class in JOB_CLASSES:
-        jobs += list(job_class.objects.waiting().select_related("model").order_by("created_at", "id"))
+        jobs += list(job_class.objects.waiting().for_queue().order_by("created_at", "id"))
     return sorted(jobs, key=lambda job: (job.created_at, job.pk))
 
 
 def running_jobs() -> list:
     jobs = []
     for job_class in JOB_CLASSES:
-        jobs += list(job_class.objects.filter(status__in=RUNNING_STATUSES).select_related("model"))
+        jobs += list(job_class.objects.filter(status__in=RUNNING_STATUSES).for_queue())
     return jobs
 
 
@@ -170,29 +177,74 @@ def places(now: datetime | None = None) -> dict[tuple[str, int], Place]:
     return {(kind_of(job), job.pk): place for job, place in _placed(now)}
 
 
-def places_by_model(owner_id: int, now: datetime | None = None) -> dict:
+def _places_remembered() -> dict[tuple[str, int], Place]:
+    return {(kind_of(job), job.pk): place for job, place in _remember(_placed())}
+
+
+def places_by_model(owner_id: int) -> dict:
     """The owner's waiting jobs' places by model id (a model has at most one active training or evaluation
-    job): the models list. Heats race other racers' models too: they are not a model's job."""
-    return {job.model_id: place for job, place in _placed(now)
-            if _owner(job) == owner_id and not isinstance(job, HeatJob)}
+    job), from the places this process computed at most PLACES_FRESH_SECONDS ago: the models list and its
+    poll. Heats race other racers' models too: they are not a model's job."""
+    computed_at, placed = _recent
+    if time.monotonic() - computed_at > PLACES_FRESH_SECONDS:
+        placed = _remember(_placed())
+    return {job.model_id: place for job, place in placed if _owner(job) == owner_id and not isinstance(job, HeatJob)}
+
+
+def _remember(placed: list[tuple]) -> list[tuple]:
+    global _recent
+    _recent = (time.monotonic(), placed)
+    return placed
+
+
+def forget_recent_places() -> None:
+    """The next places_by_model computes afresh (tests: every test has its own database)."""
+    global _recent
+    _recent = (-math.inf, [])
 
 
 def _placed(now: datetime | None = None) -> list[tuple]:
+    """The waiting jobs in the order they should start, each with its Place: what the workers will do if
+    every job takes its expected time. A free worker takes the first job in the fair order whose racer is
+    under their limit of concurrent jobs (claim_next), so a racer at the limit waits for their own job to end
+    even while a worker is idle, and another racer's job may start before theirs; a live race run waits for
+    a worker only."""
     now = now or timezone.now()
     running = running_jobs()
-    # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
-    # vanished, not yet swept) holds no slot of its own.
     estimates = _estimates()
-    busy = sorted(now.timestamp() + _left(job, estimates, now) for job in running)
+    limit = QuotaSettings.current().concurrent_jobs
+    ends = [now.timestamp() + _left(job, estimates, now) for job in running]
+    # One slot per worker: busy ones free when their job should end; a job over capacity (a worker that
+    # vanished, not yet swept) holds no slot of its own, but it counts to its racer's limit.
     workers = capacity()
-    slots = sorted(busy[:workers] + [now.timestamp()] * max(0, workers - len(busy)))
-    result = []
-    for position, job in enumerate(fair_order(running=running), start=1):
-        start = max(slots[0], now.timestamp())
-        slots[0] = start + expected_seconds(job, estimates)
-        slots.sort()
-        result.append((job, Place(position, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
+    slots = sorted(sorted(ends)[:workers] + [now.timestamp()] * max(0, workers - len(ends)))
+    under_way: dict[int, list[float]] = defaultdict(list)  # each racer's jobs by when they should end
+    for job, end in zip(running, ends, strict=True):
+        if not _is_live(job):
+            under_way[_owner(job)].append(end)
+
+    def earliest_start(job) -> float:
+        racer_free = -math.inf if _is_live(job) else _racer_free_at(under_way[_owner(job)], limit)
+        return max(slots[0], now.timestamp(), racer_free)
+
+    waiting, result = fair_order(running=running), []
+    while waiting:
+        start, index = min((earliest_start(job), index) for index, job in enumerate(waiting))
+        job = waiting.pop(index)
+        end = start + expected_seconds(job, estimates)
+        heapq.heapreplace(slots, end)
+        if not _is_live(job):
+            under_way[_owner(job)].append(end)
+        result.append((job, Place(len(result) + 1, datetime.fromtimestamp(math.ceil(start), tz=now.tzinfo))))
     return result
+
+
+def _racer_free_at(ends: list[float], limit: int) -> float:
+    """When a racer whose jobs under way end at ``ends`` may start one more: at once below the limit,
+    else when all but limit - 1 of them have ended."""
+    if len(ends) < limit:
+        return -math.inf
+    return sorted(ends, reverse=True)[limit - 1]
 
 
 def _left(job, estimates: dict, now: datetime) -> float:
@@ -219,5 +271,5 @@ def place_of(job) -> Place | None:
 
 def broadcast_places() -> None:
     """Tell every waiting job's page its place (after the queue changed: a job queued, taken or ended)."""
-    for (kind, job_id), place in places().items():
+    for (kind, job_id), place in _places_remembered().items():
         publish_safely(f"{kind}.{job_id}", "queue", place.as_dict())

@@ -20,6 +20,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 
@@ -276,9 +277,23 @@ def _start_process(spec: WorkerSpec) -> tuple[Connection, subprocess.Popen]:
             pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, start_new_session=True)
     finally:
         theirs.close()
+    _share_scheduling_priority(process.pid)
     connection = Connection(ours.detach())
     connection.send_bytes(pickle.dumps(spec))
     return connection, process
+
+
+def _share_scheduling_priority(pid: int) -> None:
+    """Linux schedules each session as a group (autogroup) whose nice value is 0 when it starts, and a
+    process's own nice value orders it within its group only: the child's new session would undo a learner
+    that yields the CPU to the pages (training.worker.worker_yield_cpu). It gets the learner's group's."""
+    ours, theirs = Path("/proc/self/autogroup"), Path(f"/proc/{pid}/autogroup")
+    try:
+        niceness = ours.read_text().split()[-1]
+        if niceness != "0":
+            theirs.write_text(niceness)
+    except (OSError, IndexError):
+        pass  # no autogroup here (a container's cgroup, another OS): the inherited nice value is enough
 
 
 def _die_with_parent(parent_pid: int) -> None:

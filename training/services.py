@@ -119,7 +119,8 @@ def job_place(job) -> dict | None:
 
 
 def model_places(owner) -> dict:
-    """The owner's waiting models' places (position, estimated start) by model id: the models list."""
+    """The owner's waiting models' places (position, estimated start) by model id: the models list and its
+    poll (computed at most every queue.PLACES_FRESH_SECONDS for the whole room)."""
     return {model_id: place.as_dict() for model_id, place in queue.places_by_model(owner.pk).items()}
 
 

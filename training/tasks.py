@@ -16,7 +16,7 @@ import time
 
 from celery import shared_task
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from training import worker
 
@@ -49,6 +49,14 @@ def run_heat_job(self, job_id: int) -> None:
 @shared_task
 def recover_jobs(dead_worker: str | None = None, started_at: float | None = None, resend_waiting: bool = False) -> list:
     return worker.jobs_recover(dead_worker=dead_worker, started_at=started_at, resend_waiting=resend_waiting)
+
+
+@worker_init.connect
+def _yield_the_cpu_to_the_pages(sender=None, **kwargs) -> None:
+    # Only workers of the queue the job tasks are routed to (console.celery.TASK_ROUTES): short tasks stay quick.
+    training_queue = sender.app.amqp.router.route({}, run_training_job.name)["queue"].name
+    if training_queue in sender.app.amqp.queues.consume_from:
+        worker.worker_yield_cpu()
 
 
 @worker_ready.connect

@@ -58,9 +58,10 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0  # DB heartbeat and stop-request check: often enough to stop fast, cheap on the DB
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not requeued forever
-# No beat scheduler: besides the sweep at every worker start, running jobs sweep for jobs whose worker
-# died this often (the pages only show what they find; they never requeue).
-SWEEP_SECONDS = 60.0
+# No beat scheduler: besides the sweep at every worker start, every worker sweeps for jobs whose worker
+# died this often (WORKER_SWEEP_SECONDS): a running job from its reporter, an idle worker from its event
+# loop (console.celery.IdleSweep). The pages only show what they find; they never requeue.
+SWEEP_SECONDS = 60
 # The job tasks (training/tasks.py, routed by console.celery.TASK_ROUTES), found by name in Celery's
 # registry: the tasks call into this module, so it cannot import them back.
 TRAINING_TASK = "training.tasks.run_training_job"
@@ -90,11 +91,17 @@ def _enqueue(task: str, job_id: int) -> None:
     current_app.tasks[task].delay(job_id)
 
 
-def _sweep() -> None:
+def sweep_seconds() -> int:
+    return env_int("WORKER_SWEEP_SECONDS", SWEEP_SECONDS, minimum=1)
+
+
+def jobs_sweep() -> list[tuple[str, int, str]]:
+    """jobs_recover, as a courtesy to other jobs: a failure is logged and never stops the worker or its job."""
     try:
-        jobs_recover()
-    except Exception:  # the sweep is a courtesy to other jobs: it must never fail this one
+        return jobs_recover()
+    except Exception:
         logger.warning("the recovery sweep failed", exc_info=True)
+        return []
 
 
 def _move(job, status: str, model_status: str | None = None, **fields) -> None:
@@ -331,6 +338,7 @@ class _JobReporter:
         self.running = False
         self.live = LivePublisher()
         self.last_sweep = time.monotonic()
+        self.sweep_every = sweep_seconds()
         self.owner_id = job.racer_id
         self.quota_reached = False
         worker_seen(job.worker, running=f"{queue.kind_of(job)} {job.pk}")
@@ -385,9 +393,9 @@ class _JobReporter:
             self.stop_requested = stop_requested is None or stop_requested
             if self.stop_requested:
                 self.job.status = JobStatus.STOPPING
-        if now - self.last_sweep >= SWEEP_SECONDS:
+        if now - self.last_sweep >= self.sweep_every:
             self.last_sweep = now
-            _sweep()
+            jobs_sweep()
         return not self.stop_requested
 
     def beat_fields(self) -> dict:
@@ -692,6 +700,32 @@ def _send_for_next_waiting() -> None:
 
 
 # -- workers on several machines: each says where it runs and what it runs -------------------------------------
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def worker_yield_cpu() -> int:
+    """A worker that takes training jobs lowers its CPU priority by TRAINING_NICE (10 unless set; its env and
+    reward processes inherit it): where pages are served from the same machine (`make run`), a room's
+    requests come first and training takes the rest, slowing only while pages are served. Returns the
+    worker's niceness."""
+    niceness = os.nice(env_int("TRAINING_NICE", 10, minimum=0))
+    _yield_as_a_session(niceness)
+    return niceness
+
+
+def _yield_as_a_session(niceness: int) -> None:
+    """Linux schedules each session as a group (autogroup, on by default outside containers' cgroups) and
+    a nice value orders processes within their group only: a worker in a session of its own (make run's
+    launcher starts every child in one) lowers its whole group. One started from a shell shares the shell's
+    session, which stays as it was."""
+    if os.getsid(0) != os.getpid() or not AUTOGROUP.exists():
+        return
+    try:
+        AUTOGROUP.write_text(str(niceness))
+    except OSError:  # an older kernel or a locked-down /proc: the process's own nice still orders its group
+        logger.info("could not lower the session's scheduling group", exc_info=True)
 
 
 def worker_register(name: str, queues: str = "") -> WorkerHost:

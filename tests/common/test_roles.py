@@ -33,3 +33,18 @@ def test_it_refuses_an_unknown_role():
 
 def test_it_gives_anonymous_users_no_role():
     assert roles.has_role(AnonymousUser(), roles.RACER) is False
+
+
+@pytest.mark.django_db
+def test_it_reads_a_users_roles_once_and_sees_them_change(django_assert_num_queries):
+    user = make_racer("racer", "Racer")
+    with django_assert_num_queries(1):  # a page asks several times: the navigation, the page, its checks
+        assert not roles.is_admin(user) and not roles.has_role(user, roles.RACE_FACILITATOR)
+        assert roles.roles_of(user) == [roles.RACER]
+    roles.grant_role(user, roles.RACE_FACILITATOR)
+    assert roles.has_role(user, roles.RACE_FACILITATOR)
+    roles.revoke_role(user, roles.RACE_FACILITATOR)
+    assert roles.roles_of(user) == [roles.RACER]
+    Group.objects.get(name=roles.RACE_FACILITATOR).user_set.add(user)  # elsewhere (another request)
+    user.refresh_from_db()
+    assert roles.has_role(user, roles.RACE_FACILITATOR)

@@ -157,3 +157,40 @@ def test_a_restart_of_an_external_redis_without_its_data_loses_no_job(tmp_path):
         console.kill()
         server.kill()
         server.wait()
+
+
+RUNNING_ITERATIONS = 8
+
+
+def test_a_redis_restart_while_jobs_wait_in_the_fair_queue_loses_no_job_and_no_metric(tmp_path):
+    console = LaunchedConsole(tmp_path, training_workers=1)  # one worker: the other jobs wait their turn
+    try:
+        console.start()
+        # Enough iterations to be still running after the first (a quiet machine runs one in 2-3 s).
+        running = console.start_training(iterations=RUNNING_ITERATIONS, name="Running-Model")
+        second = console.start_training(iterations=1, name="Second-Model")
+        other = console.start_training(iterations=1, name="Other-Model", racer="other")
+        console.wait_for_job(running["job"], lambda row: row["last_iteration"] >= 1, ITERATION_SECONDS,
+                             "a first iteration")
+        assert [console.job(job["job"])["status"] for job in (running, second, other)] == [
+            "IN_PROGRESS", "QUEUED", "QUEUED"]
+
+        # The embedded Redis dies mid-training, the queued jobs' messages maybe not yet on disk (fsync
+        # every second); the launcher starts it again on its port and the workers reconnect.
+        redis = console.pid("valkey-server")
+        os.kill(redis, signal.SIGKILL)
+        console.wait_for(lambda: "redis exited with status -9: starting it again." in console.log(), 30,
+                         "Redis started again")
+        assert console.pid("valkey-server") != redis
+
+        done = {}
+        for job, iterations in ((running, RUNNING_ITERATIONS), (second, 1), (other, 1)):
+            done[job["job"]] = console.wait_for_job(job["job"], lambda row: row["status"] == "COMPLETED",
+                                                    3 * ITERATION_SECONDS, "every job to complete")
+            assert _iterations(done[job["job"]]) == list(range(1, iterations + 1)), "an iteration's metrics are lost"
+            assert done[job["job"]]["failure_reason"] == ""
+        # The queue stayed fair across the restart: the other racer went before the first racer's second job.
+        assert done[other["job"]]["claimed_at"] < done[second["job"]]["claimed_at"]
+        assert console.ctrl_c() == 0
+    finally:
+        console.kill()

@@ -32,10 +32,14 @@ def test_it_shows_every_user_with_models_storage_compute_and_the_instance_totals
 def test_it_lists_the_workers_where_they_run_and_what_they_run(site_admin_client):
     WorkerHost.objects.create(name="training@gpu-box", hostname="gpu-box", queues="default,training",
                               seen_at=timezone.now(), running="training 7")
-    WorkerHost.objects.create(name="training@gone", hostname="gone", seen_at=timezone.now() - timedelta(hours=1))
+    WorkerHost.objects.create(name="training@gone", hostname="gone", seen_at=timezone.now() - timedelta(hours=1),
+                              running="training 3")
+    WorkerHost.objects.create(name="training@idle-gone", hostname="idle-gone",
+                              seen_at=timezone.now() - timedelta(hours=1))
     content = site_admin_client.get(URL).content.decode()
     assert "training@gpu-box" in content and "training 7" in content and "default,training" in content
-    assert "not responding: its job is requeued from its last checkpoint" in content
+    assert "not responding: training 3 is requeued from its last checkpoint" in content
+    assert content.count("not responding") == 2
 
 
 def test_it_is_for_admins_only(owner_client, owner):

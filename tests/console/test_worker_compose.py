@@ -26,3 +26,8 @@ def test_it_uses_the_main_hosts_image_and_worker_command():
     remote = yaml.safe_load((REPO / "docker-compose.worker.yml").read_text())["services"]["worker"]
     assert remote["command"] == main["command"]
     assert remote["image"] == "deepracer-console"
+
+
+def test_it_lets_the_web_container_come_first_for_the_cpu_on_its_host():
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert services["worker"]["cpu_shares"] < services["web"].get("cpu_shares", 1024)

@@ -390,3 +390,24 @@ def test_it_imports_through_the_api_with_the_origin(owner_api, owner):
     bad = owner_api.post("/api/models/import/", {"name": "bad", "archive": zip_of({**GOOD, "../x": b"x"})},
                           format="multipart")
     assert bad.status_code == 400 and "outside" in bad.json()["archive"][0]
+
+
+def test_it_counts_an_import_against_the_model_quota(owner_client, owner_api, owner):
+    from training import quotas
+    from training.models import UNLIMITED, QuotaSettings, RacerQuota
+
+    QuotaSettings.objects.update_or_create(pk=1, defaults={"models_count": 1})
+    make_model(owner, name="mine")
+    vehicles = Vehicle.objects.filter(owner=owner).count()
+    message = (f"Your model quota is 1 model: delete a model to create another. (The model quota does not reset; "
+               f"the compute quota resets on {quotas.resets_on():%-d %B %Y} (UTC).)")
+    page = post_archive(owner_client, tar_gz(sample_files()))
+    assert page.status_code == 200 and page.context["form"].non_field_errors() == [message]
+    assert message in page.content.decode()
+    api = owner_api.post("/api/models/import/", {"name": "sample", "archive": zip_of(sample_files())},
+                         format="multipart")
+    assert api.status_code == 400 and api.json() == {"__all__": [message]}
+    assert list(RLModel.objects.values_list("name", flat=True)) == ["mine"]
+    assert Vehicle.objects.filter(owner=owner).count() == vehicles  # the import brought no Garage vehicle either
+    RacerQuota.objects.create(user=owner, models_count=UNLIMITED)  # an admin lifts the racer's quota
+    assert post_archive(owner_client, tar_gz(sample_files())).status_code == 302

@@ -1,6 +1,7 @@
 import io
 import json
 import tarfile
+import time
 
 import pytest
 from django.urls import reverse
@@ -8,6 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from models_app.models import ImportedTrack, RLModel, Status
 from tests.models_app.conftest import make_model
+from training import queue, services
 from training.models import HeatJob
 
 MODEL_PAGES = ("models:detail", "models:clone", "models:delete", "models:download", "models:car_bundle")
@@ -168,3 +170,55 @@ def test_it_refuses_wrong_methods_on_the_forms(owner_client, model):
                 reverse("models:tracks"), reverse("models:clone", args=[model.pk]),
                 reverse("models:delete", args=[model.pk])):
         assert owner_client.put(url).status_code == 405, url
+
+
+# -- the fair queue in the models list: a room of racers polls it (static/models_app/list.js) ---------------------
+
+
+def _waiting(owner, name):
+    """A model waiting in the fair queue (no worker message is sent: nothing takes it)."""
+    return services.training_start(make_model(owner, name=name), enqueue=False)
+
+
+def _poll(client, job) -> int | None:
+    place = client.get(reverse("models:queue")).json()["models"].get(str(job.model_id))
+    return place and place["position"]
+
+
+def test_it_shows_each_waiting_models_place_without_a_query_per_row(owner_client, owner, stranger, queries_of,
+                                                                    django_assert_max_num_queries):
+    _waiting(stranger, "ahead")
+    _waiting(owner, "first")
+    one = queries_of(lambda: owner_client.get(reverse("models:list")))
+    for number in range(4):
+        _waiting(owner, f"more-{number}")
+        _waiting(stranger, f"theirs-{number}")
+    queue.forget_recent_places()  # not through a worker message: the list would show them within seconds
+    with django_assert_max_num_queries(one):
+        page = owner_client.get(reverse("models:list"))
+    # Round-robin: the stranger queued first, so each round is theirs, then mine.
+    assert {model.name: model.queue_place["position"] for model in page.context["models"]} == {
+        "first": 2, "more-0": 4, "more-1": 6, "more-2": 8, "more-3": 10}
+    assert page.content.decode().count('data-field="position">') == 5
+
+
+def test_it_polls_the_places_of_a_whole_room_from_one_computation(owner_client, stranger_client, owner, stranger,
+                                                                 django_assert_max_num_queries):
+    mine, theirs = _waiting(owner, "mine"), _waiting(stranger, "theirs")
+    assert owner_client.get(reverse("models:queue")).json() == {"models": {str(mine.model_id): {
+        "position": 1, "estimated_start": services.job_place(mine)["estimated_start"]}}}
+    with django_assert_max_num_queries(3):  # the session, the user and the racer name: the places are shared
+        assert _poll(stranger_client, theirs) == 2
+
+
+def test_it_moves_a_place_up_at_once_here_and_within_seconds_from_another_host(owner_client, owner, stranger,
+                                                                               monkeypatch):
+    monkeypatch.setattr(queue, "PLACES_FRESH_SECONDS", 0.5)
+    ahead, mine, later = _waiting(stranger, "ahead"), _waiting(owner, "mine"), _waiting(stranger, "later")
+    assert _poll(owner_client, mine) == 2
+    services.training_stop(ahead)  # in this process: every page hears the new places at once
+    assert _poll(owner_client, mine) == 1
+    assert queue.claim_next("training@elsewhere").pk == mine.pk  # a worker on another host takes it ...
+    time.sleep(0.6)
+    assert _poll(owner_client, mine) is None  # ... and the list's next poll, seconds later, knows
+    assert services.job_place(later)["position"] == 1

@@ -113,6 +113,63 @@ def test_it_announces_places_to_the_waiting_jobs_pages(owner):
     assert [event["payload"]["position"] for event in events] == [2], events
 
 
+def test_it_never_reads_a_trainings_growing_metrics_or_the_reward_code_for_the_places(owner, stranger):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    WorkerHost.objects.create(name="training@a", hostname="a", seen_at=timezone.now())
+    _jobs(owner, 1, "A")
+    running = queue.claim_next("training@a")
+    # A long training: its row carries every iteration's figures, which a room's polls must not parse.
+    TrainingJob.objects.filter(pk=running.pk).update(metrics=[{"iteration": n, "reward": 1.0} for n in range(2000)])
+    (waiting,) = _jobs(stranger, 1, "B")
+    with CaptureQueriesContext(connection) as captured:
+        places = queue.places()
+    assert places[("training", waiting.pk)].position == 1
+    read = " ".join(query["sql"] for query in captured)
+    assert '"metrics"' not in read and '"reward_code"' not in read and '"vehicle_snapshot"' not in read
+
+
+def test_it_estimates_a_racer_at_their_limit_to_start_when_their_own_job_ends_not_when_a_worker_is_free(
+        owner, stranger):
+    _limit(1)
+    for name in "abc":  # three workers: one runs the owner's first job, two are idle
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    a = _jobs(owner, 3, "A")  # 5 minutes each
+    assert queue.claim_next("training@a").pk == a[0].pk
+    (b,) = _jobs(stranger, 1, "B")
+    places = services.job_places()
+
+    def starts_in(job) -> timedelta:
+        return timezone.datetime.fromisoformat(places[("training", job.pk)]["estimated_start"]) - timezone.now()
+
+    assert places[("training", b.pk)]["position"] == 1 and starts_in(b) <= timedelta(seconds=2)
+    # The owner's next jobs wait for the one before them, although a worker stays idle meanwhile.
+    assert places[("training", a[1].pk)]["position"] == 2
+    assert timedelta(minutes=4, seconds=55) < starts_in(a[1]) <= timedelta(minutes=5, seconds=2)
+    assert places[("training", a[2].pk)]["position"] == 3
+    assert timedelta(minutes=9, seconds=55) < starts_in(a[2]) <= timedelta(minutes=10, seconds=2)
+    assert queue.claim_next("training@b").pk == b.pk and queue.claim_next("training@c") is None  # as estimated
+
+
+def test_it_orders_the_places_by_when_each_racers_limit_lets_their_job_start(owner, stranger):
+    _limit(1)
+    for name in "abc":
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    hour = services.training_start(make_model(stranger, name="B-hour"), max_minutes=60, enqueue=False)
+    b_next = services.training_start(make_model(stranger, name="B-next"), max_minutes=5, enqueue=False)
+    five = _jobs(owner, 2, "A")
+    assert [queue.claim_next(worker).pk for worker in ("training@a", "training@b")] == [hour.pk, five[0].pk]
+    places = services.job_places()
+    # The stranger was served first, so their next job leads the fair order; but it waits for their hour
+    # while the owner's next starts when the owner's five minutes end: that is the order they start in.
+    assert [place["position"] for place in (places[("training", five[1].pk)], places[("training", b_next.pk)])] == [1, 2]
+    starts = [timezone.datetime.fromisoformat(places[("training", job.pk)]["estimated_start"]) - timezone.now()
+              for job in (five[1], b_next)]
+    assert timedelta(minutes=4, seconds=55) < starts[0] <= timedelta(minutes=5, seconds=2)
+    assert timedelta(minutes=59, seconds=55) < starts[1] <= timedelta(minutes=60, seconds=2)
+
+
 def test_a_live_race_run_takes_the_next_free_worker_past_the_queue_and_its_racers_limit(owner, stranger):
     _limit(1)
     WorkerHost.objects.create(name="training@a", hostname="a", seen_at=timezone.now())
@@ -129,3 +186,15 @@ def test_a_live_race_run_takes_the_next_free_worker_past_the_queue_and_its_racer
     _finish(running)
     assert queue.claim_next("w1").pk == b.pk
     assert queue.claim_next("w3").pk == a[1].pk
+
+
+def test_it_estimates_a_live_race_run_to_start_on_the_next_free_worker_whatever_its_racers_limit(owner):
+    _limit(1)
+    for name in "ab":
+        WorkerHost.objects.create(name=f"training@{name}", hostname=name, seen_at=timezone.now())
+    _jobs(owner, 1, "A")
+    queue.claim_next("training@a")  # the owner is at their limit for five minutes
+    live = EvaluationJob.objects.create(model=make_model(owner, name="On-Track"), track="quick_loop", live=True)
+    place = services.job_place(live)
+    assert place["position"] == 1
+    assert timezone.datetime.fromisoformat(place["estimated_start"]) - timezone.now() <= timedelta(seconds=2)

@@ -1,7 +1,8 @@
 """The fair queue with real Celery workers (subprocesses, solo pool) on the test database and Redis: one
 racer queues six trainings, another one; on two workers the second racer's job starts before the first
-racer's third, every waiting job's place moves up as jobs start, and every job finishes. Tiny budgets
-(one iteration each)."""
+racer's third, every waiting job's place moves up as jobs start, and every job finishes. A worker that
+vanishes is noticed by the other one's sweep while it idles, shown on the admin page, and its job finishes
+on the other from its last checkpoint. Tiny budgets (one or two iterations each)."""
 
 import os
 import shutil
@@ -22,7 +23,9 @@ def _worker(env: dict, name: str) -> ManagedProcess:
     argv = [sys.executable, "-m", "celery", "-A", "console", "worker", "-Q", "training", "-P", "solo",
             "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-l", "INFO"]
-    process = ManagedProcess(name, argv, {**env, "TRAINING_ENV_WORKERS": "1", "TRAINING_EVAL_EPISODES": "1"}).start()
+    # WORKER_SWEEP_SECONDS: an idle worker notices a vanished one within seconds, not a minute.
+    process = ManagedProcess(name, argv, {**env, "TRAINING_ENV_WORKERS": "1", "TRAINING_EVAL_EPISODES": "1",
+                                          "WORKER_SWEEP_SECONDS": "2"}).start()
     process.wait_until(lambda: " ready." in process.log(), timeout=90, what="'ready' in its log")
     return process
 
@@ -69,15 +72,22 @@ def test_it_starts_the_second_racers_job_before_the_first_racers_third(two_worke
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_requeues_a_killed_workers_job_and_finishes_it_on_the_other_worker(two_workers, owner):
+def test_it_notices_a_vanished_worker_while_the_other_idles_and_finishes_its_job_there(two_workers, owner,
+                                                                                       site_admin_client):
     import signal
+    import socket
     from datetime import timedelta
 
+    from django.urls import reverse
     from django.utils import timezone
 
     from console.launcher import signal_group
-    from training import worker
+    from training.models import STALE_AFTER
 
+    hosts = {host.name: host for host in WorkerHost.objects.filter(name__startswith="fair-")}
+    assert len(hosts) == 2, "each worker registered at its start"
+    assert all((host.hostname, host.queues, host.running) == (socket.gethostname(), "training", "")
+               for host in hosts.values())
     model = make_model(owner, name="Survivor")
     try:
         job = services.training_start(model, max_iterations=2)
@@ -86,18 +96,27 @@ def test_it_requeues_a_killed_workers_job_and_finishes_it_on_the_other_worker(tw
             time.sleep(0.5)
         running = TrainingJob.objects.get(pk=job.pk)
         assert running.last_iteration >= 1, [process.log()[-2000:] for process in two_workers]
+        assert WorkerHost.objects.get(name=running.worker).running == f"training {job.pk}"
         doomed = next(process for process in two_workers if running.worker.startswith(process.name))
         survivor = next(process for process in two_workers if process is not doomed)
         signal_group(doomed.process, signal.SIGKILL)  # the machine is gone: no shutdown, no checkpoint call
         doomed.process.wait()
-        # Three minutes without a heartbeat, as the recovery sweep would find them.
-        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=4))
-        assert worker.jobs_recover() == [("TrainingJob", job.pk, "requeued")]
+        # STALE_AFTER later, as the clock would have it: neither the job nor its worker beat any more.
+        long_ago = timezone.now() - STALE_AFTER - timedelta(seconds=10)
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
+        WorkerHost.objects.filter(name=running.worker).update(seen_at=long_ago)
+        page = site_admin_client.get(reverse("console:usage")).content.decode()
+        assert f"not responding: training {job.pk} is requeued from its last checkpoint" in page
+        # Nobody calls the recovery: the idle survivor's sweep notices, requeues the job and takes it.
         while time.monotonic() < deadline and not TrainingJob.objects.get(pk=job.pk).is_finished:
             time.sleep(0.5)
         finished = TrainingJob.objects.get(pk=job.pk)
         assert finished.status == JobStatus.COMPLETED, (finished.failure_reason, survivor.log()[-3000:])
         assert finished.worker.startswith(survivor.name) and finished.last_iteration == 2
         assert [record["iteration"] for record in finished.metrics] == [1, 2]
+        assert "Resuming from checkpoint 1_" in services.training_log_path(finished).read_text()
+        survivor.stop()  # a clean shutdown leaves the list; the vanished one stays, not responding
+        assert list(WorkerHost.objects.filter(name__startswith="fair-").values_list("name", flat=True)) == [
+            running.worker]
     finally:
         shutil.rmtree(model.folder, ignore_errors=True)

@@ -1,8 +1,10 @@
 """The Celery tasks in a real worker process (the `worker` fixture: both queues, solo pool) against the
 test database and Redis: a job enqueued after commit runs to completion in the worker."""
 
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,47 @@ def test_a_reconnected_worker_asks_for_the_recovery_task_by_its_name():
 
     assert RECOVER_JOBS_TASK == tasks.recover_jobs.name
     assert ResendWaitingJobsAfterReconnect in app.steps["consumer"]
+
+
+def _niceness(pid: int) -> int:
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_training_workers_below_the_pages_cpu_priority(worker, server_env, worker_model):
+    from tests.launched_console import descendants
+    from tests.processes import celery_worker
+
+    # The session's worker takes the training queue (and default): it yields the CPU to the web server, and
+    # so does its session's scheduling group (Linux autogroup: nice values order processes within one only),
+    # and the env process it starts in a session of its own.
+    lowered = str(min(19, os.nice(0) + 10))
+    assert str(_niceness(worker.process.pid)) == lowered
+    assert _autogroup_nice(worker.process.pid) in (lowered, None)
+    job = services.training_start(worker_model, max_iterations=1)
+    deadline = time.monotonic() + FINISH_SECONDS
+    env_processes = {}
+    while time.monotonic() < deadline and not env_processes:
+        env_processes = {pid for pid, command in descendants(worker.process.pid).items()
+                         if "training.rollout_worker" in command}
+        time.sleep(0.2)
+    assert env_processes, worker.log()[-3000:]
+    for pid in env_processes:
+        assert str(_niceness(pid)) == lowered and _autogroup_nice(pid) in (lowered, None)
+    services.training_stop(TrainingJob.objects.get(pk=job.pk))  # seen: it need not train on
+    while time.monotonic() < deadline and not TrainingJob.objects.get(pk=job.pk).is_finished:
+        time.sleep(0.5)
+    short_jobs = celery_worker(server_env, queues=DEFAULT_QUEUE, name="short-jobs")
+    try:
+        assert _niceness(short_jobs.process.pid) == os.nice(0), "a worker of short jobs only keeps its priority"
+        assert _autogroup_nice(short_jobs.process.pid) in ("0", None)
+    finally:
+        short_jobs.stop()
+
+
+def _autogroup_nice(pid: int) -> str | None:
+    """The nice value of the process's scheduling group (Linux autogroup), None where there is none."""
+    try:
+        return (Path("/proc") / str(pid) / "autogroup").read_text().split()[-1]
+    except OSError:
+        return None
