@@ -72,7 +72,7 @@ def test_it_resumes_from_the_last_checkpoint_after_the_worker_is_killed(server_e
     from django.utils import timezone
 
     from console.launcher import signal_group
-    from tests.processes import ManagedProcess
+    from tests.processes import ManagedProcess, session_workers_paused
     from training.models import STALE_AFTER
 
     job = services.training_start(worker_model, max_iterations=3, enqueue=False)
@@ -85,9 +85,11 @@ def test_it_resumes_from_the_last_checkpoint_after_the_worker_is_killed(server_e
     job.refresh_from_db()
     assert job.status == JobStatus.IN_PROGRESS and job.worker == "doomed"  # what a killed worker leaves
 
-    # No one beats for it any more: once its heartbeat is stale another worker may claim it and resume.
-    TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
-    job = worker.training_run(job.pk, worker="rescuer")
+    # No one beats for it any more: once its heartbeat is stale another worker may claim it and resume. (The
+    # session's idle worker sweeps for stale jobs too: paused, so the rescuer is the one that resumes it.)
+    with session_workers_paused():
+        TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
+        job = worker.training_run(job.pk, worker="rescuer")
     assert job.status == JobStatus.COMPLETED, job.failure_reason
     assert (job.last_iteration, job.attempts, job.worker) == (3, 2, "rescuer")
     assert "Resuming from checkpoint" in services.training_log_path(job).read_text()
