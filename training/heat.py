@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from simulator import multicar
 from simulator.multicar import MultiCarRace
 from simulator.spec import MetadataError
 from simulator.tracks import TrackError
@@ -75,20 +76,11 @@ class HeatRun:
 
 
 @dataclass
-class CarResult:
+class CarResult(multicar.CarResult):
+    """One car's race (the simulator's figures) and what the pages name it by."""
+
     model_id: str
     model_name: str
-    lap_times: list[float]
-    total_time: float | None
-    finished: bool
-    progress: float
-    """% of a lap raced: 100 per lap completed plus the last lap's progress"""
-    off_track_count: int
-    crash_count: int
-    reset_count: int
-    penalty_seconds: float
-    status: str
-    """"finished", "time_up" (still racing when the time ran out) or the status that put it out"""
     colour: str
     """the car's shell in the heat, "#rrggbb" (the live views and the replay show it so)"""
 
