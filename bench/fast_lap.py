@@ -17,6 +17,10 @@
    evaluation from the start line (deterministic policy, perturbed starts).
 3. Every minute: the best 3-lap evaluation so far (mean lap time, only evaluations where all 3 laps
    reached 100%) and its ratio to the limit lap; at the end the curve and the ratio mean lap / limit lap.
+4. Where the time goes: the trained model's best checkpoint (the one a racer would race) drives 3 laps,
+   and each lap's ratio is split into line x speed. line = the limit time of the path it drove (that
+   path at the car's limits, simulator/racing_line.path_limit) / the limit lap; speed = its lap time /
+   that path's limit time (how far below the car's limits it drives its own path).
 Figures are noisy when other work shares the 2 cores: the load average is printed with them.
 """
 
@@ -40,11 +44,13 @@ from bench.time_to_lap import CONSOLE_DEFAULTS, track_argument  # noqa: E402
 from simulator.car import WHEELBASE  # noqa: E402
 from simulator.car_limits import MEASURED, CarLimits, measure_car_limits  # noqa: E402
 from simulator.episode import STEP_SECONDS  # noqa: E402
-from simulator.racing_line import limit_lap, racing_line  # noqa: E402
+from simulator.racing_line import RacingLine, limit_lap, path_limit, racing_line  # noqa: E402
 from simulator.reward.examples import EXAMPLES  # noqa: E402
 from simulator.reward.sandbox import RewardSandbox  # noqa: E402
+from simulator.spec import DEEPRACER_NUM_EPOCHS  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
-from training.engine import TrainingRun, train  # noqa: E402
+from training import artifacts  # noqa: E402
+from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
 REWARD = EXAMPLES["progress_per_step"].code
 EVALUATION_LAPS = 3
@@ -114,17 +120,21 @@ class Curve:
         return f"best 3-lap evaluation: mean lap {self.best:.2f} s, ratio {self.best / self.limit_time:.2f}"
 
 
-def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit_time: float) -> Curve:
-    print(f"setup {name}: {metadata['action_space_type']} {metadata['action_space']}", flush=True)
+def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit: RacingLine,
+              hyperparameters: dict = CONSOLE_DEFAULTS) -> Curve:
+    limit_time = limit.lap_time
+    print(f"setup {name}: {metadata['action_space_type']} {metadata['action_space']}, "
+          f"{hyperparameters['num_epochs']} epochs", flush=True)
     started = time.monotonic()
     curve = Curve(limit_time, started)
     with tempfile.TemporaryDirectory(prefix="fast-lap-") as folder:
         result = train(TrainingRun(
-            model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=CONSOLE_DEFAULTS,
+            model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
             env_kwargs={"track": track}, reward_code=REWARD, reward_factory=functools.partial(RewardSandbox, REWARD),
             max_minutes=minutes, eval_episodes=EVALUATION_LAPS, num_workers=workers, stream_frames=False,
             seed=seed), curve)
-    wall = time.monotonic() - started
+        wall = time.monotonic() - started
+        where_the_time_goes(Path(folder) / "model", track, limit, seed)
     print(f"  curve ({name}): minutes, iteration, env steps, evaluation progress, laps of 3, best mean lap so far")
     for minutes_at, iteration, steps, progress, laps, best in curve.rows:
         best_text = "-" if best is None else f"{best:.2f} s ({best / limit_time:.2f})"
@@ -134,6 +144,26 @@ def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, se
     return curve
 
 
+def where_the_time_goes(model_dir: Path, track, limit: RacingLine, seed: int) -> None:
+    """The best checkpoint's 3 laps, each lap's ratio to the limit lap split into line x speed."""
+    check = evaluate(EvaluationRun(model_dir=model_dir, env_kwargs={"track": track}, trials=EVALUATION_LAPS,
+                                   video=False, stream_frames=False, seed=seed), lambda progress: True)
+    paths: dict[str, list] = {}
+    for row in artifacts.read_simtrace(check.simtrace_path):
+        paths.setdefault(row["episode"], []).append((float(row["X"]), float(row["Y"])))
+    print(f"  where the time goes (best checkpoint, {EVALUATION_LAPS} laps): ratio = line x speed")
+    for trial, path in zip(check.trials, paths.values(), strict=True):
+        if trial.status != "lap_complete":
+            print(f"    lap {trial.trial}: {trial.completion:.0f}%, {trial.status}")
+            continue
+        driven = path_limit(np.array(path))
+        print(f"    lap {trial.trial}: {trial.time_seconds:.2f} s, ratio {trial.time_seconds / limit.lap_time:.2f} = line "
+              f"{driven.lap_time / limit.lap_time:.2f} ({driven.length:.2f} m against {limit.length:.2f} m; "
+              f"{driven.lap_time:.2f} s at the car's limits) x speed {trial.time_seconds / driven.lap_time:.2f} "
+              f"(mean {driven.length / trial.time_seconds:.2f} m/s; on that path the limits allow "
+              f"{driven.length / driven.lap_time:.2f})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="reinvent_base")
@@ -141,7 +171,11 @@ def main() -> None:
     parser.add_argument("--setups", default="discrete,continuous")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"],
+                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']}; "
+                             f"DeepRacer's: {DEEPRACER_NUM_EPOCHS})")
     args = parser.parse_args()
+    hyperparameters = {**CONSOLE_DEFAULTS, "num_epochs": args.epochs}
     track = track_from(track_argument(args.track))
     print(f"fast lap on {args.track}: {args.minutes:g} min per setup, {args.workers} env workers, "
           f"{os.cpu_count()} cores, load average {load()}", flush=True)
@@ -154,7 +188,8 @@ def main() -> None:
     console = racing_line(track, limits=limits)
     print(f"limit lap: line {limit.length:.2f} m (centre line {track.length:.2f} m), {limit.lap_time:.2f} s; "
           f"all wheels on the road: {console.length:.2f} m, {console.lap_time:.2f} s", flush=True)
-    curves = {name: run_setup(name, metadata, track, args.minutes, args.workers, args.seed, limit.lap_time)
+    curves = {name: run_setup(name, metadata, track, args.minutes, args.workers, args.seed, limit,
+                              hyperparameters)
               for name, metadata in setups(limits).items() if name in args.setups.split(",")}
     print(f"SUMMARY {args.track}: limit lap {limit.lap_time:.2f} s; "
           + "; ".join(f"{name}: {curve.describe()}" for name, curve in curves.items())

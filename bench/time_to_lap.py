@@ -1,8 +1,9 @@
 """Time to lap: from scratch until an evaluation completes 3 of 3 distinct laps at 100%.
 
 The console's defaults throughout: "The Original DeepRacer" (front camera, 3-layer CNN, 30° x 5 steering,
-1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 10
-epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates).
+1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 3
+epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates; ``--epochs 10`` for
+DeepRacer's own default).
 
     python bench/time_to_lap.py [--track quick_loop | reinvent_base | path/to/track.npy] [--reverse]
                                 [--max-minutes 30]
@@ -34,7 +35,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator.racing_line import limit_lap  # noqa: E402
-from simulator.spec import HYPERPARAMETER_DEFAULTS  # noqa: E402
+from simulator.spec import DEEPRACER_NUM_EPOCHS, HYPERPARAMETER_DEFAULTS  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
 from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
@@ -108,17 +109,17 @@ class Outcome:
 
 
 def time_to_lap(label: str, track, reverse: bool, max_minutes: float, workers: int, seed: int,
-                folder: Path) -> Outcome:
+                folder: Path, hyperparameters: dict = CONSOLE_DEFAULTS) -> Outcome:
     """Train from scratch until a 3-trial evaluation of the best checkpoint laps 3 of 3 distinct drives."""
     shutil.rmtree(folder, ignore_errors=True)
     env_kwargs = {"track": track, "reverse": reverse}
     print(f"time to lap on {label}: seed {seed}, {workers} env workers, {os.cpu_count()} cores, "
-          f"load average {load()}", flush=True)
+          f"{hyperparameters['num_epochs']} epochs, load average {load()}", flush=True)
     started = time.monotonic()
     watch = Watch(started)
     laps, result = [], None
     while True:
-        result = train(TrainingRun(model_dir=folder, metadata=ORIGINAL_DEEPRACER, hyperparameters=CONSOLE_DEFAULTS,
+        result = train(TrainingRun(model_dir=folder, metadata=ORIGINAL_DEEPRACER, hyperparameters=hyperparameters,
                                    env_kwargs=env_kwargs, max_minutes=max_minutes,
                                    num_workers=workers, stream_frames=False, seed=seed), watch)
         if result.stop_reason != "stopped":
@@ -180,19 +181,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="seed of torch and the envs")
     parser.add_argument("--keep", help="keep the model folder here instead of a temporary one")
+    parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"],
+                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']}; "
+                             f"DeepRacer's: {DEEPRACER_NUM_EPOCHS})")
     args = parser.parse_args()
+    hyperparameters = {**CONSOLE_DEFAULTS, "num_epochs": args.epochs}
 
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="time-to-lap-")) / "model"
     if args.all:
         max_minutes = args.max_minutes or 2 * TARGET_MINUTES
         outcomes = []
         for label, track, reverse in all_tracks():
-            outcomes.append(time_to_lap(label, track, reverse, max_minutes, args.workers, args.seed, folder))
+            outcomes.append(time_to_lap(label, track, reverse, max_minutes, args.workers, args.seed, folder,
+                                        hyperparameters))
             print_table(outcomes)
         return
     name = f"{args.track}{' reversed' if args.reverse else ''}"
     time_to_lap(name, track_argument(args.track), args.reverse, args.max_minutes or 30.0, args.workers, args.seed,
-                folder)
+                folder, hyperparameters)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ from gymnasium import spaces
 
 from simulator.car import MAX_SPEED, MAX_STEERING_DEG, MIN_SPEED, WHEEL_RADIUS, clamp_command, parse_colour
 from simulator.default_reward import follow_center_line
-from simulator.episode import START_HEADING_NOISE, START_LATERAL_NOISE, Episode, StartPositions, Status
+from simulator.episode import (
+    START_HEADING_NOISE,
+    START_LATERAL_NOISE,
+    Episode,
+    StartPositions,
+    Status,
+    step_cap,
+)
 from simulator.objects import Obstacles, RaceConfig
 from simulator.params import RewardParams, place_car
 from simulator.render import Views
@@ -39,9 +46,6 @@ from simulator.spec import (
 from simulator.tracks import Track, track_from
 from simulator.world import CONTROL_HZ, build_world
 
-# A lap of the longest track at the slowest speed is far shorter; only a car wandering on the road for
-# this long is cut off (truncated).
-MAX_EPISODE_STEPS = 10_000
 MODES = ("training", "evaluation")
 # start_noise scales episode.py's start perturbation; beyond this the car could start on a narrow road's edge.
 MAX_START_NOISE = 4.0
@@ -109,6 +113,11 @@ class ActionTable:
             raise ValueError(f"speed needs {MIN_SPEED:g} <= low < high <= {MAX_SPEED:g}, not {speed_low:g}..{speed_high:g}")
         return bounds
 
+    @property
+    def slowest_speed(self) -> float:
+        """m/s: the slowest speed an action asks for."""
+        return min(speed for _, speed in self.actions) if self.discrete else float(self.space.low[1])
+
     def _index(self, action) -> int:
         # Plain ints are the common case: the NumPy checks only run for anything else.
         if isinstance(action, int | np.integer) and not isinstance(action, bool):
@@ -152,13 +161,15 @@ class DeepRacerEnv(gym.Env):
         off_track_penalty: float = 5.0,
         collision_penalty: float = 5.0,
         render_mode: str | None = None,
-        max_episode_steps: int = MAX_EPISODE_STEPS,
+        max_episode_steps: int | None = None,
         car_colour=None,
         start_noise: float = 1.0,
     ):
         """``start_noise``: how far every episode start strays from the centre line, as a multiple of
         episode.py's START_LATERAL_NOISE and START_HEADING_NOISE (drawn uniformly from ``np_random``, so the
-        same seed gives the same starts); 0 puts the car exactly on the centre line, facing the road."""
+        same seed gives the same starts); 0 puts the car exactly on the centre line, facing the road.
+        ``max_episode_steps``: truncate an episode after this many steps; None = episode.step_cap, three laps
+        of the centre line at the action space's slowest speed."""
         if mode not in MODES:
             raise ValueError(f"mode must be 'training' or 'evaluation', not {mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -175,7 +186,8 @@ class DeepRacerEnv(gym.Env):
         self.mode, self.continuous = mode, continuous
         self.penalties = (off_track_penalty, collision_penalty)
         self.render_mode = render_mode
-        self.max_episode_steps = int(max_episode_steps)
+        self.max_episode_steps = (int(max_episode_steps) if max_episode_steps is not None
+                                  else step_cap(self.track.length, self.actions.slowest_speed))
         self.start_noise = float(start_noise)
 
         # Physics and pictures.

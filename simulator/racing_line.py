@@ -78,7 +78,23 @@ def racing_line(track: Track, *, limits: CarLimits = MEASURED, top_speed: float 
     limit = np.maximum(half_widths - margin, 0.0)
     offsets = _smoothed_offsets(centre, normals, limit, iterations)
     # Points bunch up where the line hugs the inside of a tight corner: spread them evenly again.
-    points = _evenly_spaced(centre + offsets[:, None] * normals, len(centre))
+    return _driven(_evenly_spaced(centre + offsets[:, None] * normals, len(centre)), limits)
+
+
+def path_limit(path: np.ndarray, limits: CarLimits = MEASURED) -> RacingLine:
+    """How fast the car could lap a given closed path, such as the positions of a lap a policy drove
+    (``(N, 2)``, any spacing; the end joins the start): the path, spaced evenly as the limit lap's line
+    is, driven at the speed profile the car's limits allow along it. Comparing its ``lap_time`` with the
+    limit lap's tells the cost of the path chosen from the cost of driving it below the car's limits."""
+    path = np.asarray(path, dtype=float)
+    if np.allclose(path[0], path[-1]):
+        path = path[:-1]
+    length = float(np.hypot(*np.diff(np.vstack([path, path[:1]]), axis=0).T).sum())
+    return _driven(_evenly_spaced(path, max(int(length / SPACING), 16)), limits)
+
+
+def _driven(points: np.ndarray, limits: CarLimits) -> RacingLine:
+    """The closed line through evenly spaced ``points`` (open array) at the speed profile of ``limits``."""
     curvature = _smoothed(_curvature(points, CURVATURE_STENCIL), CURVATURE_STENCIL)
     speeds = speed_profile(points, curvature, limits)
     closed = np.vstack([points, points[:1]])

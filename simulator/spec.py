@@ -74,9 +74,14 @@ DECIMALS = 100
 
 BATCH_SIZES = (32, 64, 128, 256, 512)
 LOSS_TYPES = ("huber", "mean squared error")
+# The console's defaults: DeepRacer's (SPEC 3), except num_epochs, which the console starts at 3, the
+# bottom of DeepRacer's range, instead of its 10. The update is most of a training's CPU and its cost grows
+# with the epochs: on the 2-core machine 3 epochs trained ~2x more env steps a minute (bench/
+# learner_throughput.py) and reached a first lap sooner on every track (bench/time_to_lap.py --all).
+DEEPRACER_NUM_EPOCHS = 10
 HYPERPARAMETER_DEFAULTS = {
     "batch_size": 64,
-    "num_epochs": 10,
+    "num_epochs": 3,
     "lr": 0.0003,
     "beta_entropy": 0.01,
     "discount_factor": 0.999,

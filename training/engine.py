@@ -99,8 +99,9 @@ class TrainingRun:
     bfloat16: bool | None = None
     """run the CNN in bfloat16 autocast (acting and updating); None = where the CPU has bfloat16 hardware"""
     update_threads: int | None = None
-    """torch threads for the update; None = half the cores (on the shared 2-core machine 1 thread measured
-    ~650 samples/s against 160-450 for 2 threads, which contend with everything else)"""
+    """torch threads for the update; None = half the cores while the evaluation runs alongside it, all of
+    them once it is over (quiet 2-core machine: 2,000 samples/s on 1 thread, 3,500 on 2; but on a busy one
+    2 threads measured 160-450 against ~650 for 1: a deployment that shares its cores sets 1)"""
     training_params: dict = field(default_factory=dict)
     """extra training_params.yaml keys (deepracer-for-cloud names)"""
 
@@ -521,7 +522,7 @@ class _Trainer(_Session):
             self.evaluation = evaluation = _BackgroundEvaluation(self, pool, _frozen(learner), run.eval_episodes)
             timing["timing/other_seconds"] = time.monotonic() - clock
             cpu_other = cpu.lap()
-            torch.set_num_threads(run.update_threads or max(1, (os.cpu_count() or 1) // 2))
+            self._use_update_threads(evaluating=True)
             clock = time.monotonic()
             self.status(phase="updating", iteration=iteration + 1, evaluating=True)
             try:
@@ -574,8 +575,15 @@ class _Trainer(_Session):
     # ------------------------------------------------------------------------- reporting episodes
 
     def _keep_updating(self) -> bool:
-        return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1,
-                              evaluating=self.evaluation.thread.is_alive())
+        evaluating = self.evaluation.thread.is_alive()
+        if not evaluating:
+            self._use_update_threads(evaluating=False)
+        return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1, evaluating=evaluating)
+
+    def _use_update_threads(self, evaluating: bool) -> None:
+        threads = update_threads(self.run.update_threads, evaluating, os.cpu_count() or 1)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
     def _on_training_episode(self, done: Finished, number: int) -> None:
         self.report("episode", phase="training", iteration=self.counters["iteration"] + 1,
@@ -764,6 +772,14 @@ class _CpuClock:
         if split_learner is None:
             return spent_learner + spent_workers
         return max(0.0, spent_learner - split_learner), split_learner + spent_workers
+
+
+def update_threads(requested: int | None, evaluating: bool, cores: int) -> int:
+    """The update's torch threads: as requested, else the cores the evaluation leaves while it runs (it acts
+    in its own thread and the env workers step its episodes), then every core once it is over."""
+    if requested:
+        return requested
+    return max(1, cores // 2) if evaluating else cores
 
 
 def _frozen(learner):

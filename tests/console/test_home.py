@@ -31,6 +31,15 @@ def test_it_teaches_the_concepts_to_racers(owner_client):
     assert page.count("<svg") >= 5
 
 
+def test_its_hyperparameter_table_gives_the_defaults_a_new_model_starts_with(owner_client):
+    from simulator.spec import HYPERPARAMETER_DEFAULTS
+
+    page = owner_client.get(URL).content.decode()
+    assert f"<td>Number of epochs</td><td>{HYPERPARAMETER_DEFAULTS['num_epochs']}</td>" in page
+    assert f"<td>Episodes between training</td><td>{HYPERPARAMETER_DEFAULTS['num_episodes_between_training']}</td>" in page
+    assert "<td>Loss type</td><td>Huber</td>" in page
+
+
 def test_it_shows_the_racer_name_in_the_header(owner_client):
     assert b'data-testid="racer-name">Owner_Racer<' in owner_client.get(URL).content
 

@@ -146,6 +146,16 @@ def test_a_long_wander_is_truncated_at_the_step_cap():
     assert truncated and info["trace"]["done"]
 
 
+@pytest.mark.parametrize(("action_space", "slowest"), [
+    ({"action_space_type": "discrete", "action_space": [{"steering_angle": 0, "speed": 2.0},
+                                                        {"steering_angle": 30, "speed": 0.8}]}, 0.8),
+    (CONTINUOUS, CONTINUOUS["action_space"]["speed"]["low"]),
+])
+def test_by_default_an_episode_is_cut_off_after_three_laps_at_the_slowest_speed(action_space, slowest):
+    env = DeepRacerEnv(track="oval", sensors=(), action_space=action_space)
+    assert env.max_episode_steps == math.ceil(3 * env.track.length / slowest * 15)
+
+
 def test_continuous_evaluation_resets_a_crashed_car_clear_of_the_box():
     race = {"race_type": "OBJECT_AVOIDANCE", "randomize_objects": False, "object_positions": [[0.15, "inner"]]}
     env = DeepRacerEnv(track="oval", sensors=(), action_space=CONTINUOUS, race_type=race, mode="evaluation",

@@ -11,6 +11,7 @@ from simulator.racing_line import (
     _curvature,
     cached_racing_line,
     limit_lap,
+    path_limit,
     racing_line,
     speed_profile,
     top_speed_of,
@@ -91,6 +92,26 @@ def test_the_limit_lap_of_a_circle_hugs_the_inside_at_the_grip_speed(radius, wid
     assert line.speeds == pytest.approx(speed, rel=0.02)
     assert line.length == pytest.approx(2 * np.pi * inside, rel=0.01)
     assert line.lap_time == pytest.approx(2 * np.pi * inside / speed, rel=0.02)
+
+
+@pytest.mark.parametrize("samples", [60, 137, 400])
+def test_a_driven_circle_is_lapped_at_the_grip_speed_whatever_its_sampling(samples):
+    # A car's positions on a circle of radius 1.2 m, unevenly spaced as steps of varying speed leave them.
+    angles = np.sort(np.random.default_rng(samples).uniform(0, 2 * np.pi, samples))
+    path = 1.2 * np.column_stack([np.cos(angles), np.sin(angles)])
+    driven = path_limit(path)
+    speed = min(MEASURED.top_speed, np.sqrt(float(MEASURED.lateral_acceleration(1 / 1.2)) * 1.2))
+    assert driven.length == pytest.approx(2 * np.pi * 1.2, rel=0.01)
+    assert driven.lap_time == pytest.approx(2 * np.pi * 1.2 / speed, rel=0.02)
+
+
+def test_a_path_that_weaves_costs_time_against_the_limit_line():
+    track = get_track("oval")
+    line = limit_lap(track)
+    assert path_limit(line.points).lap_time == pytest.approx(line.lap_time, rel=0.01)  # the line itself
+    along = np.linspace(0, 1, len(line.points))
+    weave = line.points + 0.05 * np.sin(2 * np.pi * 40 * along)[:, None] * [1, 1]
+    assert path_limit(weave).lap_time > 1.1 * line.lap_time
 
 
 def test_a_straight_of_a_stadium_is_driven_at_top_speed_with_braking_before_the_bends():

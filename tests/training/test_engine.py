@@ -26,6 +26,7 @@ from training.engine import (
     evaluate,
     format_lap_time,
     train,
+    update_threads,
 )
 from training.networks import build_agent
 from training.ppo import PPOConfig, PPOLearner
@@ -454,6 +455,18 @@ def test_the_background_evaluation_asks_for_preview_laps_only_when_the_run_strea
     session.stream_frames = stream_frames
     engine._BackgroundEvaluation(session, pool=None, acting=None, count=2).finish()
     assert asked["more"] is (True if stream_frames else None)
+
+
+@pytest.mark.parametrize(("requested", "evaluating", "cores", "threads"), [
+    (None, True, 2, 1),  # the evaluation's thread and env workers have the other core
+    (None, False, 2, 2),  # the evaluation is over: the update takes every core
+    (None, True, 1, 1),
+    (None, True, 8, 4),
+    (1, False, 2, 1),  # a deployment that shares its cores asks for one thread throughout
+    (3, True, 2, 3),
+])
+def test_the_update_takes_the_cores_the_evaluation_leaves_then_all_of_them(requested, evaluating, cores, threads):
+    assert update_threads(requested, evaluating, cores) == threads
 
 
 def test_reports_made_by_another_thread_wait_for_the_engines_thread():
