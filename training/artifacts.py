@@ -338,7 +338,8 @@ def load_checkpoint(model_dir: Path, name: str, map_location="cpu") -> dict:
 
 
 def write_checkpoints_index(model_dir: Path, best: dict | None, last: dict) -> None:
-    """deepracer_checkpoints.json: {best_checkpoint, last_checkpoint}, each {name, time_stamp, avg_eval_metric}."""
+    """deepracer_checkpoints.json: {best_checkpoint, last_checkpoint}, each {name, time_stamp, avg_eval_metric}
+    (and avg_eval_lap_time, see checkpoint_entry)."""
     write_json(Path(model_dir) / "model" / "deepracer_checkpoints.json",
                {"best_checkpoint": best or last, "last_checkpoint": last})
 
@@ -348,8 +349,13 @@ def read_checkpoints_index(model_dir: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
-def checkpoint_entry(name: str, avg_eval_metric: float) -> dict:
-    return {"name": name, "time_stamp": round(time.time(), 3), "avg_eval_metric": float(avg_eval_metric)}
+def checkpoint_entry(name: str, avg_eval_metric: float, avg_eval_lap_time: float | None = None) -> dict:
+    """A deepracer_checkpoints.json entry; ``avg_eval_lap_time`` (the console's own key, s) when every
+    evaluation episode completed its lap, so that a resumed run still knows how fast its best was."""
+    entry = {"name": name, "time_stamp": round(time.time(), 3), "avg_eval_metric": float(avg_eval_metric)}
+    if avg_eval_lap_time is not None:
+        entry["avg_eval_lap_time"] = round(float(avg_eval_lap_time), 4)
+    return entry
 
 
 def prune_checkpoints(model_dir: Path, keep_names) -> None:

@@ -6,7 +6,8 @@ collected the iteration is evaluated on ``eval_episodes`` episodes (deterministi
 on a frozen copy of it, in a thread: the env workers would otherwise sit idle through the update, the
 evaluation costs no wall clock when it is shorter than the update, and the live video keeps moving
 (after its episodes, worker 0 drives "preview" laps until the update ends; they count nowhere).
-The best checkpoint is the one with the highest mean evaluation progress; every iteration also saves the
+The best checkpoint is the one with the highest mean evaluation progress, the fastest among evaluations that
+complete every lap (``beats_best``); every iteration also saves the
 updated weights as the last checkpoint. Every iteration leaves a consistent model folder (SPEC 5), so a killed
 run resumes from its last checkpoint, and ``report`` returning False ends the run cleanly with a final
 checkpoint. A Celery task wraps ``train``/``evaluate``; nothing here imports Django, Celery or Channels.
@@ -548,7 +549,8 @@ class _Trainer(_Session):
             clock = time.monotonic()
             eval_progress = float(np.mean([f.progress for f in evaluated]))
             self._append_evaluation_metrics(evaluated)
-            is_best = self._checkpoint((collected_by["state"], collected_by["counters"], eval_progress))
+            is_best = self._checkpoint((collected_by["state"], collected_by["counters"], eval_progress,
+                                        evaluation_lap_time(evaluated)))
             timing["timing/other_seconds"] += time.monotonic() - clock
             timing["cpu/other_seconds"] = cpu_other + cpu.lap()
             timing["timing/iteration_seconds"] = time.monotonic() - started
@@ -711,15 +713,14 @@ class _Trainer(_Session):
 
     def _checkpoint(self, evaluated: tuple | None = None) -> bool:
         """Save the learner as the last checkpoint. ``evaluated`` = (learner state, counters, evaluation
-        progress) of the policy this iteration evaluated (the one before the update): it is saved too
-        when it is the best so far. Returns whether it became the best checkpoint."""
+        progress, evaluation lap time) of the policy this iteration evaluated (the one before the update):
+        it is saved too when it is the best so far. Returns whether it became the best checkpoint."""
         self.counters["elapsed"] = self._elapsed()
         is_best = False
         if evaluated is not None:
-            state, counters, progress = evaluated
-            # Ties go to the newer checkpoint: at equal progress it has trained longer.
-            if self.best is None or progress >= self.best["avg_eval_metric"]:
-                self.best, is_best = self._save(state, counters, progress), True
+            state, counters, progress, lap_time = evaluated
+            if beats_best(progress, lap_time, self.best):
+                self.best, is_best = self._save(state, counters, progress, lap_time), True
         self.last = self._save(self.learner.state_dict(), self.counters, None)
         if self.best is None or self.best["avg_eval_metric"] < 0:
             self.best = self.last  # nothing evaluated yet: the newest weights stand in
@@ -728,12 +729,12 @@ class _Trainer(_Session):
         self.saved_iteration = self.counters["iteration"]
         return is_best
 
-    def _save(self, state: dict, counters: dict, eval_progress: float | None) -> dict:
+    def _save(self, state: dict, counters: dict, eval_progress: float | None, lap_time: float | None = None) -> dict:
         name = artifacts.checkpoint_name(counters["iteration"], counters["steps"])
         artifacts.save_checkpoint(self.model_dir, name, {
             "learner": state, "counters": dict(counters), "metadata": self.metadata,
             "config": asdict(self.config), "evaluated": eval_progress is not None})
-        return artifacts.checkpoint_entry(name, -1.0 if eval_progress is None else eval_progress)
+        return artifacts.checkpoint_entry(name, -1.0 if eval_progress is None else eval_progress, lap_time)
 
     def _export_best(self) -> None:
         try:
@@ -772,6 +773,27 @@ class _CpuClock:
         if split_learner is None:
             return spent_learner + spent_workers
         return max(0.0, spent_learner - split_learner), split_learner + spent_workers
+
+
+def evaluation_lap_time(evaluated: list[Finished]) -> float | None:
+    """The mean lap time (sim seconds) of an evaluation whose every episode completed its lap, else None."""
+    if not evaluated or any(done.status != "lap_complete" for done in evaluated):
+        return None
+    return float(np.mean([done.sim_time for done in evaluated]))
+
+
+def beats_best(progress: float, lap_time: float | None, best: dict | None) -> bool:
+    """Whether an evaluation (mean progress, lap time when every lap completed) makes a better checkpoint
+    than ``best`` (a deepracer_checkpoints.json entry). The higher progress wins, as in DeepRacer; between
+    evaluations that all complete their laps the faster one, since a racer races lap times (a fast setup
+    measured its fastest 3/3 evaluation, 8.1 s, early, and the slower, steadier 9.4 s policy it settled into
+    later would otherwise be the best); otherwise the newer one, which has trained longer."""
+    if best is None or progress > best["avg_eval_metric"]:
+        return True
+    if progress < best["avg_eval_metric"]:
+        return False
+    best_time = best.get("avg_eval_lap_time")
+    return lap_time is None or best_time is None or lap_time <= best_time
 
 
 def update_threads(requested: int | None, evaluating: bool, cores: int) -> int:

@@ -21,9 +21,12 @@ from training.engine import (
     DEFAULT_ENV_FACTORY,
     MAX_WORKER_RESTARTS,
     EvaluationRun,
+    Finished,
     TrainingError,
     _Session,
+    beats_best,
     evaluate,
+    evaluation_lap_time,
     format_lap_time,
     train,
     update_threads,
@@ -70,6 +73,36 @@ def test_it_chooses_the_best_checkpoint_by_mean_evaluation_progress(trained_mode
     assert index["best_checkpoint"]["name"].startswith(f"{best['iteration'] - 1}_Step-")
     state = artifacts.load_checkpoint(model_dir, index["best_checkpoint"]["name"])
     assert state["evaluated"] and state["counters"]["iteration"] == best["iteration"] - 1
+
+
+def entry(progress, lap_time=None):
+    return artifacts.checkpoint_entry("1_Step-10.pt", progress, lap_time)
+
+
+@pytest.mark.parametrize(("progress", "lap_time", "best", "wins"), [
+    (40.0, None, None, True),  # the first evaluation
+    (60.0, None, entry(50.0), True),  # further round wins, as in DeepRacer
+    (50.0, None, entry(60.0), False),
+    (50.0, None, entry(50.0), True),  # equal progress short of a lap: the newer has trained longer
+    (100.0, 8.1, entry(100.0, 9.4), True),  # every lap complete on both: the faster wins
+    (100.0, 9.4, entry(100.0, 8.1), False),
+    (100.0, 8.1, entry(100.0, 8.1), True),  # as fast: the newer
+    (100.0, 9.4, entry(100.0), True),  # a best saved before lap times were kept
+    (100.0, 12.0, entry(80.0), True),  # a slow full lap still beats a fast partial one
+])
+def test_the_best_checkpoint_goes_furthest_then_laps_fastest(progress, lap_time, best, wins):
+    assert beats_best(progress, lap_time, best) is wins
+
+
+def test_an_evaluations_lap_time_counts_only_when_every_lap_is_complete():
+    def done(status, seconds):
+        return Finished(episode=None, traces=[], info={"episode_status": status, "trace": {"tstamp": seconds}},
+                        start_time=0.0, end_time=0.0)
+
+    assert evaluation_lap_time([done("lap_complete", 8.0), done("lap_complete", 9.0)]) == pytest.approx(8.5)
+    assert evaluation_lap_time([done("lap_complete", 8.0), done("off_track", 3.0)]) is None
+    assert evaluation_lap_time([]) is None
+    assert "avg_eval_lap_time" not in entry(50.0) and entry(100.0, 8.5)["avg_eval_lap_time"] == 8.5
 
 
 def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):
