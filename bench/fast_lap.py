@@ -52,7 +52,7 @@ from simulator.tracks import track_from  # noqa: E402
 from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
-REWARD = EXAMPLES["progress_per_step"].code
+REWARD = "progress_per_step"  # the reward editor's example the setups train with (--reward)
 EVALUATION_LAPS = 3
 STEERING = (0.0, 5.0, 10.0, 20.0, 30.0)
 SLOW_STRAIGHT = 2.0  # m/s
@@ -121,16 +121,17 @@ class Curve:
 
 
 def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit: RacingLine,
-              hyperparameters: dict = CONSOLE_DEFAULTS) -> Curve:
+              hyperparameters: dict = CONSOLE_DEFAULTS, reward: str = REWARD) -> Curve:
     limit_time = limit.lap_time
     print(f"setup {name}: {metadata['action_space_type']} {metadata['action_space']}, "
-          f"{hyperparameters['num_epochs']} epochs", flush=True)
+          f"{hyperparameters['num_epochs']} epochs, reward {reward!r}", flush=True)
+    code = EXAMPLES[reward].code
     started = time.monotonic()
     curve = Curve(limit_time, started)
     with tempfile.TemporaryDirectory(prefix="fast-lap-") as folder:
         result = train(TrainingRun(
             model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
-            env_kwargs={"track": track}, reward_code=REWARD, reward_factory=functools.partial(RewardSandbox, REWARD),
+            env_kwargs={"track": track}, reward_code=code, reward_factory=functools.partial(RewardSandbox, code),
             max_minutes=minutes, eval_episodes=EVALUATION_LAPS, num_workers=workers, stream_frames=False,
             seed=seed), curve)
         wall = time.monotonic() - started
@@ -171,6 +172,8 @@ def main() -> None:
     parser.add_argument("--setups", default="discrete,continuous")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reward", choices=sorted(EXAMPLES), default=REWARD,
+                        help=f"the reward editor's example to train with (default {REWARD})")
     parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"],
                         help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']}; "
                              f"DeepRacer's: {DEEPRACER_NUM_EPOCHS})")
@@ -189,7 +192,7 @@ def main() -> None:
     print(f"limit lap: line {limit.length:.2f} m (centre line {track.length:.2f} m), {limit.lap_time:.2f} s; "
           f"all wheels on the road: {console.length:.2f} m, {console.lap_time:.2f} s", flush=True)
     curves = {name: run_setup(name, metadata, track, args.minutes, args.workers, args.seed, limit,
-                              hyperparameters)
+                              hyperparameters, args.reward)
               for name, metadata in setups(limits).items() if name in args.setups.split(",")}
     print(f"SUMMARY {args.track}: limit lap {limit.lap_time:.2f} s; "
           + "; ".join(f"{name}: {curve.describe()}" for name, curve in curves.items())

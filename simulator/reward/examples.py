@@ -134,6 +134,26 @@ def reward_function(params):
     return float(gained - TIME_COST)
 '''
 
+PROGRESS_TIMES_SPEED = '''\
+TOP_SPEED = 4.0  # m/s: the fastest a DeepRacer action may ask for
+
+last = {"steps": 0, "progress": 0.0}  # the previous step, kept between calls
+
+
+def reward_function(params):
+    """Speed: the share of the lap gained since the last step, times the square of the speed asked for.
+
+    A lap pays 100 x the mean of (speed / 4)^2 over its ground: the same lap driven faster pays more, and
+    leaving the track ends the episode and its gains. Nothing is ever taken away, so a slow car is never
+    paid to end its episode early."""
+    steps, progress = params["steps"], params["progress"]
+    if steps <= last["steps"]:  # a new episode has started
+        last["progress"] = 0.0
+    gained = max(progress - last["progress"], 0.0)
+    last["steps"], last["progress"] = steps, progress
+    return float(gained * (params["speed"] / TOP_SPEED) ** 2)
+'''
+
 FOLLOW_TRACK_DIRECTION = '''\
 import math
 
@@ -185,5 +205,9 @@ EXAMPLES: dict[str, RewardExample] = {
         "Speed – progress per step, less a time cost",
         "Rewards the lap gained each step, less a small cost per step: the fewer steps a lap takes, the "
         "more it pays.", PROGRESS_PER_STEP),
+    "progress_times_speed": RewardExample(
+        "Speed – progress per step times speed squared",
+        "Rewards the lap gained each step, weighted by the square of the speed: the faster a lap, the more "
+        "it pays, and nothing is taken away.", PROGRESS_TIMES_SPEED),
 }
 DEFAULT_EXAMPLE = "follow_center_line"
