@@ -79,6 +79,8 @@ LOSS_TYPES = ("huber", "mean squared error")
 # with the epochs: on the 2-core machine 3 epochs train ~2x more env steps a minute (121 -> 242 steps/s in
 # bench/learner_throughput.py; ~330/s over 15 minutes in bench/fast_lap.py), and with them the default
 # car completed 3/3 evaluation laps on 21 of 22 track directions, 20 within 3 minutes (time_to_lap --all).
+# 10 epochs learn more per sample: in single-seed comparisons their first lap came sooner on two tracks and
+# later on one, so the gain shown so far is throughput; time to lap needs a comparison over several seeds.
 DEEPRACER_NUM_EPOCHS = 10
 HYPERPARAMETER_DEFAULTS = {
     "batch_size": 64,
