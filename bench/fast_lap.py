@@ -47,7 +47,6 @@ from simulator.episode import STEP_SECONDS  # noqa: E402
 from simulator.racing_line import RacingLine, limit_lap, path_limit, racing_line  # noqa: E402
 from simulator.reward.examples import EXAMPLES  # noqa: E402
 from simulator.reward.sandbox import RewardSandbox  # noqa: E402
-from simulator.spec import DEEPRACER_NUM_EPOCHS  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
 from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
@@ -175,8 +174,7 @@ def main() -> None:
     parser.add_argument("--reward", choices=sorted(EXAMPLES), default=REWARD,
                         help=f"the reward editor's example to train with (default {REWARD})")
     parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"],
-                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']}; "
-                             f"DeepRacer's: {DEEPRACER_NUM_EPOCHS})")
+                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']})")
     args = parser.parse_args()
     hyperparameters = {**CONSOLE_DEFAULTS, "num_epochs": args.epochs}
     track = track_from(track_argument(args.track))

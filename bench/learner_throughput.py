@@ -2,7 +2,7 @@
 other), then the PPO update alone per sample.
 
     python bench/learner_throughput.py [--track quick_loop] [--workers 2] [--iterations 3] [--episodes 20]
-                                       [--epochs 3] [--bfloat16 auto|on|off] [--network shallow] [--skip-env]
+                                       [--epochs 10] [--bfloat16 auto|on|off] [--network shallow] [--skip-env]
 
 1. End to end: ``--iterations`` training iterations of the default vehicle through the engine (env worker
    processes, batched inference, update, evaluation), the console's default hyperparameters unless

@@ -1,9 +1,9 @@
 """Time to lap: from scratch until an evaluation completes 3 of 3 distinct laps at 100%.
 
 The console's defaults throughout: "The Original DeepRacer" (front camera, 3-layer CNN, 30° x 5 steering,
-1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 3
-epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates; ``--epochs 10`` for
-DeepRacer's own default).
+1 m/s x 2 speeds), the "follow the centre line" reward, and the default hyperparameters (batch 64, 10
+epochs, lr 3e-4, entropy 0.01, discount 0.999, Huber, 20 episodes between updates; ``--epochs`` changes
+the epochs).
 
     python bench/time_to_lap.py [--track quick_loop | reinvent_base | path/to/track.npy] [--reverse]
                                 [--max-minutes 30]
@@ -35,7 +35,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator.racing_line import limit_lap  # noqa: E402
-from simulator.spec import DEEPRACER_NUM_EPOCHS, HYPERPARAMETER_DEFAULTS  # noqa: E402
+from simulator.spec import HYPERPARAMETER_DEFAULTS  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
 from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
@@ -182,8 +182,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of torch and the envs")
     parser.add_argument("--keep", help="keep the model folder here instead of a temporary one")
     parser.add_argument("--epochs", type=int, default=CONSOLE_DEFAULTS["num_epochs"],
-                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']}; "
-                             f"DeepRacer's: {DEEPRACER_NUM_EPOCHS})")
+                        help=f"num_epochs (the console's default: {CONSOLE_DEFAULTS['num_epochs']})")
     args = parser.parse_args()
     hyperparameters = {**CONSOLE_DEFAULTS, "num_epochs": args.epochs}
 

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console import accounts
-from simulator.spec import DEEPRACER_NUM_EPOCHS, HYPERPARAMETER_DEFAULTS
+from simulator.spec import HYPERPARAMETER_DEFAULTS
 
 HEALTH_TIMEOUT_SECONDS = 2
 
@@ -16,8 +16,7 @@ def home(request):
     """Anonymous visitors see the landing page; racers see "Get started with reinforcement learning"."""
     if not request.user.is_authenticated:
         return render(request, "console/landing.html", {"registration_open": accounts.registration_open()})
-    return render(request, "console/get_started.html", {"defaults": HYPERPARAMETER_DEFAULTS,
-                                                          "deepracer_num_epochs": DEEPRACER_NUM_EPOCHS})
+    return render(request, "console/get_started.html", {"defaults": HYPERPARAMETER_DEFAULTS})
 
 
 @require_GET

@@ -74,17 +74,13 @@ DECIMALS = 100
 
 BATCH_SIZES = (32, 64, 128, 256, 512)
 LOSS_TYPES = ("huber", "mean squared error")
-# The console's defaults: DeepRacer's (SPEC 3), except num_epochs, which the console starts at 3, the
-# bottom of DeepRacer's range, instead of its 10. The update is most of a training's CPU and its cost grows
-# with the epochs: on the 2-core machine 3 epochs train ~2x more env steps a minute (121 -> 242 steps/s in
-# bench/learner_throughput.py; ~330/s over 15 minutes in bench/fast_lap.py), and with them the default
-# car completed 3/3 evaluation laps on 21 of 22 track directions, 20 within 3 minutes (time_to_lap --all).
-# 10 epochs learn more per sample: in single-seed comparisons their first lap came sooner on two tracks and
-# later on one, so the gain shown so far is throughput; time to lap needs a comparison over several seeds.
-DEEPRACER_NUM_EPOCHS = 10
+# num_epochs stays DeepRacer's 10. 3 epochs (the bottom of DeepRacer's range) train twice the env steps a
+# minute on 2 cores (bench/learner_throughput.py), but 10 learn so much more per step that the default car's
+# first 3/3 lap came sooner: 0.7-0.9 against 1.0-2.1 minutes on 2022_reinvent_champ_ccw over 3 seeds, and
+# 0.4 against 0.6 on reinvent_base (bench/time_to_lap.py --epochs).
 HYPERPARAMETER_DEFAULTS = {
     "batch_size": 64,
-    "num_epochs": 3,
+    "num_epochs": 10,
     "lr": 0.0003,
     "beta_entropy": 0.01,
     "discount_factor": 0.999,

@@ -27,7 +27,7 @@ def test_it_creates_a_model_with_the_console_defaults(owner_api, owner, new_mode
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["track"] == "quick_loop" and body["max_minutes"] == 60
-    assert body["hyperparameters"]["num_epochs"] == 3
+    assert body["hyperparameters"]["num_epochs"] == 10
     assert body["metadata"]["action_space_type"] == "discrete"
     assert body["reward_code"] == reward.default_code()
     assert RLModel.objects.get(owner=owner).name == "api-model"

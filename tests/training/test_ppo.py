@@ -103,7 +103,7 @@ def test_it_reads_deepracer_hyperparameters_and_ignores_legacy_keys():
     config = PPOConfig.from_dict({"batch_size": 128, "lr": 0.001, "loss_type": "mean squared error",
                                   "exploration_type": "categorical", "e_greedy_value": 0.05})
     assert (config.batch_size, config.lr, config.loss_type) == (128, 0.001, "mean squared error")
-    assert config.num_epochs == 3 and config.clip_coef == 0.2 and config.gae_lambda == 0.95
+    assert config.num_epochs == 10 and config.clip_coef == 0.2 and config.gae_lambda == 0.95
     assert config.adam_epsilon == 1e-5
     written = config.to_dict()
     assert written["exploration_type"] == "categorical" and "clip_coef" not in written
