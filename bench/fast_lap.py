@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.time_to_lap import CONSOLE_DEFAULTS, track_argument  # noqa: E402
+from bench.time_to_lap import CONSOLE_DEFAULTS, drive_paths, track_argument  # noqa: E402
 from simulator.car import WHEELBASE  # noqa: E402
 from simulator.car_limits import MEASURED, CarLimits, measure_car_limits  # noqa: E402
 from simulator.episode import STEP_SECONDS  # noqa: E402
@@ -48,7 +48,6 @@ from simulator.racing_line import RacingLine, limit_lap, path_limit, racing_line
 from simulator.reward.examples import EXAMPLES  # noqa: E402
 from simulator.reward.sandbox import RewardSandbox  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
-from training import artifacts  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
 REWARD = "progress_per_step"  # the reward editor's example the setups train with (--reward)
@@ -148,11 +147,8 @@ def where_the_time_goes(model_dir: Path, track, limit: RacingLine, seed: int) ->
     """The best checkpoint's 3 laps, each lap's ratio to the limit lap split into line x speed."""
     check = evaluate(EvaluationRun(model_dir=model_dir, env_kwargs={"track": track}, trials=EVALUATION_LAPS,
                                    video=False, stream_frames=False, seed=seed), lambda progress: True)
-    paths: dict[str, list] = {}
-    for row in artifacts.read_simtrace(check.simtrace_path):
-        paths.setdefault(row["episode"], []).append((float(row["X"]), float(row["Y"])))
     print(f"  where the time goes (best checkpoint, {EVALUATION_LAPS} laps): ratio = line x speed")
-    for trial, path in zip(check.trials, paths.values(), strict=True):
+    for trial, path in zip(check.trials, drive_paths(check.simtrace_path), strict=True):
         if trial.status != "lap_complete":
             print(f"    lap {trial.trial}: {trial.completion:.0f}%, {trial.status}")
             continue

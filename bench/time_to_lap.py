@@ -72,12 +72,17 @@ def track_argument(name: str):
     return name
 
 
+def drive_paths(simtrace: Path) -> list[list[tuple[float, float]]]:
+    """The (X, Y) positions of each episode of a sim trace, in episode order."""
+    paths: dict[str, list] = {}
+    for row in artifacts.read_simtrace(simtrace):
+        paths.setdefault(row["episode"], []).append((float(row["X"]), float(row["Y"])))
+    return list(paths.values())
+
+
 def distinct_drives(simtrace: Path) -> int:
     """How many of an evaluation's episodes took a path of their own (their X, Y rows differ)."""
-    paths = {}
-    for row in artifacts.read_simtrace(simtrace):
-        paths.setdefault(row["episode"], []).append((row["X"], row["Y"]))
-    return len({tuple(path) for path in paths.values()})
+    return len({tuple(path) for path in drive_paths(simtrace)})
 
 
 class Watch:
