@@ -83,7 +83,9 @@ class RaceTypeSerializer(serializers.Serializer):
 
 class EvaluationStartSerializer(serializers.Serializer):
     model = serializers.UUIDField()
-    track = serializers.CharField(required=False, min_length=1, max_length=64)  # minLength in the schema too
+    # A slug's characters, in the schema too: a generated track is then one the server only refuses as unknown.
+    track = serializers.RegexField(r"^[A-Za-z0-9_-]+$", required=False, min_length=1, max_length=64,
+                                   help_text="A built-in track's slug, or user-<id> for one of your imported tracks.")
     reversed = serializers.BooleanField(required=False, default=False)
     race_type = RaceTypeSerializer(required=False, default=dict)
     trials = serializers.IntegerField(min_value=spec.MIN_TRIALS, max_value=spec.MAX_TRIALS,
