@@ -81,6 +81,23 @@ def racing_line(track: Track, *, limits: CarLimits = MEASURED, top_speed: float 
     return _driven(_evenly_spaced(centre + offsets[:, None] * normals, len(centre)), limits)
 
 
+def lap_from_rest(line: RacingLine, start: tuple[float, float], limits: CarLimits = MEASURED) -> float:
+    """s: one lap of ``line`` as an evaluation trial drives it, from rest at the line's point nearest
+    ``start`` (the start line) round to that point again, crossed at speed. ``line.lap_time`` is a flying
+    lap; this one pays for the acceleration off the line as well."""
+    points, speeds = line.points[:-1], line.speeds[:-1]
+    first = int(np.argmin(np.hypot(*(points - np.asarray(start, dtype=float)).T)))
+    order = np.roll(np.arange(len(points)), -first)
+    ordered = np.vstack([points[order], points[order[:1]]])
+    # The flying profile already brakes for every corner: starting slower only lowers speeds after the start.
+    profile = np.append(speeds[order], speeds[order[0]])
+    profile[0] = 0.0
+    steps = np.hypot(*np.diff(ordered, axis=0).T)
+    for i, step in enumerate(steps):
+        profile[i + 1] = min(profile[i + 1], math.sqrt(profile[i] ** 2 + 2 * limits.acceleration * step))
+    return float(np.sum(steps / np.maximum((profile[:-1] + profile[1:]) / 2, 1e-6)))
+
+
 def path_limit(path: np.ndarray, limits: CarLimits = MEASURED) -> RacingLine:
     """How fast the car could lap a given closed path, such as the positions of a lap a policy drove
     (``(N, 2)``, any spacing; the end joins the start): the path, spaced evenly as the limit lap's line

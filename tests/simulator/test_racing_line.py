@@ -10,6 +10,7 @@ from simulator.racing_line import (
     LIMIT_MARGIN,
     _curvature,
     cached_racing_line,
+    lap_from_rest,
     limit_lap,
     path_limit,
     racing_line,
@@ -92,6 +93,27 @@ def test_the_limit_lap_of_a_circle_hugs_the_inside_at_the_grip_speed(radius, wid
     assert line.speeds == pytest.approx(speed, rel=0.02)
     assert line.length == pytest.approx(2 * np.pi * inside, rel=0.01)
     assert line.lap_time == pytest.approx(2 * np.pi * inside / speed, rel=0.02)
+
+
+@pytest.mark.parametrize(("radius", "start_angle"), [(1.5, 0.0), (3.0, 2.0)])
+def test_a_lap_from_rest_pays_for_the_acceleration_off_the_start_line(radius, start_angle):
+    # On a ring the car accelerates from rest to the grip speed v in v / a seconds over v^2 / 2a metres,
+    # then holds v for the rest of the lap: wherever the start line is, the lap costs v / 2a more than flying.
+    line = limit_lap(circle_track(radius, 0.6))
+    inside = float(np.hypot(*line.points[0]))
+    speed = float(line.speeds.mean())
+    start = 10 * np.array([np.cos(start_angle), np.sin(start_angle)])  # nearest line point: that angle's
+    expected = speed / MEASURED.acceleration + (2 * np.pi * inside - speed ** 2 / (2 * MEASURED.acceleration)) / speed
+    assert lap_from_rest(line, start) == pytest.approx(expected, rel=0.02)
+    assert lap_from_rest(line, start) - line.lap_time == pytest.approx(speed / (2 * MEASURED.acceleration), rel=0.05)
+
+
+def test_a_lap_from_rest_of_a_real_track_costs_the_start_and_no_more():
+    track = load_npy(SHARED_TRACKS / "reinvent_base.npy", "reinvent_base")
+    line = limit_lap(track)
+    from_rest = lap_from_rest(line, track.pose_at(0.0)[:2])
+    # The acceleration off the line costs under a second on a 17.7 m track, never less than nothing.
+    assert line.lap_time < from_rest < line.lap_time + 1.0
 
 
 @pytest.mark.parametrize("samples", [60, 137, 400])
