@@ -1,26 +1,32 @@
 """Fast lap: how close to our car's physical limit a racer's fast setup gets in a fixed wall-clock budget.
 
     python bench/fast_lap.py [--track reinvent_base | grand_prix | path/to/track.npy] [--minutes 15]
-                             [--setups discrete,continuous] [--workers 2] [--seed 0]
+                             [--setups discrete,continuous] [--reward speed_on_racing_line] [--epochs 10]
+                             [--workers 2] [--seed 0]
 
 1. The limit lap: the car's limits measured by driving the simulated car (simulator/car_limits.py:
    top speed, acceleration, braking, grip = the lateral acceleration where it starts to slide), and the
    fast line with the speed profile they allow (simulator/racing_line.limit_lap, the code the console's
-   racing line uses). Prints the line's length and the limit lap time.
+   racing line uses). Prints the line's length and the limit lap time two ways: flying (already at speed)
+   and from rest on the start line, as every evaluation lap is driven: the ratios are to the latter.
 2. For each setup, training from scratch for ``--minutes`` of wall clock:
    - "discrete": 10 actions reaching 4 m/s, each steering angle (0, ±5, ±10, ±20, ±30°) at the speed the
      car holds through that steering's turn (measured grip), plus a slower straight (2 m/s);
-   - "continuous": steering -30..30°, speed 1..4 m/s (PPO);
-   with the reward editor's "Speed – progress per step, less a time cost" example (progress per step, no
-   racing line) run in the reward sandbox as the console runs it, and the console's defaults otherwise
+   - "continuous": steering -30..30°, speed from the limit lap's slowest corner (2.0 m/s on re:Invent
+     2018) to 4 m/s (PPO): a car that can take every corner of the fast line need never ask for less;
+   with the reward editor's "Speed – progress per step times speed squared, on the racing line" example
+   (both: progress per step, weighted by the speed asked for and by the distance to the console's racing
+   line, which is inserted above it as the editor inserts it; ``--reward`` picks another example) run in
+   the reward sandbox as the console runs it, and the console's defaults otherwise
    (front camera, 3-layer CNN, the default hyperparameters). Each iteration's evaluation is a 3-lap
    evaluation from the start line (deterministic policy, perturbed starts).
 3. Every minute: the best 3-lap evaluation so far (mean lap time, only evaluations where all 3 laps
-   reached 100%) and its ratio to the limit lap; at the end the curve and the ratio mean lap / limit lap.
+   reached 100%) and its ratio to the limit lap; at the end the curve (with each iteration's training
+   progress and policy entropy) and the ratio mean lap / limit lap.
 4. Where the time goes: the trained model's best checkpoint (the one a racer would race) drives 3 laps,
    and each lap's ratio is split into line x speed. line = the limit time of the path it drove (that
-   path at the car's limits, simulator/racing_line.path_limit) / the limit lap; speed = its lap time /
-   that path's limit time (how far below the car's limits it drives its own path).
+   path from rest at the car's limits, simulator/racing_line.path_limit and lap_from_rest) / the limit
+   lap; speed = its lap time / that path's limit time (how far below the car's limits it drives its path).
 Figures are noisy when other work shares the 2 cores: the load average is printed with them.
 """
 
@@ -31,9 +37,11 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -44,13 +52,19 @@ from bench.time_to_lap import CONSOLE_DEFAULTS, drive_paths, track_argument  # n
 from simulator.car import WHEELBASE  # noqa: E402
 from simulator.car_limits import MEASURED, CarLimits, measure_car_limits  # noqa: E402
 from simulator.episode import STEP_SECONDS  # noqa: E402
-from simulator.racing_line import RacingLine, limit_lap, path_limit, racing_line  # noqa: E402
-from simulator.reward.examples import EXAMPLES  # noqa: E402
+from simulator.racing_line import (  # noqa: E402
+    RacingLine,
+    lap_from_rest,
+    limit_lap,
+    path_limit,
+    racing_line,
+)
+from simulator.reward.examples import EXAMPLES, example_code  # noqa: E402
 from simulator.reward.sandbox import RewardSandbox  # noqa: E402
 from simulator.tracks import track_from  # noqa: E402
 from training.engine import EvaluationRun, TrainingRun, evaluate, train  # noqa: E402
 
-REWARD = "progress_per_step"  # the reward editor's example the setups train with (--reward)
+REWARD = "speed_on_racing_line"  # the reward editor's example the setups train with (--reward)
 EVALUATION_LAPS = 3
 STEERING = (0.0, 5.0, 10.0, 20.0, 30.0)
 SLOW_STRAIGHT = 2.0  # m/s
@@ -72,26 +86,45 @@ def discrete_actions(limits: CarLimits) -> list[dict]:
     return actions
 
 
-def setups(limits: CarLimits) -> dict[str, dict]:
+def slowest_corner(limit: RacingLine) -> float:
+    """m/s: the slowest speed the limit lap drives, rounded down to 0.1 (a fast setup never asks for less)."""
+    return math.floor(float(limit.speeds.min()) * 10) / 10
+
+
+def setups(limits: CarLimits, limit: RacingLine) -> dict[str, dict]:
     common = {"sensor": ["FRONT_FACING_CAMERA"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
               "training_algorithm": "clipped_ppo", "version": "5"}
     return {
         "discrete": {**common, "action_space_type": "discrete", "action_space": discrete_actions(limits)},
         "continuous": {**common, "action_space_type": "continuous",
                        "action_space": {"steering_angle": {"low": -30.0, "high": 30.0},
-                                        "speed": {"low": 1.0, "high": 4.0}}},
+                                        "speed": {"low": slowest_corner(limit), "high": 4.0}}},
     }
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The limit lap two ways. Every evaluation trial starts at a standstill on the start line, so the
+    ratio that compares like with like is against the limit lap from rest; the flying lap (the line's own
+    lap time, already at speed) is given beside it."""
+
+    line: RacingLine
+    from_rest: float
+
+    def ratio(self, seconds: float) -> str:
+        return f"ratio {seconds / self.from_rest:.2f} ({seconds / self.line.lap_time:.2f} to the flying lap)"
 
 
 class Curve:
     """Follows the engine's reports: each iteration's 3-lap evaluation, the best so far, a line a minute."""
 
-    def __init__(self, limit_time: float, started: float):
-        self.limit_time, self.started = limit_time, started
+    def __init__(self, limit: Limit, started: float):
+        self.limit, self.started = limit, started
         self.laps: dict[int, list[float | None]] = {}
         self.best: float | None = None
-        # minutes, iteration, env steps, evaluation progress %, laps completed, best mean lap so far
-        self.rows: list[tuple[float, int, int, float, int, float | None]] = []
+        # minutes, iteration, env steps, training progress %, policy entropy, evaluation progress %, laps
+        # completed, their mean lap, best mean lap so far
+        self.rows: list[tuple] = []
         self.next_print = 60.0
 
     def __call__(self, progress) -> bool:
@@ -101,11 +134,14 @@ class Curve:
             self.laps.setdefault(data["iteration"], []).append(lap)
         elif progress.kind == "metrics":
             laps = self.laps.pop(data["iteration"], [])[:EVALUATION_LAPS]
+            mean = None
             if len(laps) == EVALUATION_LAPS and all(lap is not None for lap in laps):
                 mean = float(np.mean(laps))
                 self.best = mean if self.best is None else min(self.best, mean)
             self.rows.append(((time.monotonic() - self.started) / 60, data["iteration"], data["steps"],
-                              data["average_evaluation_completion"], data["evaluation_laps_complete"], self.best))
+                              data["average_training_completion"], data.get("losses/entropy", float("nan")),
+                              data["average_evaluation_completion"], data["evaluation_laps_complete"], mean,
+                              self.best))
         elapsed = time.monotonic() - self.started
         if elapsed >= self.next_print:
             self.next_print += 60.0
@@ -115,17 +151,16 @@ class Curve:
     def describe(self) -> str:
         if self.best is None:
             return "no 3/3-lap evaluation yet"
-        return f"best 3-lap evaluation: mean lap {self.best:.2f} s, ratio {self.best / self.limit_time:.2f}"
+        return f"best 3-lap evaluation: mean lap {self.best:.2f} s, {self.limit.ratio(self.best)}"
 
 
-def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit: RacingLine,
+def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, seed: int, limit: Limit,
               hyperparameters: dict = CONSOLE_DEFAULTS, reward: str = REWARD) -> Curve:
-    limit_time = limit.lap_time
     print(f"setup {name}: {metadata['action_space_type']} {metadata['action_space']}, "
           f"{hyperparameters['num_epochs']} epochs, reward {reward!r}", flush=True)
-    code = EXAMPLES[reward].code
+    code = example_code(reward, track)  # as the editor inserts it (with the track's racing line if it reads one)
     started = time.monotonic()
-    curve = Curve(limit_time, started)
+    curve = Curve(limit, started)
     with tempfile.TemporaryDirectory(prefix="fast-lap-") as folder:
         result = train(TrainingRun(
             model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
@@ -134,17 +169,20 @@ def run_setup(name: str, metadata: dict, track, minutes: float, workers: int, se
             seed=seed), curve)
         wall = time.monotonic() - started
         where_the_time_goes(Path(folder) / "model", track, limit, seed)
-    print(f"  curve ({name}): minutes, iteration, env steps, evaluation progress, laps of 3, best mean lap so far")
-    for minutes_at, iteration, steps, progress, laps, best in curve.rows:
-        best_text = "-" if best is None else f"{best:.2f} s ({best / limit_time:.2f})"
-        print(f"    {minutes_at:5.1f}  {iteration:4d}  {steps:7d}  {progress:5.1f}%  {laps}/3  {best_text}")
+    print(f"  curve ({name}): minutes, iteration, env steps, training progress, policy entropy, evaluation "
+          "progress, laps of 3, their mean lap, best mean lap so far (ratio)")
+    for minutes_at, iteration, steps, training, entropy, progress, laps, mean, best in curve.rows:
+        mean_text = "-" if mean is None else f"{mean:.2f} s"
+        best_text = "-" if best is None else f"{best:.2f} s ({best / limit.from_rest:.2f})"
+        print(f"    {minutes_at:5.1f}  {iteration:4d}  {steps:7d}  {training:5.1f}%  {entropy:6.2f}  {progress:5.1f}%  "
+              f"{laps}/3  {mean_text:>7}  {best_text}")
     print(f"RESULT {name}: {curve.describe()} after {wall / 60:.1f} min, {result.steps} env steps "
           f"({result.steps / wall:.0f} steps/s end to end), {result.iterations} iterations; load {load()}", flush=True)
     return curve
 
 
-def where_the_time_goes(model_dir: Path, track, limit: RacingLine, seed: int) -> None:
-    """The best checkpoint's 3 laps, each lap's ratio to the limit lap split into line x speed."""
+def where_the_time_goes(model_dir: Path, track, limit: Limit, seed: int) -> None:
+    """The best checkpoint's 3 laps, each lap's ratio to the limit lap from rest split into line x speed."""
     check = evaluate(EvaluationRun(model_dir=model_dir, env_kwargs={"track": track}, trials=EVALUATION_LAPS,
                                    video=False, stream_frames=False, seed=seed), lambda progress: True)
     print(f"  where the time goes (best checkpoint, {EVALUATION_LAPS} laps): ratio = line x speed")
@@ -153,11 +191,12 @@ def where_the_time_goes(model_dir: Path, track, limit: RacingLine, seed: int) ->
             print(f"    lap {trial.trial}: {trial.completion:.0f}%, {trial.status}")
             continue
         driven = path_limit(np.array(path))
-        print(f"    lap {trial.trial}: {trial.time_seconds:.2f} s, ratio {trial.time_seconds / limit.lap_time:.2f} = line "
-              f"{driven.lap_time / limit.lap_time:.2f} ({driven.length:.2f} m against {limit.length:.2f} m; "
-              f"{driven.lap_time:.2f} s at the car's limits) x speed {trial.time_seconds / driven.lap_time:.2f} "
+        driven_time = lap_from_rest(driven, path[0])
+        print(f"    lap {trial.trial}: {trial.time_seconds:.2f} s, ratio {trial.time_seconds / limit.from_rest:.2f} = "
+              f"line {driven_time / limit.from_rest:.2f} ({driven.length:.2f} m against {limit.line.length:.2f} m; "
+              f"{driven_time:.2f} s from rest at the car's limits) x speed {trial.time_seconds / driven_time:.2f} "
               f"(mean {driven.length / trial.time_seconds:.2f} m/s; on that path the limits allow "
-              f"{driven.length / driven.lap_time:.2f})", flush=True)
+              f"{driven.length / driven_time:.2f})", flush=True)
 
 
 def main() -> None:
@@ -181,14 +220,16 @@ def main() -> None:
     print(f"car limits measured in {time.monotonic() - clock:.1f} s: {limits.describe()}")
     if limits != MEASURED:
         print(f"  (recorded in simulator/car_limits.py: {MEASURED.describe()})")
-    limit = limit_lap(track, limits)
+    line = limit_lap(track, limits)
+    limit = Limit(line, lap_from_rest(line, track.pose_at(0.0)[:2], limits))
     console = racing_line(track, limits=limits)
-    print(f"limit lap: line {limit.length:.2f} m (centre line {track.length:.2f} m), {limit.lap_time:.2f} s; "
-          f"all wheels on the road: {console.length:.2f} m, {console.lap_time:.2f} s", flush=True)
+    print(f"limit lap: line {line.length:.2f} m (centre line {track.length:.2f} m), {limit.from_rest:.2f} s from rest "
+          f"on the start line ({line.lap_time:.2f} s flying); all wheels on the road: {console.length:.2f} m, "
+          f"{console.lap_time:.2f} s flying", flush=True)
     curves = {name: run_setup(name, metadata, track, args.minutes, args.workers, args.seed, limit,
                               hyperparameters, args.reward)
-              for name, metadata in setups(limits).items() if name in args.setups.split(",")}
-    print(f"SUMMARY {args.track}: limit lap {limit.lap_time:.2f} s; "
+              for name, metadata in setups(limits, line).items() if name in args.setups.split(",")}
+    print(f"SUMMARY {args.track}: limit lap {limit.from_rest:.2f} s from rest ({line.lap_time:.2f} s flying); "
           + "; ".join(f"{name}: {curve.describe()}" for name, curve in curves.items())
           + f"; load average {load()}")
 

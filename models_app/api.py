@@ -29,6 +29,7 @@ from models_app.tracks import resolve_track
 from models_app.views import BUSY_STATUSES, _tar_gz_response
 from simulator import spec
 from simulator.racing_line import cached_racing_line, track_outline
+from simulator.reward.examples import racing_line_code
 from simulator.reward.preview import PreviewSettings, preview
 from simulator.tracks import TrackError
 from training.quotas import QuotaExceeded
@@ -284,12 +285,14 @@ class RacingLineRequestSerializer(serializers.Serializer):
 
 @extend_schema(parameters=[RacingLineRequestSerializer], responses={200: inline_serializer("RacingLine", {
     "points": serializers.ListField(child=serializers.ListField(child=serializers.FloatField())),
-    "speeds": serializers.ListField(child=serializers.FloatField()), "lap_time": serializers.FloatField()})})
+    "speeds": serializers.ListField(child=serializers.FloatField()), "lap_time": serializers.FloatField(),
+    "code": serializers.CharField(help_text="RACING_LINE = [[x, y], ...] as the editor inserts it above a reward "
+                                            "function")})})
 @api_view(["GET"])
 def track_racing_line(request):
     """A fast line round the track (minimum curvature within the road) and the speed the car can hold on it
     (top speed, grip, acceleration and braking limits): points [[x, y], ...] as racing-line reward functions
-    expect them, speeds in m/s and the lap time of that profile."""
+    expect them, speeds in m/s, the lap time of that profile, and the code the editor inserts."""
 
     serializer = RacingLineRequestSerializer(data=request.query_params)
     serializer.is_valid(raise_exception=True)
@@ -298,7 +301,7 @@ def track_racing_line(request):
                               serializer.validated_data["track_reversed"])
     except TrackError as error:
         return Response({"track": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-    return Response(cached_racing_line(track).as_dict(decimals=4))
+    return Response({**cached_racing_line(track).as_dict(decimals=4), "code": racing_line_code(track)})
 
 
 # What DRF's generic list/create/retrieve/update/delete do, for operations without a docstring of their own.

@@ -3,7 +3,7 @@ simulator's reward package. Validation never imports racer code here: the valida
 its dynamic checks in the reward sandbox."""
 
 from simulator.reward import validation
-from simulator.reward.examples import DEFAULT_EXAMPLE, EXAMPLES
+from simulator.reward.examples import DEFAULT_EXAMPLE, EXAMPLES, example_code
 from simulator.reward.sandbox import IsolationUnavailable
 from simulator.spec import MAX_REWARD_CODE_CHARS as MAX_CODE_CHARS
 from simulator.tracks import Track
@@ -13,9 +13,12 @@ class ValidationUnavailable(RuntimeError):
     """No reward sandbox works on this server, so racer code cannot be run to test it (nor to train)."""
 
 
-def examples() -> list[dict]:
-    """[{slug, title, description, code}] for the editor's Insert-example menu."""
-    return [{"slug": slug, "title": example.title, "description": example.description, "code": example.code}
+def examples(track: Track | None = None) -> list[dict]:
+    """[{slug, title, description, code, racing_line}] for the editor's Insert-example menu. ``racing_line``:
+    the code reads RACING_LINE; with ``track`` its code comes with that track's racing line above it (where
+    the track is not known yet, the editor fetches the line when the example is inserted)."""
+    return [{"slug": slug, "title": example.title, "description": example.description,
+             "code": example_code(slug, track), "racing_line": example.racing_line}
             for slug, example in EXAMPLES.items()]
 
 

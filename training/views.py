@@ -12,6 +12,7 @@ from common import ranges
 from models_app.hyperparameters import LABELS
 from models_app.models import RLModel
 from models_app.reward import examples
+from simulator.tracks import TrackError
 from training import services
 from training.analysis_api import analysis_metadata, model_logs
 from training.forms import ContinueTrainingForm, EvaluationForm
@@ -163,12 +164,16 @@ def model_analysis(request, model_id):
     context = {**_model_context(model), "tab": "analysis", "has_logs": logs.has_logs(), "job": job,
                "live": job is not None and job.is_active, "evaluations": logs.evaluations(),
                "iterations": list(logs.training_files()), "discrete": metadata["action_space_type"] == "discrete",
-               "examples": _reward_examples()}
+               "examples": examples(_track_or_none(model))}
     return render(request, "training/analysis.html", context)
 
 
-def _reward_examples() -> list[dict]:
-    return examples()
+def _track_or_none(model: RLModel):
+    """The model's track, or None when it is gone (an imported track deleted): the page still opens."""
+    try:
+        return model.get_track()
+    except TrackError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------- evaluation

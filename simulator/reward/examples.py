@@ -1,13 +1,37 @@
 """The reward editor's examples (SPEC 1.4): snippets a racer inserts and edits. Each validates clean on
-every built-in track and race type (a test holds them to it)."""
+every built-in track and race type (a test holds them to it), an example that reads RACING_LINE with the
+track's racing line inserted above it, as the editor inserts it."""
 
+import json
 from typing import NamedTuple
+
+from simulator.racing_line import cached_racing_line
+from simulator.tracks import Track
 
 
 class RewardExample(NamedTuple):
     title: str
     description: str
     code: str
+    racing_line: bool = False
+    """the code reads RACING_LINE, the track's racing line, which the editor inserts above it"""
+
+
+def racing_line_code(track: Track) -> str:
+    """The lines the editor's "Insert racing line" puts above a reward function: the console's racing line
+    of ``track`` as RACING_LINE, [[x, y], ...] as racers' racing-line reward functions expect it."""
+    line = cached_racing_line(track)
+    points = line.points_list()
+    return (f"# The console's racing line for this track: {len(points)} [x, y] points, {line.lap_time:.2f} s at "
+            f"the car's limits.\nRACING_LINE = {json.dumps(points)}\n\n")
+
+
+def example_code(slug: str, track: Track | None = None) -> str:
+    """An example's code as the editor inserts it: with ``track``'s racing line above it when it reads one."""
+    example = EXAMPLES[slug]
+    if example.racing_line and track is not None:
+        return racing_line_code(track) + example.code
+    return example.code
 
 
 FOLLOW_CENTER_LINE = '''\
@@ -154,6 +178,28 @@ def reward_function(params):
     return float(gained * (params["speed"] / TOP_SPEED) ** 2)
 '''
 
+SPEED_ON_RACING_LINE = '''\
+TOP_SPEED = 4.0  # m/s: the fastest a DeepRacer action may ask for
+
+last = {"steps": 0, "progress": 0.0}  # the previous step, kept between calls
+
+
+def reward_function(params):
+    """Speed on the racing line: the share of the lap gained since the last step, times the square of the
+    speed asked for, paid in full on the racing line and less the farther the car is from it (nothing half
+    a track width away). RACING_LINE is the track's racing line, inserted above by "Insert racing line"."""
+    steps, progress = params["steps"], params["progress"]
+    if steps <= last["steps"]:  # a new episode has started
+        last["progress"] = 0.0
+    gained = max(progress - last["progress"], 0.0)
+    last["steps"], last["progress"] = steps, progress
+
+    x, y = params["x"], params["y"]
+    distance = min((px - x) ** 2 + (py - y) ** 2 for px, py in RACING_LINE) ** 0.5
+    on_line = max(0.0, 1.0 - distance / (0.5 * params["track_width"]))
+    return float(gained * (params["speed"] / TOP_SPEED) ** 2 * on_line)
+'''
+
 FOLLOW_TRACK_DIRECTION = '''\
 import math
 
@@ -209,5 +255,9 @@ EXAMPLES: dict[str, RewardExample] = {
         "Speed – progress per step times speed squared",
         "Rewards the lap gained each step, weighted by the square of the speed: the faster a lap, the more "
         "it pays, and nothing is taken away.", PROGRESS_TIMES_SPEED),
+    "speed_on_racing_line": RewardExample(
+        "Speed – progress per step times speed squared, on the racing line",
+        "The speed example, paid in full on the track's racing line (inserted with the example) and less "
+        "away from it.", SPEED_ON_RACING_LINE, racing_line=True),
 }
 DEFAULT_EXAMPLE = "follow_center_line"

@@ -288,16 +288,15 @@
     });
   }
 
+  // The server writes the RACING_LINE lines (simulator/reward/examples.py), as it does for the analysis page.
   function insertRacingLine() {
     var url = config.racing_line_url + "?track=" + encodeURIComponent(checked("track") || "") +
       "&track_reversed=" + (trackReversed() ? "true" : "false");
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.json(); })
       .then(function (body) {
-        if (!body.points) { statusLine.textContent = JSON.stringify(body); return; }
-        var text = "# The console's racing line for this track: " + body.points.length + " [x, y] points, " +
-          body.lap_time.toFixed(2) + " s at the car's limits.\nRACING_LINE = " + JSON.stringify(body.points) + "\n\n";
-        if (editor) { editor.session.insert({ row: 0, column: 0 }, text); } else { textarea.value = text + textarea.value; }
+        if (!body.code) { statusLine.textContent = JSON.stringify(body); return; }
+        if (editor) { editor.session.insert({ row: 0, column: 0 }, body.code); } else { textarea.value = body.code + textarea.value; }
         statusLine.textContent = "Racing line inserted as RACING_LINE at the top.";
       });
   }
@@ -309,7 +308,9 @@
     config.examples.forEach(function (example) { examples[example.slug] = example; });
     document.getElementById("insert-example").addEventListener("click", function () {
       var example = examples[document.getElementById("example-picker").value];
-      if (example) { setCode(example.code); }
+      if (!example) { return; }
+      setCode(example.code);
+      if (example.racing_line) { insertRacingLine(); }  // it reads RACING_LINE: the chosen track's
     });
     document.getElementById("reset-code").addEventListener("click", function () { setCode(config.default_code); });
     document.getElementById("validate-code").addEventListener("click", validate);

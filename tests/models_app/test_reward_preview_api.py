@@ -56,6 +56,10 @@ def test_it_gives_the_racing_line_of_a_track(owner_client, stranger_client, owne
     response = owner_client.get(reverse("api-racing-line") + "?track=oval&track_reversed=true")
     body = response.json()
     assert response.status_code == 200 and len(body["points"]) == len(body["speeds"]) and body["lap_time"] > 0
+    # The lines the editor inserts: the same points, as RACING_LINE.
+    namespace = {}
+    exec(body["code"], namespace)
+    assert namespace["RACING_LINE"] == body["points"]
     imported = ImportedTrack.objects.create(owner=owner, title="reInvent", npy=REINVENT.read_bytes(), length=17.7,
                                             width=0.76)
     assert owner_client.get(reverse("api-racing-line") + f"?track={imported.slug}").status_code == 200

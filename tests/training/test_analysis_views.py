@@ -118,6 +118,16 @@ def test_it_answers_bad_requests_with_the_field(owner_client, logged_model):
     assert owner_client.get(api("evaluation", logged_model, evaluation="20990101000000")).status_code == 404
 
 
+def test_it_offers_the_examples_with_the_models_racing_line_where_they_read_one(owner_client, logged_model):
+    from simulator.reward.examples import racing_line_code
+    from simulator.tracks import get_track
+
+    examples = owner_client.get(reverse("training:analysis", args=[logged_model.pk])).context["examples"]
+    reading = [example for example in examples if example["racing_line"]]
+    assert reading and all(example["code"].startswith(racing_line_code(get_track("oval"))) for example in reading)
+    assert all("RACING_LINE = " not in example["code"] for example in examples if not example["racing_line"])
+
+
 def test_it_rescores_with_another_function(owner_client, logged_model):
     response = owner_client.post(api("rescore", logged_model), {"code": STAY_LEFT, "first": 0, "last": 1},
                                  content_type="application/json")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator.reward.examples import DEFAULT_EXAMPLE, EXAMPLES
+from simulator.reward.examples import DEFAULT_EXAMPLE, EXAMPLES, example_code, racing_line_code
 from simulator.reward.validation import synthetic_states, validate_with_warnings
 from simulator.tracks import BUILTIN_TRACKS, get_track
 
@@ -13,10 +13,10 @@ RACE_TYPES = {
 }
 
 
-def load(slug):
+def load(slug, track_slug="quick_loop"):
     """The example's function, run in-process: our own code, so the sandbox is not needed to test it."""
     namespace = {}
-    exec(compile(EXAMPLES[slug].code, f"{slug}.py", "exec"), namespace)
+    exec(compile(example_code(slug, get_track(track_slug)), f"{slug}.py", "exec"), namespace)
     return namespace["reward_function"]
 
 
@@ -37,13 +37,14 @@ def test_it_offers_the_spec_examples_with_the_centre_line_as_default():
 @pytest.mark.parametrize("track_slug", list(BUILTIN_TRACKS))
 def test_it_validates_every_example_clean_on_every_track(slug, track_slug):
     track = get_track(track_slug)
-    assert validate_with_warnings(EXAMPLES[slug].code, track) == ([], [])
+    assert validate_with_warnings(example_code(slug, track), track) == ([], [])
 
 
 @pytest.mark.parametrize("slug", EXAMPLES)
 @pytest.mark.parametrize("race", ["object avoidance", "head to bot"])
 def test_it_validates_every_example_clean_on_every_race_type(slug, race):
-    assert validate_with_warnings(EXAMPLES[slug].code, get_track("quick_loop"), RACE_TYPES[race]) == ([], [])
+    track = get_track("quick_loop")
+    assert validate_with_warnings(example_code(slug, track), track, RACE_TYPES[race]) == ([], [])
 
 
 def test_following_the_centre_line_pays_more_near_it():
@@ -83,3 +84,31 @@ def test_progress_pays_for_progress_per_step():
     reward = load("progress")
     assert reward(normal_state(progress=20.0, steps=40)) > reward(normal_state(progress=20.0, steps=80))
     assert reward(normal_state(all_wheels_on_track=False)) < 0.01
+
+
+def test_the_racing_line_is_inserted_above_the_examples_that_read_it():
+    track = get_track("oval")
+    line = racing_line_code(track)
+    assert line.startswith("# The console's racing line") and "RACING_LINE = [[" in line
+    namespace = {}
+    exec(line, namespace)
+    assert len(namespace["RACING_LINE"]) > 50 and all(len(point) == 2 for point in namespace["RACING_LINE"])
+    assert example_code("speed_on_racing_line", track) == line + EXAMPLES["speed_on_racing_line"].code
+    assert example_code("speed_on_racing_line") == EXAMPLES["speed_on_racing_line"].code  # no track yet
+    assert example_code("progress", track) == EXAMPLES["progress"].code
+
+
+def test_speed_on_the_racing_line_pays_for_progress_made_fast_on_the_line():
+    namespace = {}
+    exec(example_code("speed_on_racing_line", get_track("quick_loop")), namespace)
+    reward, on_line = namespace["reward_function"], namespace["RACING_LINE"][40]
+
+    def step(progress, **changes):  # a new episode, then one step that gains `progress` %
+        reward(normal_state(steps=1, progress=0.0, x=on_line[0], y=on_line[1]))
+        return reward(normal_state(steps=2, progress=progress, **{"x": on_line[0], "y": on_line[1], **changes}))
+
+    assert step(1.0, speed=4.0) > step(1.0, speed=2.0) > 0      # the same gain, faster
+    assert step(1.0, speed=4.0) > step(0.5, speed=4.0)          # more of the lap, as fast
+    width = normal_state()["track_width"]
+    assert step(1.0, speed=4.0, x=on_line[0] + 0.3 * width) < step(1.0, speed=4.0)  # off the line
+    assert step(1.0, speed=4.0, x=on_line[0] + 20 * width) == 0.0  # nowhere near it
