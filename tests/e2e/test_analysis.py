@@ -203,3 +203,10 @@ def test_it_previews_a_reward_function_before_training(racer_page, shot):
     page.wait_for_function("window.rewardEditor.getValue().includes('RACING_LINE = [[')")
     assert page.locator("[data-racing-line]").count() >= 1   # drawn on the track picker too
     shot("racing-line-inserted")
+
+    # An example that reads the racing line comes with the chosen track's line above it.
+    page.select_option("#example-picker", "speed_on_racing_line")
+    page.click("#insert-example")
+    page.wait_for_function("window.rewardEditor.getValue().startsWith('# The console\\'s racing line')")
+    code = page.evaluate("window.rewardEditor.getValue()")
+    assert code.count("RACING_LINE = [[") == 1 and "def reward_function(params):" in code
