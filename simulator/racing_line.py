@@ -93,8 +93,7 @@ def lap_from_rest(line: RacingLine, start: tuple[float, float], limits: CarLimit
     profile = np.append(speeds[order], speeds[order[0]])
     profile[0] = 0.0
     steps = np.hypot(*np.diff(ordered, axis=0).T)
-    for i, step in enumerate(steps):
-        profile[i + 1] = min(profile[i + 1], math.sqrt(profile[i] ** 2 + 2 * limits.acceleration * step))
+    _accelerate(profile, steps, limits.acceleration)
     return float(np.sum(steps / np.maximum((profile[:-1] + profile[1:]) / 2, 1e-6)))
 
 
@@ -178,14 +177,22 @@ def speed_profile(points, curvature, limits: CarLimits = MEASURED) -> np.ndarray
     acceleration, braking = limits.acceleration, limits.braking
     count = len(speeds)
     for _ in range(2):
-        for i in range(count):
-            j = (i + 1) % count
-            speeds[j] = min(speeds[j], math.sqrt(speeds[i] ** 2 + 2 * acceleration * steps[i]))
+        _accelerate(speeds, steps, acceleration)
     for _ in range(2):
         for i in range(count - 1, -1, -1):
             j = (i + 1) % count
             speeds[i] = min(speeds[i], math.sqrt(speeds[j] ** 2 + 2 * braking * steps[i]))
     return speeds
+
+
+def _accelerate(speeds: np.ndarray, steps: np.ndarray, acceleration: float) -> None:
+    """Caps each speed, in place and in driving order, at what the car reaches from the point before it:
+    ``speeds[i + 1] <= sqrt(speeds[i]**2 + 2 * acceleration * steps[i])``. As many steps as speeds go round
+    a closed line (the last step leads back to the first point); one fewer go along an open one."""
+    count = len(speeds)
+    for i, step in enumerate(steps):
+        j = (i + 1) % count
+        speeds[j] = min(speeds[j], math.sqrt(speeds[i] ** 2 + 2 * acceleration * step))
 
 
 def track_outline(track: Track) -> dict:
