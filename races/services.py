@@ -861,9 +861,12 @@ def heat_dispatch(heat: Heat) -> HeatJob:
         laps=race.heat_laps, continuous=race.continuous, off_track_penalty=race.off_track_penalty,
         collision_penalty=race.collision_penalty, max_seconds=float(race.heat_seconds), label=heat.label,
         live=race.is_live)
+    replaced = heat.job_id  # a failed or drawn attempt: the new one's replay is the one the heat shows
     heat.job, heat.status = job, HeatStatus.RUNNING
     heat.result, heat.winner, heat.failure_reason, heat.finished_at = {}, None, "", None
     heat.save(update_fields=["job", "status", "result", "winner", "failure_reason", "finished_at"])
+    if replaced is not None:
+        training.heat_discard(replaced)
     # The heat's page follows the new job once this is committed (its socket reads the heat again).
     transaction.on_commit(lambda: _publish(heat.group, "heat", {"heat": heat.pk, "status": heat.status}))
     return job

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from training.worker import hyperparameters_file, track_argument
 
 __all__ = ["JobError", "job_place", "job_places", "model_places", "evaluation_simtrace_path", "evaluation_start", "evaluation_stop", "evaluation_video_path",
            "job_active_for", "model_history_import", "training_continue", "training_log_path", "training_log_tail", "training_metrics",
-           "training_start", "training_stop", "heat_start", "heat_stop"]
+           "training_start", "training_stop", "heat_start", "heat_stop", "heat_discard"]
 
 MAX_PENALTY_SECONDS = 60.0
 LOG_TAIL_LINES = 200
@@ -380,6 +381,20 @@ def _enqueue_heat(job_id: int) -> None:
 def heat_folders(model) -> list[Path]:
     """The folders (replays, traces) of the heats a model raced in: its heat jobs go when it is deleted."""
     return [job.folder for job in HeatJob.objects.filter(Q(model=model) | Q(opponent=model)).only("pk")]
+
+
+def heat_discard(job_id: int) -> None:
+    """Delete a heat job with its replay and traces, once nothing shows it (its race's heat was deleted, or
+    raced again). One still queued leaves the fair queue; one on track is deleted under its worker, which
+    ends the run as it does a deleted model's. The folder goes once the deletion is committed."""
+    job = HeatJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return
+    folder, was_active = job.folder, job.is_active
+    job.delete()
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if was_active:
+        transaction.on_commit(queue.broadcast_places)
 
 
 def heat_stop(job: HeatJob) -> HeatJob:

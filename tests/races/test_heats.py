@@ -248,6 +248,35 @@ def test_it_clears_the_heats_with_the_board(owner):
     Heat.objects.filter(pk=heat.pk).update(status=HeatStatus.FAILED)
     assert services.live_clear_board(race) == 2
     assert not Heat.objects.filter(race=race).exists()
+    assert not HeatJob.objects.exists()  # the cleared heat's job went with it
+
+
+def _replay_on_disk(job) -> None:
+    job.folder.mkdir(parents=True)
+    (job.folder / "replay.mp4").write_bytes(b"mp4")
+
+
+def test_it_deletes_a_heats_job_and_replay_with_the_race_or_when_the_heat_runs_again(
+        h2m_race, trained_model_folder, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MODEL_STORE = tmp_path / "models"
+    ana, ben, cy, dee = make_board(h2m_race, 4, trained_model_folder)
+    first, second = services.heat_pair(h2m_race, ana, ben), services.heat_pair(h2m_race, cy, dee)
+    drawn = finish(first, winner=None, decided_by="time_limit")
+    raced = finish(second, winner=0)
+    for heat in (drawn, raced):
+        _replay_on_disk(heat.job)
+    draw_job = drawn.job
+    with django_capture_on_commit_callbacks(execute=True):
+        services.heat_dispatch(drawn)  # run again: the draw's job and replay are of no more use
+    drawn.refresh_from_db()
+    assert drawn.job != draw_job and not HeatJob.objects.filter(pk=draw_job.pk).exists()
+    assert not draw_job.folder.exists() and raced.job.folder.exists()
+    _replay_on_disk(drawn.job)
+    folders = [drawn.job.folder, raced.job.folder]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.race_delete(h2m_race)
+    assert not HeatJob.objects.exists()
+    assert not any(folder.exists() for folder in folders)
 
 
 @pytest.mark.parametrize(("winner", "decided_by", "label"), [
