@@ -23,6 +23,7 @@ def _connect_and_hear(race, headers):
         communicator = WebsocketCommunicator(application, f"/ws/races/{race.pk}/", headers=[ORIGIN, *headers])
         connected, code = await communicator.connect()
         if not connected:
+            await communicator.disconnect()  # let the refused consumer finish: none left for asyncio.run to cancel
             return connected, code
         await asyncio.to_thread(publish, race.group, "board", {"race": str(race.pk), "submission": 7})
         message = await communicator.receive_json_from(timeout=RECEIVE_TIMEOUT)

@@ -72,6 +72,7 @@ def test_it_lets_the_projector_token_in_and_refuses_strangers(owner, stranger, r
             message = await communicator.receive_json_from(timeout=RECEIVE_TIMEOUT)
             await communicator.disconnect()
             return message["event"]
+        await communicator.disconnect()  # let the refused consumer finish: none left for asyncio.run to cancel
         return code
 
     assert asyncio.run(attempt(f"/ws/races/projector/{race.broadcast_token}/", [])) == "finished"

@@ -31,6 +31,10 @@ def _listen_and_publish(path: str, headers, group: str):
         communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
         connected, code = await communicator.connect()
         if not connected:
+            # Let the refused consumer finish (as a server would, by sending the disconnect): a consumer
+            # left running is cancelled by asyncio.run on the way out, and that cancel can hang in
+            # channels_redis's receive.
+            await communicator.disconnect()
             return connected, code
         await asyncio.to_thread(publish, group, "metrics", {"iteration": 1, "average_reward": 2.5})
         message = await communicator.receive_json_from(timeout=RECEIVE_TIMEOUT)
