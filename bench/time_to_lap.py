@@ -10,8 +10,8 @@ the epochs).
     python bench/time_to_lap.py --all      # a table: every built-in track and ../shared/tracks, both ways
 
 Training runs iteration by iteration as DeepRacer does; when an iteration's evaluation completes every
-lap, training stops and a 3-trial evaluation of that checkpoint decides; if it fails, training resumes
-from the checkpoint. Every start strays a little from the centre line (the env's start_noise), so the 3
+lap and becomes the best checkpoint, training stops and a 3-trial evaluation of the model (its best
+checkpoint, as a racer evaluates it) decides; if it fails, training resumes from the last checkpoint. Every start strays a little from the centre line (the env's start_noise), so the 3
 laps are 3 different drives: the bench checks that their traces differ. Prints wall-clock minutes, env
 steps, iterations, the mean lap time and the spread of the lap times, with the load average (the 2 cores
 are shared with other work, so figures vary from run to run), and the track's limit lap for scale.
@@ -86,7 +86,8 @@ def distinct_drives(simtrace: Path) -> int:
 
 
 class Watch:
-    """Prints each iteration and stops training when an evaluation completes every lap."""
+    """Prints each iteration and stops training when an evaluation completes every lap and makes the best
+    checkpoint (an all-lap evaluation that is not the best is slower than one already checked)."""
 
     def __init__(self, started: float):
         self.started = started
@@ -99,8 +100,11 @@ class Watch:
               f"steps {data['steps']:7d}  reward {data['average_reward']:7.1f}  "
               f"training {data['average_training_completion']:5.1f}%  "
               f"evaluation {data['average_evaluation_completion']:5.1f}% "
-              f"({data['evaluation_laps_complete']}/{data['evaluation_episodes']} laps)", flush=True)
-        return data["evaluation_laps_complete"] < data["evaluation_episodes"]
+              f"({data['evaluation_laps_complete']}/{data['evaluation_episodes']} laps)  "
+              f"epochs {data.get('losses/epochs', '-')}", flush=True)
+        # Only a new best checkpoint is worth a 3-trial check: the check evaluates the model's best checkpoint,
+        # as a racer would, with the same seed, so an unchanged best would fail the same way again.
+        return data["evaluation_laps_complete"] < data["evaluation_episodes"] or not data["best"]
 
 
 @dataclass

@@ -349,12 +349,17 @@ def read_checkpoints_index(model_dir: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
-def checkpoint_entry(name: str, avg_eval_metric: float, avg_eval_lap_time: float | None = None) -> dict:
-    """A deepracer_checkpoints.json entry; ``avg_eval_lap_time`` (the console's own key, s) when every
-    evaluation episode completed its lap, so that a resumed run still knows how fast its best was."""
+def checkpoint_entry(name: str, avg_eval_metric: float, avg_eval_lap_time: float | None = None,
+                     avg_training_progress: float | None = None) -> dict:
+    """A deepracer_checkpoints.json entry; the console's own keys ``avg_eval_lap_time`` (s, when every
+    evaluation episode completed its lap) and ``avg_training_progress`` (%, the mean progress of the training
+    episodes the evaluated policy collected), so that a resumed run still knows how fast and how steady its
+    best was (engine.beats_best)."""
     entry = {"name": name, "time_stamp": round(time.time(), 3), "avg_eval_metric": float(avg_eval_metric)}
     if avg_eval_lap_time is not None:
         entry["avg_eval_lap_time"] = round(float(avg_eval_lap_time), 4)
+    if avg_training_progress is not None:
+        entry["avg_training_progress"] = round(float(avg_training_progress), 4)
     return entry
 
 

@@ -7,7 +7,8 @@ on a frozen copy of it, in a thread: the env workers would otherwise sit idle th
 evaluation costs no wall clock when it is shorter than the update, and the live video keeps moving
 (after its episodes, worker 0 drives "preview" laps until the update ends; they count nowhere).
 The best checkpoint is the one with the highest mean evaluation progress, the fastest among evaluations that
-complete every lap (``beats_best``); every iteration also saves the
+complete every lap once its lap time is weighed by how much of its training laps the same policy drove
+(``beats_best``); every iteration also saves the
 updated weights as the last checkpoint. Every iteration leaves a consistent model folder (SPEC 5), so a killed
 run resumes from its last checkpoint, and ``report`` returning False ends the run cleanly with a final
 checkpoint. A Celery task wraps ``train``/``evaluate``; nothing here imports Django, Celery or Channels.
@@ -549,18 +550,19 @@ class _Trainer(_Session):
             clock = time.monotonic()
             eval_progress = float(np.mean([f.progress for f in evaluated]))
             self._append_evaluation_metrics(evaluated)
+            training_progress = float(np.mean([f.progress for f in episodes]))
             is_best = self._checkpoint((collected_by["state"], collected_by["counters"], eval_progress,
-                                        evaluation_lap_time(evaluated)))
+                                        evaluation_lap_time(evaluated), training_progress))
             timing["timing/other_seconds"] += time.monotonic() - clock
             timing["cpu/other_seconds"] = cpu_other + cpu.lap()
             timing["timing/iteration_seconds"] = time.monotonic() - started
             timing["charts/env_steps_per_second"] = samples / max(timing["timing/collect_seconds"], 1e-9)
             timing["charts/update_samples_per_second"] = (
-                samples * config.num_epochs / max(timing["timing/update_seconds"], 1e-9))
+                samples * stats.get("losses/epochs", config.num_epochs) / max(timing["timing/update_seconds"], 1e-9))
             timing["charts/end_to_end_steps_per_second"] = samples / max(timing["timing/iteration_seconds"], 1e-9)
             self.report("metrics", iteration=iteration + 1,
                         average_reward=float(np.mean([f.total_reward for f in episodes])),
-                        average_training_completion=float(np.mean([f.progress for f in episodes])),
+                        average_training_completion=training_progress,
                         average_evaluation_completion=eval_progress,
                         evaluation_laps_complete=sum(f.status == "lap_complete" for f in evaluated),
                         evaluation_episodes=len(evaluated), evaluation_steps=sum(len(f.episode) for f in evaluated),
@@ -713,14 +715,15 @@ class _Trainer(_Session):
 
     def _checkpoint(self, evaluated: tuple | None = None) -> bool:
         """Save the learner as the last checkpoint. ``evaluated`` = (learner state, counters, evaluation
-        progress, evaluation lap time) of the policy this iteration evaluated (the one before the update):
-        it is saved too when it is the best so far. Returns whether it became the best checkpoint."""
+        progress, evaluation lap time, mean progress of the training episodes it collected) of the policy
+        this iteration evaluated (the one before the update): it is saved too when it is the best so far.
+        Returns whether it became the best checkpoint."""
         self.counters["elapsed"] = self._elapsed()
         is_best = False
         if evaluated is not None:
-            state, counters, progress, lap_time = evaluated
-            if beats_best(progress, lap_time, self.best):
-                self.best, is_best = self._save(state, counters, progress, lap_time), True
+            state, counters, progress, lap_time, training_progress = evaluated
+            if beats_best(progress, lap_time, self.best, training_progress):
+                self.best, is_best = self._save(state, counters, progress, lap_time, training_progress), True
         self.last = self._save(self.learner.state_dict(), self.counters, None)
         if self.best is None or self.best["avg_eval_metric"] < 0:
             self.best = self.last  # nothing evaluated yet: the newest weights stand in
@@ -729,12 +732,14 @@ class _Trainer(_Session):
         self.saved_iteration = self.counters["iteration"]
         return is_best
 
-    def _save(self, state: dict, counters: dict, eval_progress: float | None, lap_time: float | None = None) -> dict:
+    def _save(self, state: dict, counters: dict, eval_progress: float | None, lap_time: float | None = None,
+              training_progress: float | None = None) -> dict:
         name = artifacts.checkpoint_name(counters["iteration"], counters["steps"])
         artifacts.save_checkpoint(self.model_dir, name, {
             "learner": state, "counters": dict(counters), "metadata": self.metadata,
             "config": asdict(self.config), "evaluated": eval_progress is not None})
-        return artifacts.checkpoint_entry(name, -1.0 if eval_progress is None else eval_progress, lap_time)
+        return artifacts.checkpoint_entry(name, -1.0 if eval_progress is None else eval_progress, lap_time,
+                                          training_progress)
 
     def _export_best(self) -> None:
         try:
@@ -782,18 +787,36 @@ def evaluation_lap_time(evaluated: list[Finished]) -> float | None:
     return float(np.mean([done.sim_time for done in evaluated]))
 
 
-def beats_best(progress: float, lap_time: float | None, best: dict | None) -> bool:
-    """Whether an evaluation (mean progress, lap time when every lap completed) makes a better checkpoint
-    than ``best`` (a deepracer_checkpoints.json entry). The higher progress wins, as in DeepRacer; between
-    evaluations that all complete their laps the faster one, since a racer races lap times (a fast setup
-    measured its fastest 3/3 evaluation, 8.1 s, early, and the slower, steadier 9.4 s policy it settled into
-    later would otherwise be the best); otherwise the newer one, which has trained longer."""
+def beats_best(progress: float, lap_time: float | None, best: dict | None,
+               training_progress: float | None = None) -> bool:
+    """Whether an evaluation (mean progress, lap time when every lap completed, mean progress of the
+    training episodes the same policy collected) makes a better checkpoint than ``best`` (a
+    deepracer_checkpoints.json entry). The higher progress wins, as in DeepRacer; between evaluations that
+    all complete their laps the faster one, since a racer races lap times, once steadiness is counted
+    (``steady_lap_time``); otherwise the newer one, which has trained longer."""
     if best is None or progress > best["avg_eval_metric"]:
         return True
     if progress < best["avg_eval_metric"]:
         return False
     best_time = best.get("avg_eval_lap_time")
-    return lap_time is None or best_time is None or lap_time <= best_time
+    if lap_time is None or best_time is None:
+        return True
+    best_training = best.get("avg_training_progress")
+    if training_progress is None or best_training is None:  # a best saved before training progress was kept
+        return lap_time <= best_time
+    return steady_lap_time(lap_time, training_progress) <= steady_lap_time(best_time, best_training)
+
+
+def steady_lap_time(lap_time: float, training_progress: float) -> float:
+    """An all-lap evaluation's lap time divided by the share of a lap its policy drove in training.
+
+    Five deterministic laps can all complete by luck: on reinvent_base a policy whose training episodes
+    (the same policy, exploring) ended after 12% of the lap on average lapped 5 of 5, fastest of the run,
+    then 2 of 3 when evaluated again, and as the fastest it stayed the best while later policies lapped
+    5 of 5 every iteration with 97% in training (bench/time_to_lap.py). Weighing the lap time by the
+    training progress prefers the policy that still laps with noise in its steering; between equally
+    steady policies the faster one wins."""
+    return lap_time * 100.0 / max(training_progress, 1.0)
 
 
 def update_threads(requested: int | None, evaluating: bool, cores: int) -> int:

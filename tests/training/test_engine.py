@@ -75,23 +75,26 @@ def test_it_chooses_the_best_checkpoint_by_mean_evaluation_progress(trained_mode
     assert state["evaluated"] and state["counters"]["iteration"] == best["iteration"] - 1
 
 
-def entry(progress, lap_time=None):
-    return artifacts.checkpoint_entry("1_Step-10.pt", progress, lap_time)
+def entry(progress, lap_time=None, training_progress=None):
+    return artifacts.checkpoint_entry("1_Step-10.pt", progress, lap_time, training_progress)
 
 
-@pytest.mark.parametrize(("progress", "lap_time", "best", "wins"), [
-    (40.0, None, None, True),  # the first evaluation
-    (60.0, None, entry(50.0), True),  # further round wins, as in DeepRacer
-    (50.0, None, entry(60.0), False),
-    (50.0, None, entry(50.0), True),  # equal progress short of a lap: the newer has trained longer
-    (100.0, 8.1, entry(100.0, 9.4), True),  # every lap complete on both: the faster wins
-    (100.0, 9.4, entry(100.0, 8.1), False),
-    (100.0, 8.1, entry(100.0, 8.1), True),  # as fast: the newer
-    (100.0, 9.4, entry(100.0), True),  # a best saved before lap times were kept
-    (100.0, 12.0, entry(80.0), True),  # a slow full lap still beats a fast partial one
+@pytest.mark.parametrize(("progress", "lap_time", "training", "best", "wins"), [
+    (40.0, None, 10.0, None, True),  # the first evaluation
+    (60.0, None, 10.0, entry(50.0), True),  # further round wins, as in DeepRacer
+    (50.0, None, 90.0, entry(60.0), False),
+    (50.0, None, 10.0, entry(50.0), True),  # equal progress short of a lap: the newer has trained longer
+    (100.0, 8.1, 90.0, entry(100.0, 9.4, 90.0), True),  # every lap complete, as steady: the faster wins
+    (100.0, 9.4, 90.0, entry(100.0, 8.1, 90.0), False),
+    (100.0, 8.1, 90.0, entry(100.0, 8.1, 90.0), True),  # as fast: the newer
+    (100.0, 9.4, 97.0, entry(100.0, 8.1, 12.0), True),  # laps by luck (12% in training): the steadier wins
+    (100.0, 8.1, 50.0, entry(100.0, 9.4, 90.0), False),  # 8.1 / 0.5 = 16.2 against 9.4 / 0.9 = 10.4
+    (100.0, 8.1, 90.0, entry(100.0, 9.4), True),  # a best saved before training progress was kept: lap times
+    (100.0, 9.4, 90.0, entry(100.0), True),  # a best saved before lap times were kept
+    (100.0, 12.0, 5.0, entry(80.0), True),  # a slow full lap still beats a fast partial one
 ])
-def test_the_best_checkpoint_goes_furthest_then_laps_fastest(progress, lap_time, best, wins):
-    assert beats_best(progress, lap_time, best) is wins
+def test_the_best_checkpoint_goes_furthest_then_laps_fastest_and_steadiest(progress, lap_time, training, best, wins):
+    assert beats_best(progress, lap_time, best, training) is wins
 
 
 def test_an_evaluations_lap_time_counts_only_when_every_lap_is_complete():
@@ -103,6 +106,7 @@ def test_an_evaluations_lap_time_counts_only_when_every_lap_is_complete():
     assert evaluation_lap_time([done("lap_complete", 8.0), done("off_track", 3.0)]) is None
     assert evaluation_lap_time([]) is None
     assert "avg_eval_lap_time" not in entry(50.0) and entry(100.0, 8.5)["avg_eval_lap_time"] == 8.5
+    assert "avg_training_progress" not in entry(50.0) and entry(100.0, 8.5, 97.25)["avg_training_progress"] == 97.25
 
 
 def test_it_reports_metrics_episodes_frames_logs_and_heartbeats(trained_model):

@@ -99,6 +99,28 @@ def test_it_ends_the_update_early_when_asked_to_stop():
     assert len(asked) == 3  # 20 minibatches were planned
 
 
+def _minibatches_run(config: PPOConfig) -> tuple[int, float]:
+    """How many minibatch steps one update of 64 one-step episodes made, and the epochs it reported."""
+    torch.manual_seed(0)
+    learner = PPOLearner(build_agent({}, CAMERA, gym.spaces.Discrete(2)), config)
+    frames, side = _sides(64, np.random.default_rng(2))
+    action, log_prob, value = learner.act({"FRONT_FACING_CAMERA": torch.as_tensor(frames)})
+    rewards = (action.numpy() == side).astype(np.float32)
+    asked = []
+    stats = learner.learn(_one_step_episodes(frames, action.numpy(), rewards, log_prob.numpy(), value.numpy()),
+                          keep_going=lambda: asked.append(1) or True)
+    return len(asked), stats["losses/epochs"]
+
+
+def test_it_ends_the_update_after_the_epoch_that_drifts_past_target_kl():
+    fast = {"batch_size": 32, "num_epochs": 10, "lr": 1e-2}
+    assert _minibatches_run(PPOConfig(**fast, target_kl=None)) == (20, 10)  # 2 minibatches x 10 epochs
+    assert _minibatches_run(PPOConfig(**fast, target_kl=0.0)) == (2, 1)  # any move passes 0: one epoch
+    # A policy that barely moves stays under the default target: every epoch runs.
+    assert PPOConfig().target_kl == 0.02
+    assert _minibatches_run(PPOConfig(batch_size=32, num_epochs=10, lr=1e-8)) == (20, 10)
+
+
 def test_it_reads_deepracer_hyperparameters_and_ignores_legacy_keys():
     config = PPOConfig.from_dict({"batch_size": 128, "lr": 0.001, "loss_type": "mean squared error",
                                   "exploration_type": "categorical", "e_greedy_value": 0.05})
