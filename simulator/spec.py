@@ -77,7 +77,8 @@ LOSS_TYPES = ("huber", "mean squared error")
 # num_epochs stays DeepRacer's 10. 3 epochs (the bottom of DeepRacer's range) train twice the env steps a
 # minute on 2 cores (bench/learner_throughput.py), but 10 learn so much more per step that the default car's
 # first 3/3 lap came sooner: 0.7-0.9 against 1.0-2.1 minutes on 2022_reinvent_champ_ccw over 3 seeds, and
-# 0.4 against 0.6 on reinvent_base (bench/time_to_lap.py --epochs).
+# 0.4 against 0.6 on reinvent_base (bench/time_to_lap.py --epochs). The learner takes num_epochs as the most
+# passes: it ends an update once the policy has drifted past its target_kl (training/ppo.py PPOConfig).
 HYPERPARAMETER_DEFAULTS = {
     "batch_size": 64,
     "num_epochs": 10,
