@@ -11,10 +11,11 @@ the epochs).
 
 Training runs iteration by iteration as DeepRacer does; when an iteration's evaluation completes every
 lap and becomes the best checkpoint, training stops and a 3-trial evaluation of the model (its best
-checkpoint, as a racer evaluates it) decides; if it fails, training resumes from the last checkpoint. Every start strays a little from the centre line (the env's start_noise), so the 3
-laps are 3 different drives: the bench checks that their traces differ. Prints wall-clock minutes, env
-steps, iterations, the mean lap time and the spread of the lap times, with the load average (the 2 cores
-are shared with other work, so figures vary from run to run), and the track's limit lap for scale.
+checkpoint, as a racer evaluates it) decides; if it fails, training resumes from the last checkpoint.
+Every start strays a little from the centre line (the env's start_noise), so the 3 laps are 3 different
+drives: the bench checks that their traces differ. Prints wall-clock minutes, env steps, iterations, the
+mean lap time and the spread of the lap times, with the load average (the 2 cores are shared with other
+work, so figures vary from run to run), and the track's limit lap for scale.
 Target on the 2-core machine: at most 3 minutes on every track, both ways.
 """
 

@@ -101,9 +101,9 @@ class PPOConfig(Hyperparameters):
     """learn on rewards divided by the running std of discounted returns (the racer's reward is unchanged)"""
     target_kl: float | None = 0.02
     """end the update after the epoch whose mean approximate KL to the collecting policy passes this, so
-    num_epochs is the most passes (None: always num_epochs). A long track's iteration of 20 near-whole laps
-    drifted to a KL of 0.05-0.08 by the 10th pass; ending at 0.02 took its first lap from over 7 to 1.7
-    minutes (bench/time_to_lap.py, grand prix reversed)."""
+    num_epochs is the most passes (None: always num_epochs). On a long track an iteration of 20 near-whole
+    laps drifted to a KL of 0.05-0.08 by the 10th pass; ending at 0.02 leaves those iterations 3-5 passes
+    and doubled the env steps a 15-minute fast-lap run trains (bench/fast_lap.py, grand prix: 118 -> 263/s)."""
 
     def internals(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in {f.name for f in fields(Hyperparameters)}}
