@@ -102,7 +102,7 @@ class PPOConfig(Hyperparameters):
     target_kl: float | None = 0.02
     """end the update after the epoch whose mean approximate KL to the collecting policy passes this, so
     num_epochs is the most passes (None: always num_epochs). On a long track an iteration of 20 near-whole
-    laps drifted to a KL of 0.05-0.08 by the 10th pass; ending at 0.02 leaves those iterations 3-5 passes
+    laps drifted to a KL of 0.05-0.08 by the 10th pass; ending at 0.02 leaves those iterations 3-6 passes
     and doubled the env steps a 15-minute fast-lap run trains (bench/fast_lap.py, grand prix: 118 -> 263/s)."""
 
     def internals(self) -> dict:
