@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER  # noqa: E402
+from bench.time_to_lap import CONSOLE_DEFAULTS, ORIGINAL_DEEPRACER, track_argument  # noqa: E402
 from training.artifacts import observation_space  # noqa: E402
 from training.engine import TrainingRun, reuse_freed_memory, train  # noqa: E402
 from training.networks import DEEP_CNN, DEEPEST_CNN, SHALLOW_CNN, bfloat16_available, build_agent  # noqa: E402
@@ -64,8 +64,9 @@ def end_to_end(args, network: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         started, cpu_started = time.monotonic(), cpu_seconds()
         result = train(TrainingRun(model_dir=Path(folder) / "model", metadata=metadata, hyperparameters=hyperparameters,
-                                   env_kwargs={"track": args.track}, max_iterations=args.iterations,
-                                   num_workers=args.workers, stream_frames=False, bfloat16=BFLOAT16[args.bfloat16]),
+                                   env_kwargs={"track": track_argument(args.track)}, max_iterations=args.iterations,
+                                   num_workers=args.workers, update_threads=args.update_threads, stream_frames=False,
+                                   bfloat16=BFLOAT16[args.bfloat16]),
                        report)
         wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_started
     for row in rows:
@@ -134,6 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="quick_loop")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--update-threads", type=int, default=None,
+                        help="the update's torch threads (default: the engine's choice from the cores)")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=CONSOLE_DEFAULTS["num_episodes_between_training"],
                         help="episodes per iteration")
@@ -146,7 +149,7 @@ def main() -> None:
     print(f"learner throughput: {network}, {os.cpu_count()} cores, bfloat16 {args.bfloat16} "
           f"(hardware: {bfloat16_available('cpu')}), load average {load()}", flush=True)
     if not args.skip_env:
-        print(f"end to end on {args.track} with {args.workers} env workers, {args.iterations} iterations of "
+        print(f"end to end on {args.track} with {args.workers} env workers, update threads {args.update_threads or 'auto'}, {args.iterations} iterations of "
               f"{args.episodes} episodes, {args.epochs} epochs:")
         end_to_end(args, network)
     for bfloat16 in (False, True):

@@ -101,9 +101,11 @@ class TrainingRun:
     bfloat16: bool | None = None
     """run the CNN in bfloat16 autocast (acting and updating); None = where the CPU has bfloat16 hardware"""
     update_threads: int | None = None
-    """torch threads for the update; None = half the cores while the evaluation runs alongside it, all of
+    """torch threads for the update; None = half of ``cores`` while the evaluation runs alongside it, all of
     them once it is over (quiet 2-core machine: 2,000 samples/s on 1 thread, 3,500 on 2; but on a busy one
     2 threads measured 160-450 against ~650 for 1: a deployment that shares its cores sets 1)"""
+    cores: int | None = None
+    """the cores this run may use (the update's threads follow them); None = all this process may run on"""
     training_params: dict = field(default_factory=dict)
     """extra training_params.yaml keys (deepracer-for-cloud names)"""
 
@@ -585,7 +587,7 @@ class _Trainer(_Session):
         return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1, evaluating=evaluating)
 
     def _use_update_threads(self, evaluating: bool) -> None:
-        threads = update_threads(self.run.update_threads, evaluating, os.cpu_count() or 1)
+        threads = update_threads(self.run.update_threads, evaluating, self.run.cores or available_cores())
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
 
@@ -817,6 +819,14 @@ def steady_lap_time(lap_time: float, training_progress: float) -> float:
     training progress prefers the policy that still laps with noise in its steering; between equally
     steady policies the faster one wins."""
     return lap_time * 100.0 / max(training_progress, 1.0)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container or a taskset may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def update_threads(requested: int | None, evaluating: bool, cores: int) -> int:

@@ -111,13 +111,20 @@ def _move(job, status: str, model_status: str | None = None, **fields) -> None:
 
 
 def engine_options() -> dict:
-    """Engine settings of this deployment, read from the environment each time (a worker may differ)."""
+    """Engine settings of this deployment, read from the environment each time (a worker may differ).
+
+    A job uses its share of the cores: those this process may run on, divided among the training workers
+    (``TRAINING_WORKERS``, one job each). Alone on a 2-core machine a job steps 2 simulators and updates on
+    the cores the evaluation leaves; in a room of racers each job keeps 1 simulator and 1 update thread."""
     engine = _engine()
+    cores = max(1, engine.available_cores() // env_int("TRAINING_WORKERS", 1, minimum=1))
+    threads = env_int("WORKER_THREADS", 0, minimum=1)
     return {
-        "num_workers": env_int("TRAINING_ENV_WORKERS", 1, minimum=1),
+        "num_workers": env_int("TRAINING_ENV_WORKERS", cores, minimum=1),
         "eval_episodes": env_int("TRAINING_EVAL_EPISODES", 5, minimum=1),
         "env_factory": env_str("TRAINING_ENV_FACTORY", engine.DEFAULT_ENV_FACTORY),
-        "update_threads": env_int("WORKER_THREADS", 1, minimum=1),
+        "cores": cores,
+        "update_threads": threads or None,  # None: the engine's choice within the job's cores
     }
 
 
@@ -313,6 +320,7 @@ def _training_run_config(job: TrainingJob) -> engine.TrainingRun:
         parent_model_dir=Path(model.parent.folder) if model.parent_id and not model.parent.is_logs_model else None,
         env_factory=options["env_factory"],
         update_threads=options["update_threads"],
+        cores=options["cores"],
     )
 
 

@@ -47,8 +47,10 @@ __all__ = ["fixture_tiny_engine", "fixture_trained_model_folder", "fixture_rl_mo
 
 @pytest.fixture(name="tiny_engine", autouse=True)
 def fixture_tiny_engine(monkeypatch, settings, tmp_path):
-    """One env worker, one evaluation episode per iteration, model folders in a temporary store."""
+    """One env worker and one update thread, one evaluation episode per iteration, model folders in a
+    temporary store."""
     monkeypatch.setenv("TRAINING_ENV_WORKERS", "1")
+    monkeypatch.setenv("WORKER_THREADS", "1")
     monkeypatch.setenv("TRAINING_EVAL_EPISODES", "1")
     settings.MODEL_STORE = tmp_path / "models"
 

@@ -1,6 +1,7 @@
 """The worker side of jobs (training/worker.py) with the real engine, env and reward sandbox on tiny budgets:
 claiming, running and reporting, shutdowns, recovery. Moved here from test_services.py with the code."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -301,3 +302,20 @@ def test_a_run_whose_job_was_taken_from_it_stops_and_leaves_the_job_alone(rl_mod
     assert worker.training_run(job.pk, worker="first@host", observer=taken_at_first_episode) is None
     job.refresh_from_db()
     assert (job.status, job.worker) == (JobStatus.INITIALIZING, "other@host")  # the other run's to finish
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, (4, 4, None)),  # alone on the machine: a simulator per core, the update within the 4 cores
+    ({"TRAINING_WORKERS": "2"}, (2, 2, None)),
+    ({"TRAINING_WORKERS": "3"}, (1, 1, None)),
+    ({"TRAINING_WORKERS": "8"}, (1, 1, None)),  # a room of racers: never below one of each
+    ({"TRAINING_ENV_WORKERS": "3", "WORKER_THREADS": "1"}, (3, 4, 1)),
+])
+def test_a_job_takes_its_share_of_the_cores(monkeypatch, env, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for name in ("TRAINING_WORKERS", "TRAINING_ENV_WORKERS", "WORKER_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    options = worker.engine_options()
+    assert (options["num_workers"], options["cores"], options["update_threads"]) == expected
