@@ -581,7 +581,7 @@ class _Trainer(_Session):
     # ------------------------------------------------------------------------- reporting episodes
 
     def _keep_updating(self) -> bool:
-        evaluating = self.evaluation.thread.is_alive()
+        evaluating = self.evaluation.evaluating
         if not evaluating:
             self._use_update_threads(evaluating=False)
         return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1, evaluating=evaluating)
@@ -857,6 +857,7 @@ class _BackgroundEvaluation:
         self.episodes: list[Finished] = []
         self.error: BaseException | None = None
         self.seconds = 0.0
+        self.finished = 0  # evaluation episodes finished so far
         self.thread_cpu_seconds = 0.0
         """the evaluation thread's own CPU seconds (its policy's forward passes and the bookkeeping)"""
         self.thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
@@ -866,7 +867,7 @@ class _BackgroundEvaluation:
         started, cpu_started = time.monotonic(), time.thread_time()
 
         def on_finish(done: Finished, number: int) -> None:
-            self.seconds = time.monotonic() - started
+            self.seconds, self.finished = time.monotonic() - started, number
             self.session._on_evaluation_episode(done, number)
 
         # Preview laps are the live video: without frames to stream nobody sees them, and they would only
@@ -879,6 +880,13 @@ class _BackgroundEvaluation:
             self.error = error
         finally:
             self.thread_cpu_seconds = time.thread_time() - cpu_started
+
+    @property
+    def evaluating(self) -> bool:
+        """Whether its own episodes still run. The preview laps after them step at the sim's pace, a
+        fraction of a core: the update may have the cores back (in the console, which streams frames,
+        the update stayed on half of them for as long as it ran: 574-601 samples/s on 2 cores)."""
+        return self.thread.is_alive() and self.finished < self.count
 
     def finish(self) -> list[Finished]:
         """Wait for the evaluation's own episodes (the update is over) and return them all."""

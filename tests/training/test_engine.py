@@ -494,6 +494,36 @@ def test_the_background_evaluation_asks_for_preview_laps_only_when_the_run_strea
     assert asked["more"] is (True if stream_frames else None)
 
 
+def test_the_evaluation_leaves_the_cores_to_the_update_once_its_own_episodes_are_done():
+    # Its preview laps afterwards (the live video) step at the sim's pace: the update takes every core back.
+    steps = {name: threading.Event() for name in ("episodes", "checked_episodes", "preview", "checked_preview")}
+
+    class Watched(_Session):
+        def _on_evaluation_episode(self, done, number):
+            pass
+
+        def collect_surviving(self, pool, learner, phase, count, on_finish=None, before=None, more=None):
+            steps["episodes"].set()
+            steps["checked_episodes"].wait(10)
+            for number in range(1, count + 1):
+                on_finish(None, number)
+            steps["preview"].set()
+            steps["checked_preview"].wait(10)
+            return []
+
+    session = Watched(Recorder(), deadline=None)
+    session.stream_frames = True
+    evaluation = engine._BackgroundEvaluation(session, pool=None, acting=None, count=2)
+    steps["episodes"].wait(10)
+    during_episodes = evaluation.evaluating
+    steps["checked_episodes"].set()
+    steps["preview"].wait(10)
+    during_preview = evaluation.evaluating
+    steps["checked_preview"].set()
+    evaluation.finish()
+    assert (during_episodes, during_preview, evaluation.evaluating) == (True, False, False)
+
+
 @pytest.mark.parametrize(("requested", "evaluating", "cores", "threads"), [
     (None, True, 2, 1),  # the evaluation's thread and env workers have the other core
     (None, False, 2, 2),  # the evaluation is over: the update takes every core
