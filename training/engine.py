@@ -102,8 +102,8 @@ class TrainingRun:
     """run the CNN in bfloat16 autocast (acting and updating); None = where the CPU has bfloat16 hardware"""
     update_threads: int | None = None
     """torch threads for the update; None = half of ``cores`` while the evaluation's episodes run alongside
-    it, all of them once they are over (quiet 2-core machine: 2,000 samples/s on 1 thread, 3,500 on 2; but on a busy one
-    2 threads measured 160-450 against ~650 for 1: a deployment that shares its cores sets 1)"""
+    it, all of them once they are over (quiet 2-core machine: 2,000 samples/s on 1 thread, 3,500 on 2; but
+    on a busy one 2 threads measured 160-450 against ~650 for 1: a deployment that shares its cores sets 1)"""
     cores: int | None = None
     """the cores this run may use (the update's threads follow them); None = all this process may run on"""
     training_params: dict = field(default_factory=dict)
