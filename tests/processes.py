@@ -52,6 +52,10 @@ def subprocess_env(database: str, redis_url: str, redis_prefix: str) -> dict:
         DEBUG="true",
         DJANGO_SETTINGS_MODULE="console.settings",
         PYTHONUNBUFFERED="1",
+        # One simulator and one update thread per job: the tests' trainings are tiny, and they share the 2
+        # cores with the browser and the web server (the console's own choice is tested in test_worker).
+        TRAINING_ENV_WORKERS="1",
+        WORKER_THREADS="1",
     )
     for name in THREAD_ENV_VARS:
         env[name] = "1"
