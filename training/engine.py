@@ -459,6 +459,7 @@ class _Trainer(_Session):
         if run.eval_episodes < 1 or run.num_workers < 1:
             raise TrainingError("eval_episodes and num_workers must be at least 1")
         self.device = _device(run.device)
+        self.cores = run.cores or available_cores()  # asked once: the update's threads follow them per minibatch
         self.stream_frames = run.stream_frames
         self.counters = {"iteration": 0, "steps": 0, "episodes": 0, "elapsed": 0.0}
         self.best = None  # deepracer_checkpoints.json entry of the best checkpoint
@@ -587,7 +588,7 @@ class _Trainer(_Session):
         return self.heartbeat(phase="updating", iteration=self.counters["iteration"] + 1, evaluating=evaluating)
 
     def _use_update_threads(self, evaluating: bool) -> None:
-        threads = update_threads(self.run.update_threads, evaluating, self.run.cores or available_cores())
+        threads = update_threads(self.run.update_threads, evaluating, self.cores)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
 
